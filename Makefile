@@ -1,0 +1,40 @@
+# Two commands set everything up: `make demo` and `make test`.
+# Each creates or refreshes .venv/ from requirements.txt (pinned) first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.nowmesh-installed
+UPY    := $(BIN)/micropython
+
+.PHONY: venv test test-host test-upy demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "nowmesh needs Python 3.10+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . || \
+	  $(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+# The core's unit tests run twice: under CPython (pytest) and under the real
+# MicroPython interpreter (tests/upy_runner.py), so the core stays portable.
+test: test-host test-upy
+
+test-host: venv
+	$(BIN)/python -m pytest tests
+
+test-upy: venv
+	MICROPYPATH=firmware:tests/core:tests $(UPY) -X heapsize=2M tests/upy_runner.py tests/core
+
+demo: venv
+	$(BIN)/nowmesh sim --demo
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info host_tools/*.egg-info

@@ -1,0 +1,3 @@
+from nowmesh.cli import main
+
+raise SystemExit(main())
