@@ -1,0 +1,45 @@
+"""The `nowmesh` command: a thin layer of argument parsing over the library.
+
+Each subcommand lives in `nowmesh.commands.<name>` with `add_arguments(parser)`
+and `run(args) -> exit code`. User errors (InputError) become one line on
+stderr and exit code 2; tracebacks only with --debug.
+"""
+import argparse
+import importlib
+import sys
+
+from nowmesh import __version__
+from nowmesh.errors import InputError
+
+COMMANDS = {
+    "sim": ("nowmesh.commands.sim", "simulate a mesh on a virtual clock and report metrics"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="nowmesh", description="Tools for ESP-NOW meshes of MicroPython boards.")
+    parser.add_argument("--version", action="version", version="nowmesh " + __version__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run, _parser=command)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args._run(args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print("nowmesh %s: error: %s" % (args.command, exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
