@@ -1,0 +1,154 @@
+# Node configuration: validated once, then plain attributes.
+# Field table rather than per-field code: (name, default, checker).
+from .wire import ID_LEN, parse_id
+
+_REQUIRED = object()
+
+
+class ConfigError(Exception):
+    """A config field is missing or invalid. `.field` names it."""
+
+    def __init__(self, field, message):
+        super().__init__("%s: %s" % (field, message))
+        self.field = field
+        self.message = message
+
+
+def _is_int(v):
+    # bool is an int subclass on CPython but not on MicroPython: refuse it on both.
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int_range(lo, hi):
+    def check(v):
+        if not _is_int(v) or v < lo or v > hi:
+            raise ValueError("must be an integer %d..%d" % (lo, hi))
+        return v
+    return check
+
+
+def _check_id(v):
+    if isinstance(v, str):
+        v = parse_id(v)
+    if not isinstance(v, (bytes, bytearray)) or len(v) != ID_LEN:
+        raise ValueError("must be 6 bytes or 'aa:bb:cc:dd:ee:ff'")
+    v = bytes(v)
+    if v == b"\xff" * ID_LEN:
+        raise ValueError("broadcast address is not a node id")
+    return v
+
+
+def _check_name(v):
+    if not isinstance(v, str) or not 1 <= len(v) <= 16:
+        raise ValueError("must be 1-16 characters")
+    for c in v:
+        if not " " <= c <= "~":
+            raise ValueError("must be printable ascii")
+    return v
+
+
+def _unhex(text):
+    out = bytearray(len(text) // 2)
+    digits = "0123456789abcdef"
+    low = text.lower()
+    for i in range(len(out)):
+        hi = digits.find(low[2 * i])
+        lo = digits.find(low[2 * i + 1])
+        if hi < 0 or lo < 0:
+            raise ValueError("must be hex")
+        out[i] = hi * 16 + lo
+    return bytes(out)
+
+
+def _check_key(v):
+    if isinstance(v, str):
+        if len(v) not in (32, 64):
+            raise ValueError("hex key must be 32 or 64 hex digits")
+        v = _unhex(v)
+    if not isinstance(v, (bytes, bytearray)) or len(v) not in (16, 32):
+        raise ValueError("must be 16 or 32 bytes (or 32/64 hex digits)")
+    return bytes(v)
+
+
+def _check_bool(v):
+    if not isinstance(v, bool):
+        raise ValueError("must be true or false")
+    return v
+
+
+def _check_timeout(v):
+    # 0 means "derive from beacon_ms".
+    return _int_range(0, 3600000)(v)
+
+
+_FIELDS = (
+    ("id", _REQUIRED, _check_id),
+    ("name", _REQUIRED, _check_name),
+    ("key", _REQUIRED, _check_key),
+    ("channel", 1, _int_range(1, 14)),
+    ("encrypt", True, _check_bool),
+    ("hop_limit", 7, _int_range(1, 255)),
+    ("readings_max", 128, _int_range(1, 4096)),
+    ("neighbours_max", 32, _int_range(1, 1024)),
+    ("beacon_ms", 10000, _int_range(100, 3600000)),
+    # neighbour declared down after this long unheard; 0 = 3.5 * beacon_ms
+    ("neighbour_timeout_ms", 0, _check_timeout),
+    # senders tracked by the replay window (see replay.py on eviction)
+    ("replay_max", 64, _int_range(1, 4096)),
+    ("replay_window", 64, _int_range(1, 1024)),
+    # relays wait a random 0..relay_jitter_ms to spread rebroadcasts
+    ("relay_jitter_ms", 50, _int_range(0, 60000)),
+    ("dup_cache_max", 128, _int_range(1, 4096)),
+    ("dup_ttl_ms", 120000, _int_range(1, 86400000)),
+    # undrained events beyond this are dropped (oldest first) and counted
+    ("events_max", 64, _int_range(1, 4096)),
+    # pending relayed T_DATA frames beyond this are dropped and counted
+    ("relay_queue_max", 16, _int_range(1, 1024)),
+)
+
+
+class NodeConfig:
+    """Validated node settings. Build with NodeConfig.from_dict(d) or NodeConfig(**fields)."""
+
+    def __init__(self, **fields):
+        self._load(fields)
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise ConfigError("config", "must be a dict")
+        for k in d:
+            if not isinstance(k, str):
+                raise ConfigError(repr(k), "unknown field")
+        return cls(**d)
+
+    def _load(self, d):
+        known = [f[0] for f in _FIELDS]
+        for k in d:
+            if k not in known:
+                raise ConfigError(str(k), "unknown field")
+        for field, default, check in _FIELDS:
+            if field not in d:
+                if default is _REQUIRED:
+                    raise ConfigError(field, "is required")
+                setattr(self, field, default)
+                continue
+            try:
+                setattr(self, field, check(d[field]))
+            except (ValueError, TypeError) as e:
+                raise ConfigError(field, str(e.args[0]) if e.args else "invalid")
+        if not self.neighbour_timeout_ms:
+            self.neighbour_timeout_ms = self.beacon_ms * 7 // 2
+
+    def to_dict(self):
+        out = {}
+        for field, _, _ in _FIELDS:
+            out[field] = getattr(self, field)
+        out["id"] = ":".join(["%02x" % b for b in self.id])
+        out["key"] = "".join(["%02x" % b for b in self.key])
+        return out
+
+    def __repr__(self):
+        # Never print the key.
+        return "NodeConfig(id=%s, name=%r, channel=%d)" % (
+            ":".join(["%02x" % b for b in self.id]), self.name, self.channel)

@@ -1,0 +1,165 @@
+# The mesh node, sans-I/O: fed frames, readings and the time; returns frames
+# to send as (dst_mac, bytes) and events to drain. No clocks, radios or
+# randomness of its own, so many nodes can live in one process (h11 style).
+#
+# Receive pipeline (order matters for security): authenticate and decrypt,
+# refuse our own id, check the replay window, decode the payload completely;
+# only then accept into the replay window and change any state. Anything that
+# fails is counted in stats['rejected'][reason] and changes nothing else.
+from .config import NodeConfig
+from .crypto import Keys, open_frame, seal
+from .flood import BROADCAST, FloodPolicy
+from .neighbours import NeighbourTable
+from .prng import Rng
+from .replay import ReplayTable
+from .wire import MAX_PAYLOAD, FrameError, Reading, encode_reading
+
+_CTR_LIMIT = 0xFFFFFFFF  # frame counter must never wrap within a boot (CTR nonce)
+
+
+class Node:
+    def __init__(self, config, boot_counter, seed, now_ms, policy=FloodPolicy):
+        if isinstance(config, dict):
+            config = NodeConfig.from_dict(config)
+        self.config = config
+        self.id = config.id
+        self.name = config.name
+        self.boot = boot_counter & 0xFFFFFFFF
+        self.rng = Rng(seed)
+        self.keys = Keys(config.key)
+        self.replay = ReplayTable(config.replay_max, config.replay_window)
+        self.neighbours = NeighbourTable(config.neighbours_max, config.neighbour_timeout_ms, self.emit)
+        self.readings = {}  # origin id -> newest Reading (ours included)
+        self._heard = {}    # origin id -> ms its reading was last stored (eviction)
+        self.stats = {"rx": 0, "tx": 0, "rejected": {}}
+        self._events = []
+        self._ctr = 0
+        self._seq = 0
+        self.policy = policy(self, now_ms)
+
+    # ------------------------------------------------------------ inputs
+
+    def receive(self, frame, src_mac, rssi, now_ms):
+        """A frame heard from src_mac -> frames to send now."""
+        self.stats["rx"] += 1
+        try:
+            ftype, sender, boot, ctr, payload = open_frame(self.keys, frame)
+            if sender == self.id:
+                raise FrameError("own")
+            if not self.replay.check(sender, boot, ctr):
+                raise FrameError("replay")
+            message = self.policy.decode(ftype, payload)
+        except FrameError as e:
+            self._reject(e.reason)
+            return []
+        self.replay.accept(sender, boot, ctr)
+        self.neighbours.heard(sender, src_mac, rssi, now_ms)
+        return self.policy.handle(ftype, sender, message, now_ms)
+
+    def publish(self, values, now_ms):
+        """Publish our own reading -> frames. Raises ValueError for unencodable values."""
+        seq = (self._seq + 1) & 0xFFFF
+        r = Reading(self.id, self.boot, seq, now_ms, values)
+        # count byte + reading + hop byte must fit one frame; check before any change.
+        if len(encode_reading(r)) + 2 > MAX_PAYLOAD:
+            raise ValueError("reading too large for one frame")
+        self._seq = seq
+        self.readings[self.id] = r
+        self._heard[self.id] = now_ms
+        return self.policy.on_publish(r, now_ms)
+
+    def request(self, dst_id, payload, now_ms):
+        """Send an application request (e.g. b"ping") -> (req_id, frames)."""
+        dst_id = self._check_dst(dst_id)
+        return self.policy.request(dst_id, bytes(payload), now_ms)
+
+    def reply(self, dst_id, req_id, payload, now_ms):
+        """Answer a ('request', ...) event the core did not answer itself -> frames."""
+        dst_id = self._check_dst(dst_id)
+        return self.policy.reply(dst_id, req_id & 0xFFFF, bytes(payload), now_ms)
+
+    def tick(self, now_ms):
+        """Run timers due at now_ms -> frames."""
+        self.neighbours.expire(now_ms)
+        return self.policy.tick(now_ms)
+
+    def next_deadline(self):
+        a = self.policy.next_deadline()
+        b = self.neighbours.next_deadline()
+        if a is None:
+            return b
+        return a if b is None else min(a, b)
+
+    def send_done(self, dst_mac, ok, now_ms):
+        self.count("tx_ok" if ok else "tx_fail")
+        return self.policy.send_done(bytes(dst_mac), ok, now_ms)
+
+    def pop_events(self):
+        ev = self._events
+        self._events = []
+        return ev
+
+    # ------------------------------------------------------------ services for the policy
+
+    def seal(self, ftype, payload):
+        """Seal a frame from us, or None once the frame counter is exhausted."""
+        if self._ctr >= _CTR_LIMIT:
+            # Reusing a counter would reuse a CTR nonce: stay silent until reboot.
+            self.count("ctr_exhausted")
+            return None
+        frame = seal(self.keys, ftype, self.id, self.boot, self._ctr, payload, self.config.encrypt)
+        self._ctr += 1
+        self.stats["tx"] += 1
+        return frame
+
+    def store_reading(self, r, now_ms):
+        """Keep r if it is newer than what we hold for its origin. True if stored."""
+        if r.origin == self.id:
+            return False
+        old = self.readings.get(r.origin)
+        if old is not None and not r.is_newer_than(old):
+            return False
+        if old is None and len(self.readings) >= self.config.readings_max:
+            self._evict_reading()
+        self.readings[r.origin] = r
+        self._heard[r.origin] = now_ms
+        self.emit(("reading", r.origin, r.boot, r.seq, r.t_ms, r.values))
+        return True
+
+    def _evict_reading(self):
+        oldest = None
+        for origin, t in self._heard.items():
+            if origin != self.id and (oldest is None or t < self._heard[oldest]):
+                oldest = origin
+        if oldest is not None:
+            del self.readings[oldest]
+            del self._heard[oldest]
+
+    def emit(self, event):
+        if len(self._events) >= self.config.events_max:
+            self._events.pop(0)
+            self.count("events_dropped")
+        self._events.append(event)
+
+    def count(self, name):
+        self.stats[name] = self.stats.get(name, 0) + 1
+
+    # ------------------------------------------------------------ internals
+
+    def _reject(self, reason):
+        rej = self.stats["rejected"]
+        rej[reason] = rej.get(reason, 0) + 1
+        self.emit(("rejected", reason))
+
+    def _check_dst(self, dst_id):
+        dst_id = bytes(dst_id)
+        if len(dst_id) != 6 or dst_id == BROADCAST or dst_id == self.id:
+            raise ValueError("dst must be another node's 6-byte id")
+        return dst_id
+
+    def snapshot(self):
+        """Comparable copy of all protocol state (not stats or events)."""
+        readings = sorted([(k, r.boot, r.seq, r.t_ms, r.values) for k, r in self.readings.items()])
+        return (readings, sorted(self._heard.items()), self.replay.snapshot(),
+                self.neighbours.snapshot(), self.policy.snapshot(),
+                self._ctr, self._seq, self.rng.state())
