@@ -361,10 +361,12 @@ def _parse_nodes(nodes, source, has_links):
         if not has_links:
             hint = 'every node needs x and y in metres, unless the file has a "links" table'
             positions.append((float(reader.number("x", hint=hint)), float(reader.number("y", hint=hint))))
-        channel = reader.number("channel", lambda c: c in CHANNELS, "from 1 to 14", whole=True) \
-            if reader.has("channel") else 1
-        channels.append(channel)
+        channels.append(_read_channel(reader) if reader.has("channel") else 1)
     return names, positions, channels
+
+
+def _read_channel(reader):
+    return reader.number("channel", lambda c: c in CHANNELS, "from 1 to 14", whole=True)
 
 
 def _reject_positions(reader):
@@ -374,10 +376,13 @@ def _reject_positions(reader):
                                'remove x and y, or remove "links"')
 
 
+def _rssi_in_range(value):
+    return MIN_RSSI <= value <= MAX_RSSI
+
+
 def _parse_links(links, topology, source):
     first_use = {}
     rssi_rule = "from %d to %d (received power in dBm)" % (MIN_RSSI, MAX_RSSI)
-    in_range = lambda value: MIN_RSSI <= value <= MAX_RSSI  # noqa: E731
     for k, link in enumerate(links):
         reader = ObjectReader(link, source, "links[%d]" % k,
                               'a link object such as {"a": "n1", "b": "n2", "rssi": -70}')
@@ -392,7 +397,7 @@ def _parse_links(links, topology, source):
             raise InputError(source, reader.path, 'duplicate link between "%s" and "%s" (also links[%d])'
                              % (topology.names[a], topology.names[b], first_use[pair]))
         first_use[pair] = k
-        rssi = float(reader.number("rssi", in_range, rssi_rule, "give the received power in dBm"))
-        reverse = float(reader.number("rssi_ba", in_range, rssi_rule)) if reader.has("rssi_ba") else rssi
+        rssi = float(reader.number("rssi", _rssi_in_range, rssi_rule, "give the received power in dBm"))
+        reverse = float(reader.number("rssi_ba", _rssi_in_range, rssi_rule)) if reader.has("rssi_ba") else rssi
         topology.links[(a, b)] = rssi
         topology.links[(b, a)] = reverse
