@@ -18,6 +18,7 @@ from nowmesh.sim.sensors import SimulatedSensors
 
 BROADCAST = b"\xff" * 6
 DEFAULT_KEY = bytes(range(16))
+INITIAL_BOOT_US = 1_000_000      # every node powers on within the first second
 
 
 def node_mac(index):
@@ -169,9 +170,20 @@ class Simulation:
                                              self.q.now_ms, self.params.protocol_options)
         self.metrics.on_boot(i, self.q.now_us)
         self._reschedule_timer(node)
-        # First reading right after boot, then every interval (phase is random
-        # per boot so nodes don't publish in lockstep).
-        self.q.after(self.rng.randint(0, 500_000), self._publish, i, node.epoch)
+        self.q.after(self._first_reading_delay_us(), self._publish, i, node.epoch)
+
+    def _first_reading_delay_us(self):
+        """When a freshly booted node publishes its first reading.
+
+        At the start of a run every node boots within the first second and then
+        publishes at a random phase of the interval, as unsynchronised boards
+        would. A node that boots later (revive, reboot) publishes within half a
+        second, so the mesh learns at once that it is back.
+        """
+        if self.q.now_us < INITIAL_BOOT_US:
+            interval = int(self.params.reading_interval_s * 1e6)
+            return INITIAL_BOOT_US - self.q.now_us + self.rng.randint(0, interval)
+        return self.rng.randint(0, 500_000)
 
     def power_off(self, i):
         node = self.nodes[i]
@@ -190,7 +202,9 @@ class Simulation:
             return
         values = self.sensors.read(i, self.q.now_us)
         outgoing = node.proto.publish(values, self.q.now_ms)
-        self.metrics.on_publish(i, node.proto.last_published_key(), self.q.now_us)
+        own = node.proto.readings.get(node.mac)
+        if own is not None:
+            self.metrics.on_publish(i, (own.boot & 0xFFFF, own.seq), self.q.now_us)
         self._feed(node, outgoing)
         interval = int(self.params.reading_interval_s * 1e6)
         self.q.after(interval, self._publish, i, epoch)
@@ -227,7 +241,7 @@ class Simulation:
     def run(self, progress=None):
         started = time.perf_counter()
         for i in range(len(self.nodes)):
-            self.q.at(self.rng.randint(0, 1_000_000), self.power_on, i)
+            self.q.at(self.rng.randint(0, INITIAL_BOOT_US - 1), self.power_on, i)
         self._schedule_requests()
         self._schedule_scenario()
         end_us = int(self.params.duration_s * 1e6)

@@ -1,7 +1,8 @@
 """The shared radio channel: PHY reception with SINR, and an 802.11-style MAC.
 
 PHY: a receiver locks onto the first detectable frame that starts while it is
-idle; every other signal overlapping it is interference. The frame's error
+idle, or onto a later one at least 10 dB stronger (capture); every other
+signal overlapping it is interference. The frame's error
 rate comes from the *worst* SINR seen while it was on air (the usual
 "minimum SINR" approximation). A node cannot receive while it transmits.
 
@@ -22,6 +23,9 @@ SIFS_US = 10
 DIFS_US = 50
 CW_MIN = 31
 CW_MAX = 1023
+# Message-in-message capture: a frame this much stronger than the one being
+# received makes the receiver drop it and resynchronise on the newcomer.
+CAPTURE_RATIO = radio.dbm_to_mw(10.0)
 KIND_DATA = 0
 KIND_ACK = 1
 
@@ -96,7 +100,8 @@ class Medium:
         n = len(radio_model.heard_by)
         self.stations = [Station(self.mac.cw_min) for _ in range(n)]
         self.counters = {"phy_errors": 0, "extra_loss": 0, "half_duplex": 0,
-                         "mac_retries": 0, "mac_failures": 0, "mac_duplicates": 0}
+                         "mac_retries": 0, "mac_failures": 0, "mac_duplicates": 0,
+                         "captures": 0}
 
     # -- MAC: queueing and channel access ------------------------------------
     def enqueue(self, i, dst, frame):
@@ -167,11 +172,15 @@ class Medium:
             rx = stations[j]
             tx.receivers.append(j)
             rx.signals[tx] = mw
-            if rx.locked is None and not rx.transmitting:
+            if rx.transmitting:
+                continue
+            if rx.locked is None or mw >= rx.locked_mw * CAPTURE_RATIO:
+                if rx.locked is not None:
+                    self.counters["captures"] += 1
                 rx.locked = tx
                 rx.locked_mw = mw
                 rx.locked_min_sinr = self._sinr(rx, mw)
-            elif rx.locked is not None:
+            else:
                 sinr = self._sinr(rx, rx.locked_mw)
                 if sinr < rx.locked_min_sinr:
                     rx.locked_min_sinr = sinr

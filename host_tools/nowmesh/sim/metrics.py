@@ -99,7 +99,7 @@ class Metrics:
                 if origin is not None:
                     node = sim.nodes[i]
                     self.deliveries.setdefault((i, origin), []).append(
-                        (t_us, (event[2], event[3]), node.boot))
+                        (t_us, (event[2] & 0xFFFF, event[3]), node.boot))
             elif kind == "reply":
                 self.replies.setdefault((i, event[1]), t_us)
 

@@ -98,9 +98,6 @@ class FloodNode:
         events, self.events = self.events, []
         return events
 
-    def last_published_key(self):
-        return (self.mac, self.boot & 0xFFFF, self.seq)
-
     # -- internals -----------------------------------------------------------------
     def _originate(self, kind, body, now_ms):
         self.pid = (self.pid + 1) & 0xFFFFFFFF
@@ -135,7 +132,7 @@ class FloodNode:
             raise wire.FrameError("malformed")
         reading = readings[0]
         held = self.readings.get(origin)
-        if origin != self.mac and (held is None or reading.newer_than(held)):
+        if origin != self.mac and (held is None or reading.is_newer_than(held)):
             self.readings[origin] = reading
             self.events.append(("reading", origin, reading.boot, reading.seq, reading.t_ms,
                                 reading.values))
