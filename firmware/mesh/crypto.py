@@ -65,6 +65,7 @@ class Keys:
         network_key = bytes(network_key)
         if len(network_key) not in (16, 32):
             raise ValueError("network key must be 16 or 32 bytes")
+        self.network_key = network_key
         # Domain-separated derivation: one key per purpose, never reused.
         self.k_enc = hashlib.sha256(b"nowmesh/enc" + network_key).digest()[:16]
         k_mac = hashlib.sha256(b"nowmesh/mac" + network_key).digest()
@@ -73,6 +74,10 @@ class Keys:
         # CTR only ever encrypts counter blocks, so one ECB object serves both
         # directions (MicroPython forbids mixing encrypt/decrypt on one object).
         self._ecb = cryptolib.aes(self.k_enc, _AES_ECB) if self.has_aes else None
+
+    def open(self, frame):
+        """open_frame(self, frame); a method so a host can wrap it (e.g. cache)."""
+        return open_frame(self, frame)
 
     def tag(self, data):
         return self.mac.digest(data)[:TAG_LEN]

@@ -7,7 +7,7 @@
 # only then accept into the replay window and change any state. Anything that
 # fails is counted in stats['rejected'][reason] and changes nothing else.
 from .config import NodeConfig
-from .crypto import Keys, open_frame, seal
+from .crypto import Keys, seal
 from .flood import BROADCAST, FloodPolicy
 from .neighbours import NeighbourTable
 from .prng import Rng
@@ -18,7 +18,7 @@ _CTR_LIMIT = 0xFFFFFFFF  # frame counter must never wrap within a boot (CTR nonc
 
 
 class Node:
-    def __init__(self, config, boot_counter, seed, now_ms, policy=FloodPolicy):
+    def __init__(self, config, boot_counter, seed, now_ms, policy=FloodPolicy, keys=None):
         if isinstance(config, dict):
             config = NodeConfig.from_dict(config)
         self.config = config
@@ -26,7 +26,11 @@ class Node:
         self.name = config.name
         self.boot = boot_counter & 0xFFFFFFFF
         self.rng = Rng(seed)
-        self.keys = Keys(config.key)
+        # keys: a host may share one Keys (or a subclass) between nodes of a
+        # simulation; it must have been derived from config.key.
+        if keys is not None and getattr(keys, "network_key", None) != config.key:
+            raise ValueError("keys were not derived from config.key")
+        self.keys = keys if keys is not None else Keys(config.key)
         self.replay = ReplayTable(config.replay_max, config.replay_window)
         self.neighbours = NeighbourTable(config.neighbours_max, config.neighbour_timeout_ms, self.emit)
         self.readings = {}  # origin id -> newest Reading (ours included)
@@ -43,7 +47,7 @@ class Node:
         """A frame heard from src_mac -> frames to send now."""
         self.stats["rx"] += 1
         try:
-            ftype, sender, boot, ctr, payload = open_frame(self.keys, frame)
+            ftype, sender, boot, ctr, payload = self.keys.open(frame)
             if sender == self.id:
                 raise FrameError("own")
             if not self.replay.check(sender, boot, ctr):

@@ -1,0 +1,79 @@
+# Config validation: every error names its field.
+from mesh.config import ConfigError, NodeConfig
+
+GOOD = {"id": "02:00:00:00:00:01", "name": "kitchen", "key": "000102030405060708090a0b0c0d0e0f"}
+
+
+def _with(**changes):
+    d = dict(GOOD)
+    for k in changes:
+        if changes[k] is None:
+            del d[k]
+        else:
+            d[k] = changes[k]
+    return d
+
+
+def _field_of(d):
+    try:
+        NodeConfig.from_dict(d)
+    except ConfigError as e:
+        assert e.field in str(e)
+        return e.field
+    return None
+
+
+def test_defaults():
+    c = NodeConfig.from_dict(GOOD)
+    assert c.id == b"\x02\x00\x00\x00\x00\x01" and c.key == bytes(range(16))
+    assert (c.channel, c.encrypt, c.hop_limit) == (1, True, 7)
+    assert (c.readings_max, c.neighbours_max, c.beacon_ms) == (128, 32, 10000)
+    assert c.neighbour_timeout_ms == 35000
+
+
+def test_bytes_forms_and_keyword_constructor():
+    c = NodeConfig(id=b"\x02\x00\x00\x00\x00\x01", name="n", key=bytes(32), channel=14, encrypt=False)
+    assert c.channel == 14 and c.encrypt is False and len(c.key) == 32
+    assert NodeConfig.from_dict(_with(key="AB" * 32)).key == b"\xab" * 32
+
+
+def test_round_trip_to_dict():
+    c = NodeConfig.from_dict(_with(beacon_ms=2000))
+    d = c.to_dict()
+    assert d["id"] == GOOD["id"] and d["key"] == GOOD["key"]
+    assert NodeConfig.from_dict(d).to_dict() == d
+    assert "0001020304" not in repr(c)  # repr never shows the key
+
+
+def test_errors_name_the_field():
+    cases = [
+        (_with(id=None), "id"),
+        (_with(id="02:00:00:00:00"), "id"),
+        (_with(id=b"\x01\x02"), "id"),
+        (_with(id="ff:ff:ff:ff:ff:ff"), "id"),
+        (_with(id=12), "id"),
+        (_with(name=""), "name"),
+        (_with(name="x" * 17), "name"),
+        (_with(name="caf\u00e9"), "name"),
+        (_with(name=None), "name"),
+        (_with(key="0011"), "key"),
+        (_with(key="zz" * 16), "key"),
+        (_with(key=bytes(24)), "key"),
+        (_with(key=None), "key"),
+        (_with(channel=0), "channel"),
+        (_with(channel=15), "channel"),
+        (_with(channel="1"), "channel"),
+        (_with(channel=True), "channel"),
+        (_with(encrypt=1), "encrypt"),
+        (_with(hop_limit=0), "hop_limit"),
+        (_with(readings_max=0), "readings_max"),
+        (_with(neighbours_max=-1), "neighbours_max"),
+        (_with(beacon_ms=1.5), "beacon_ms"),
+        (_with(chanel=3), "chanel"),
+    ]
+    for d, field in cases:
+        assert _field_of(d) == field, (d, field, _field_of(d))
+
+
+def test_not_a_dict():
+    assert _field_of([1, 2]) == "config"
