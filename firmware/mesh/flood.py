@@ -9,6 +9,7 @@
 #   send_done(dst_mac, ok, now_ms) -> frames; snapshot() -> comparable state
 # and it may use node.seal(), node.store_reading(), node.emit(), node.rng,
 # node.config, node.id, node.neighbours, node.stats.
+import struct
 from micropython import const
 
 from .dedup import DupCache
@@ -20,6 +21,16 @@ BROADCAST = b"\xff\xff\xff\xff\xff\xff"
 _FIRST_BEACON_MAX_MS = const(1000)
 _PING = b"ping"
 _PONG = b"pong"
+
+
+# Duplicate-cache keys are packed bytes: one small object each instead of a
+# tuple of four or five (this matters with ~100 KB of heap).
+def _reading_key(r):
+    return b"r" + r.origin + struct.pack("<HH", r.boot, r.seq)
+
+
+def _data_key(kind, origin, dst, req_id):
+    return struct.pack("<B", kind) + origin + dst + struct.pack("<H", req_id)
 
 
 class FloodPolicy:
@@ -58,7 +69,7 @@ class FloodPolicy:
     def _on_readings(self, sender, items, now_ms):
         node = self.node
         for r, hops in items:
-            key = ("r", r.origin, r.boot, r.seq)
+            key = _reading_key(r)
             if self.dup.seen(key, now_ms):
                 continue
             self.dup.add(key, now_ms)
@@ -70,7 +81,7 @@ class FloodPolicy:
     def _on_data(self, sender, msg, now_ms):
         kind, origin, dst, req_id, hops, limit, body = msg
         node = self.node
-        key = ("d", kind, origin, dst, req_id)
+        key = _data_key(kind, origin, dst, req_id)
         if origin == node.id or self.dup.seen(key, now_ms):
             return []
         self.dup.add(key, now_ms)
@@ -95,18 +106,18 @@ class FloodPolicy:
     # ------------------------------------------------------------ local
 
     def on_publish(self, reading, now_ms):
-        self.dup.add(("r", reading.origin, reading.boot, reading.seq), now_ms)
+        self.dup.add(_reading_key(reading), now_ms)
         return self._broadcast(T_READINGS, encode_readings_frame([reading], [0]))
 
     def request(self, dst, body, now_ms):
         self._req_id = (self._req_id + 1) & 0xFFFF
         payload = encode_data(DATA_REQUEST, self.node.id, dst, self._req_id, 0, self.hop_limit, body)
-        self.dup.add(("d", DATA_REQUEST, self.node.id, dst, self._req_id), now_ms)
+        self.dup.add(_data_key(DATA_REQUEST, self.node.id, dst, self._req_id), now_ms)
         return self._req_id, self._broadcast(T_DATA, payload)
 
     def reply(self, dst, req_id, body, now_ms):
         payload = encode_data(DATA_REPLY, self.node.id, dst, req_id, 0, self.hop_limit, body)
-        self.dup.add(("d", DATA_REPLY, self.node.id, dst, req_id), now_ms)
+        self.dup.add(_data_key(DATA_REPLY, self.node.id, dst, req_id), now_ms)
         return self._broadcast(T_DATA, payload)
 
     def send_done(self, dst_mac, ok, now_ms):
