@@ -1,0 +1,71 @@
+"""The `nowmesh` command line: output shapes, usage errors, input-file errors."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nowmesh.cli import main
+
+
+def test_sim_json_prints_one_object(capsys):
+    code = main(["sim", "--protocol", "flood", "--topology", "grid", "--nodes", "9",
+                 "--duration", "20", "--seed", "3", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["protocol"] == "flood" and result["nodes"] == 9 and result["seed"] == 3
+
+
+def test_sim_table_is_readable(capsys):
+    assert main(["sim", "--protocol", "managed-flood", "--topology", "line", "--nodes", "4",
+                 "--duration", "15"]) == 0
+    out = capsys.readouterr().out
+    assert "delivery ratio" in out and "airtime per reading" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["sim", "--loss", "1.5"], "--loss"),
+    (["sim", "--nodes", "1"], "--nodes"),
+    (["sim", "--protocol", "gossip"], "invalid choice"),
+    (["sim", "--duration", "abc"], "invalid float"),
+    (["nonsense"], "invalid choice"),
+])
+def test_wrong_arguments_give_usage_and_exit_2(argv, needle, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and needle in err
+
+
+def test_bad_topology_file_names_file_and_field(tmp_path, capsys):
+    bad = tmp_path / "topo.json"
+    bad.write_text(json.dumps({"nodes": [{"name": "a", "x": 0, "y": 0}, {"name": "b", "x": "far", "y": 0}]}))
+    assert main(["sim", "--topology", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(bad) in err and "nodes[1].x" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_bad_scenario_file_names_file_and_field(tmp_path, capsys):
+    bad = tmp_path / "scenario.json"
+    bad.write_text(json.dumps({"events": [{"t": 5, "action": "kill", "nodes": ["n99"]}]}))
+    assert main(["sim", "--topology", "line", "--nodes", "3", "--scenario", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "events[0].nodes[0]" in err
+
+
+def test_missing_scenario_file(capsys):
+    assert main(["sim", "--scenario", "/nonexistent/s.json"]) == 2
+    assert "/nonexistent/s.json" in capsys.readouterr().err
+
+
+def test_installed_command_runs(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "nowmesh")
+    proc = subprocess.run([exe, "sim", "--topology", "line", "--nodes", "3", "--duration", "5", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["nodes"] == 3
+    proc = subprocess.run([exe, "sim", "--loss", "-1"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
