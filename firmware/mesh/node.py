@@ -123,7 +123,9 @@ class Node:
         old = self.readings.get(r.origin)
         if old is not None and not r.is_newer_than(old):
             return False
-        if old is None and len(self.readings) >= self.config.readings_max:
+        # readings_max bounds other nodes' readings; our own is kept on top.
+        others = len(self.readings) - (1 if self.id in self.readings else 0)
+        if old is None and others >= self.config.readings_max:
             self._evict_reading()
         self.readings[r.origin] = r
         self._heard[r.origin] = now_ms

@@ -134,12 +134,22 @@ def test_neighbour_down_after_silence():
 def test_readings_bounded_evicting_least_recently_heard():
     hub = make_node(9, readings_max=3)
     hub.publish([("temp", 0.0, "C")], 0)                # own reading is never evicted
-    for i in range(1, 5):
-        r = Reading(node_id(i), 1, 1, 0, [("temp", float(i), "C")])
-        frame = crypto.seal(hub.keys, wire.T_READINGS, node_id(i), 1, 0, wire.encode_readings_frame([r], [0]))
-        hub.receive(frame, node_id(i), -40, i * 10)
-    assert len(hub.readings) == 3
-    assert hub.id in hub.readings and node_id(4) in hub.readings and node_id(3) in hub.readings
+
+    def hear(i, seq, ctr, now):
+        r = Reading(node_id(i), 1, seq, 0, [("temp", float(i), "C")])
+        frame = crypto.seal(hub.keys, wire.T_READINGS, node_id(i), 1, ctr, wire.encode_readings_frame([r], [0]))
+        hub.receive(frame, node_id(i), -40, now)
+
+    hear(1, 1, 0, 10)
+    hear(2, 1, 0, 20)
+    hear(3, 1, 0, 30)
+    hear(1, 2, 1, 40)                                   # node 1 heard again: now 2 is oldest
+    hear(4, 1, 0, 50)                                   # 4 origins, room for 3
+    assert len(hub.readings) == 4                       # 3 others + our own
+    assert node_id(2) not in hub.readings
+    for i in (1, 3, 4):
+        assert node_id(i) in hub.readings
+    assert hub.id in hub.readings and hub.readings[node_id(1)].seq == 2
 
 
 def test_publish_checks_values_before_changing_state():
