@@ -52,7 +52,9 @@ def progress_line(sim):
     t = sim.q.now_us / 1e6
     alive = [n for n in sim.nodes if n.alive]
     want = len(alive) * (len(alive) - 1)
-    held = sum(sum(1 for origin in n.proto.readings if origin != n.mac) for n in alive)
+    live = {n.mac for n in alive}
+    held = sum(sum(1 for origin in n.proto.readings if origin != n.mac and origin in live)
+               for n in alive)
     counts = sim.metrics.counts
     print("t=%5.0fs  readings held %4d/%-4d (%5.1f%%)  frames %6d  airtime %8.0f ms" % (
         t, held, want, 100.0 * held / want if want else 100.0, counts["frames_sent"],
@@ -61,10 +63,24 @@ def progress_line(sim):
 
 def demo_intro(sim):
     names = ", ".join(sim.topology.names)
-    return ("nowmesh demo: %d ESP32 nodes (%s) share temperature and humidity over a\n"
-            "simulated ESP-NOW mesh. No hub: every node should end up holding every\n"
-            "other node's latest reading. Watch 'readings held' climb to 100%%.\n"
+    return ("nowmesh demo: %d ESP32 nodes on a farm (%s)\n"
+            "share temperature and humidity over a simulated ESP-NOW mesh, on a virtual\n"
+            "clock. No hub: every node should end up holding every other node's latest\n"
+            "reading ('readings held' at 100%%), also after a power cut takes out relays.\n"
             % (len(sim.nodes), names))
+
+
+def demo_progress(events):
+    """A progress printer that also announces scenario events as they pass."""
+    pending = sorted(events, key=lambda e: e["t"])
+
+    def show(sim):
+        t = sim.q.now_us / 1e6
+        while pending and pending[0]["t"] <= t:
+            event = pending.pop(0)
+            print("  -- t=%ds: %s %s" % (event["t"], event["action"], ", ".join(event.get("nodes", []))))
+        progress_line(sim)
+    return show
 
 
 def readings_table(sim, node):

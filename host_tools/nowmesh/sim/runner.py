@@ -3,7 +3,7 @@ import os
 
 from nowmesh.sim import report
 from nowmesh.sim.engine import SimParams, Simulation
-from nowmesh.sim.scenario import load_scenario_file
+from nowmesh.sim.scenario import load_scenario_file, parse_scenario
 from nowmesh.sim.topology import build, load_topology_file
 
 GENERATED = ("line", "grid", "random")
@@ -36,19 +36,26 @@ def build_simulation(args):
     return Simulation(topo, params, scenario)
 
 
+DEMO_EVENTS = [
+    {"t": 45, "action": "kill", "nodes": ["barn", "greenhouse"]},
+    {"t": 75, "action": "revive", "nodes": ["barn", "greenhouse"]},
+]
+
+
 def demo(json_output=False):
-    """A 12-node house-and-garden mesh for newcomers: what every node ends up knowing."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(here)))
-    house = os.path.join(repo, "examples", "house.json")
-    topo = load_topology_file(house) if os.path.exists(house) else make_topology("random", 12, 7)
-    params = SimParams(protocol="nowmesh", seed=7, duration_s=90.0, reading_interval_s=15.0,
-                       requests=10)
-    sim = Simulation(topo, params)
+    """A 12-node farm: what every node ends up knowing, a power cut, and a comparison."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    topo = load_topology_file(os.path.join(repo, "examples", "farm.json"))
+    scenario = parse_scenario({"events": DEMO_EVENTS}, topo, 7, "demo")
+    common = dict(seed=7, duration_s=100.0, reading_interval_s=10.0, requests=10)
+    sim = Simulation(topo, SimParams(protocol="nowmesh", **common), scenario)
     print(report.demo_intro(sim))
-    result = sim.run(progress=report.progress_line)
+    result = sim.run(progress=report.demo_progress(DEMO_EVENTS))
     print()
     print(report.readings_table(sim, sim.nodes[0]))
     print()
-    print(report.format_result(result))
+    others = [simulate(protocol=name, topology=topo, scenario=scenario, **common)
+              for name in ("flood", "managed-flood")]
+    print("The same farm, radio and power cut with each protocol:")
+    print(report.format_comparison([result] + others))
     return 0
