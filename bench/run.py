@@ -1,0 +1,113 @@
+"""`make bench`: the project's performance figures, measured, never asserted.
+
+Each benchmark runs its protocols on the identical topology, radio and seed in
+this one process, prints a side-by-side table and writes JSON to
+bench/results/<name>.json. `--only NAME` runs one; `--quick` shortens runs
+(for a smoke check, not for figures to quote).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "host_tools"))
+
+from nowmesh.sim import report  # noqa: E402
+from nowmesh.sim.runner import make_topology, simulate  # noqa: E402
+from nowmesh.sim.scenario import kill_and_revive  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results")
+PROTOCOLS = ("nowmesh", "flood", "managed-flood")
+
+
+def _compare(name, topology_kind, nodes, seed, duration_s, quick, scenario_fn=None, **params):
+    if quick:
+        duration_s = min(duration_s, 120.0)
+    topo = make_topology(topology_kind, nodes, seed)
+    scenario = scenario_fn(topo, seed, duration_s) if scenario_fn else None
+    results = []
+    for protocol in PROTOCOLS:
+        print("  %s: %s ..." % (name, protocol), flush=True)
+        results.append(simulate(protocol=protocol, topology=topo, seed=seed, scenario=scenario,
+                                duration_s=duration_s, **params))
+    by_name = {r["protocol"]: r for r in results}
+    ratios = {
+        "nowmesh_vs_flood_airtime": _ratio(by_name, "nowmesh", "flood"),
+        "nowmesh_vs_managed_flood_airtime": _ratio(by_name, "nowmesh", "managed-flood"),
+    }
+    print(report.format_comparison(results))
+    print("  airtime per reading, nowmesh / flood = %s, nowmesh / managed-flood = %s" % (
+        ratios["nowmesh_vs_flood_airtime"], ratios["nowmesh_vs_managed_flood_airtime"]))
+    return {"results": results, "ratios": ratios}
+
+
+def _ratio(by_name, a, b):
+    x, y = by_name[a]["airtime_per_reading_ms"], by_name[b]["airtime_per_reading_ms"]
+    return round(x / y, 3) if x and y else None
+
+
+def _kill_revive(topo, seed, duration_s):
+    kill_at, revive_at = min(200.0, duration_s / 3), min(400.0, 2 * duration_s / 3)
+    return kill_and_revive(topo, 0.1, kill_at, revive_at, seed)
+
+
+def bench_random100(quick):
+    return _compare("random-100, 10% loss", "random", 100, 11, 600.0, quick, loss=0.1,
+                    reading_interval_s=10.0, requests=200)
+
+
+def bench_grid25_kill(quick):
+    return _compare("grid-25, kill 10% / revive", "grid", 25, 5, 600.0, quick, _kill_revive,
+                    reading_interval_s=10.0, requests=50)
+
+
+def bench_random100_kill(quick):
+    return _compare("random-100, kill 10% / revive", "random", 100, 11, 600.0, quick, _kill_revive,
+                    reading_interval_s=10.0, requests=100)
+
+
+def _speed(protocol, nodes, duration_s, quick):
+    if quick:
+        duration_s = min(duration_s, 10.0)
+    started = time.perf_counter()
+    result = simulate(protocol=protocol, topology="random", nodes=nodes, seed=1,
+                      duration_s=duration_s, reading_interval_s=30.0, requests=0)
+    wall = time.perf_counter() - started
+    print("  %s, %d nodes, %gs simulated: %.1f s wall (%.2fx real time), delivery %s" % (
+        protocol, nodes, duration_s, wall, duration_s / wall, result["delivery_ratio"]))
+    return {"protocol": protocol, "nodes": nodes, "simulated_s": duration_s,
+            "wall_s": round(wall, 2), "result": result}
+
+
+def bench_flood1000(quick):
+    return _speed("flood", 1000, 60.0, quick)
+
+
+BENCHES = {
+    "random100": bench_random100,
+    "grid25_kill": bench_grid25_kill,
+    "random100_kill": bench_random100_kill,
+    "flood1000": bench_flood1000,
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(BENCHES), action="append")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    os.makedirs(RESULTS, exist_ok=True)
+    for name in args.only or BENCHES:
+        print("== %s" % name, flush=True)
+        data = BENCHES[name](args.quick)
+        data["quick"] = args.quick
+        with open(os.path.join(RESULTS, name + ".json"), "w") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
