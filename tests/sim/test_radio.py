@@ -25,8 +25,8 @@ class Host:
         self.sent = []
         self.blocked = set()
 
-    def reachable(self, i, j):
-        return (i, j) not in self.blocked
+    def listeners(self, i):
+        return [(j, mw) for j, _dbm, mw in self.model.heard_by[i] if (i, j) not in self.blocked]
 
     def on_transmit(self, i, tx, airtime_us):
         self.sent.append((i, tx.kind, airtime_us, tx.attempt))
@@ -42,6 +42,7 @@ def make_medium(n, links, seed=1, loss=0.0):
     q = EventQueue()
     host = Host()
     model = radio.RadioModel(Links(n, links), seed, shadowing_db=0.0)
+    host.model = model
     return q, host, Medium(q, model, random.Random(seed), host, extra_loss=loss)
 
 

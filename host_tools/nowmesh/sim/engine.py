@@ -92,11 +92,24 @@ class Simulation:
         self.sensors = SimulatedSensors(params.seed)
         self.metrics = Metrics(self, params)
         self.counters = {"rxbuf_overflow": 0}
+        self._listeners = {}
 
     # -- the radio's callbacks -------------------------------------------------
     def reachable(self, i, j):
         a, b = self.nodes[i], self.nodes[j]
         return b.alive and a.group == b.group and a.channel == b.channel
+
+    def listeners(self, i):
+        """Who can hear node i right now, cached until power or partitions change."""
+        cached = self._listeners.get(i)
+        if cached is None:
+            reachable = self.reachable
+            cached = [(j, mw) for j, _dbm, mw in self.radio.heard_by[i] if reachable(i, j)]
+            self._listeners[i] = cached
+        return cached
+
+    def reachability_changed(self):
+        self._listeners.clear()
 
     def on_transmit(self, i, tx, airtime_us):
         self.metrics.on_transmit(i, tx, airtime_us)
@@ -161,6 +174,7 @@ class Simulation:
     def power_on(self, i):
         node = self.nodes[i]
         node.alive = True
+        self.reachability_changed()
         node.boot += 1
         node.epoch += 1
         node.rxq, node.rx_bytes, node.cpu_busy = [], 0, False
@@ -190,6 +204,7 @@ class Simulation:
         if not node.alive:
             return
         node.alive = False
+        self.reachability_changed()
         node.epoch += 1
         self.metrics.on_power_off(i, self.q.now_us, node.proto.stats)
         node.proto = None

@@ -87,7 +87,8 @@ class Medium:
     `host` receives callbacks: deliver(j, frame, sender, rssi) for a frame j
     decoded and addressed to it, send_done(i, dst, ok) for a finished unicast,
     and on_transmit(i, tx, airtime_us) for every frame put on the air.
-    `reachable(i, j)` lets the host veto a link (dead node, partition, channel).
+    `listeners(i)` gives [(j, rx_mw)]: who can hear i now (the host drops dead
+    nodes, other partitions and other channels from radio.heard_by[i]).
     """
 
     def __init__(self, queue, radio_model, rng, host, mac=None, extra_loss=0.0):
@@ -164,11 +165,8 @@ class Medium:
         if st.locked is not None:        # half duplex: our own send kills a reception
             self.counters["half_duplex"] += 1
             st.locked = None
-        reachable = self.host.reachable
         stations = self.stations
-        for j, _dbm, mw in self.radio.heard_by[i]:
-            if not reachable(i, j):
-                continue
+        for j, mw in self.host.listeners(i):
             rx = stations[j]
             tx.receivers.append(j)
             rx.signals[tx] = mw

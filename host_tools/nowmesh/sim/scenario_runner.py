@@ -64,4 +64,5 @@ ACTIONS = {
 
 def apply_event(sim, event):
     ACTIONS[event.action](sim, event.params)
+    sim.reachability_changed()
     sim.metrics.on_scenario_event(sim.q.now_us)
