@@ -69,3 +69,34 @@ def test_installed_command_runs(tmp_path):
     assert json.loads(proc.stdout)["nodes"] == 3
     proc = subprocess.run([exe, "sim", "--loss", "-1"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_node_config_tunes_nowmesh(tmp_path, capsys):
+    cfg = tmp_path / "node.json"
+    cfg.write_text(json.dumps({"beacon_ms": 2000}))
+    assert main(["sim", "--topology", "line", "--nodes", "3", "--duration", "20", "--json",
+                 "--node-config", str(cfg)]) == 0
+    fast = json.loads(capsys.readouterr().out)
+    assert main(["sim", "--topology", "line", "--nodes", "3", "--duration", "20", "--json"]) == 0
+    slow = json.loads(capsys.readouterr().out)
+    assert fast["control_frames"] > slow["control_frames"]
+
+
+@pytest.mark.parametrize("content, field", [
+    ({"beacon_ms": "often"}, "beacon_ms"),
+    ({"no_such_setting": 1}, "no_such_setting"),
+    ({"key": "00" * 16}, "key"),
+])
+def test_bad_node_config_names_file_and_field(tmp_path, capsys, content, field):
+    cfg = tmp_path / "node.json"
+    cfg.write_text(json.dumps(content))
+    assert main(["sim", "--topology", "line", "--nodes", "3", "--node-config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(cfg) in err and field in err and len(err.splitlines()) == 1
+
+
+def test_corrupt_node_config_file(tmp_path, capsys):
+    cfg = tmp_path / "node.json"
+    cfg.write_text("{beacon_ms: 10")
+    assert main(["sim", "--node-config", str(cfg)]) == 2
+    assert str(cfg) in capsys.readouterr().err

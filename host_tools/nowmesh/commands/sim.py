@@ -30,6 +30,8 @@ def add_arguments(p):
     p.add_argument("--loss", type=float, default=0.0, metavar="P",
                    help="extra independent per-frame loss on top of the radio model")
     p.add_argument("--scenario", metavar="FILE", help="scenario JSON: kills, reboots, moves, partitions")
+    p.add_argument("--node-config", metavar="FILE",
+                   help="JSON of mesh-core settings for every nowmesh node (e.g. beacon_ms)")
     p.add_argument("--requests", type=int, default=20, metavar="N",
                    help="unicast ping requests between random pairs during the run")
     p.add_argument("--environment", choices=sorted(ENVIRONMENTS), default="indoor",
@@ -63,6 +65,8 @@ def run(args):
     _check_ranges(args)
     if args.scenario and not os.path.exists(args.scenario):
         raise InputError(args.scenario, None, "no such scenario file")
+    if args.node_config and args.protocol != "nowmesh":
+        args._parser.error("--node-config applies to --protocol nowmesh only")
     sim = build_simulation(args)
     progress = report.progress_line if args.progress and not args.json else None
     result = sim.run(progress=progress)

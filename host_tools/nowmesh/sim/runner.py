@@ -3,6 +3,7 @@ import os
 
 from nowmesh.sim import report
 from nowmesh.sim.engine import SimParams, Simulation
+from nowmesh.sim.node_config import load_node_config
 from nowmesh.sim.scenario import load_scenario_file, parse_scenario
 from nowmesh.sim.topology import build, load_topology_file
 
@@ -29,10 +30,11 @@ def simulate(protocol="nowmesh", topology="random", nodes=25, seed=1, scenario=N
 def build_simulation(args):
     topo = make_topology(args.topology, args.nodes, args.seed, args.spacing)
     scenario = load_scenario_file(args.scenario, topo, args.seed) if args.scenario else None
+    options = load_node_config(args.node_config) if args.node_config else None
     params = SimParams(protocol=args.protocol, seed=args.seed, duration_s=args.duration,
                        reading_interval_s=args.reading_interval, deadline_s=args.deadline,
                        loss=args.loss, requests=args.requests, environment=args.environment,
-                       shadowing_db=args.shadowing)
+                       shadowing_db=args.shadowing, protocol_options=options)
     return Simulation(topo, params, scenario)
 
 
