@@ -22,6 +22,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 # The core's unit tests run twice: under CPython (pytest) and under the real
 # MicroPython interpreter (tests/upy_runner.py), so the core stays portable.
+# The ESP32 port's tests (tests/port) run under MicroPython only, with fakes
+# for the board modules.
 test: test-host test-upy
 
 test-host: venv
@@ -29,6 +31,7 @@ test-host: venv
 
 test-upy: venv
 	MICROPYPATH=firmware:tests/core:tests $(UPY) -X heapsize=2M tests/upy_runner.py tests/core
+	MICROPYPATH=firmware:tests/port:tests $(UPY) -X heapsize=4M tests/upy_runner.py tests/port
 
 demo: venv
 	$(BIN)/nowmesh sim --demo

@@ -1,0 +1,24 @@
+# nowmesh firmware entry point. Ctrl-C stops the mesh and gives the normal
+# REPL, so mpremote, ampy and Thonny keep working. A broken or half-deployed
+# tree is reported and left at the REPL: the board is never bricked.
+import sys
+
+try:
+    from meshport.app import main
+except Exception as e:
+    print("nowmesh: cannot start: %r" % (e,))
+    main = None
+
+if main is not None:
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("nowmesh: stopped (Ctrl-C); REPL ready")
+    except Exception as e:
+        import json
+        print("@nm1 " + json.dumps({"ev": "crash", "error": repr(e)}))
+        sys.print_exception(e)
+        import machine
+        import time
+        time.sleep(5)        # time to press Ctrl-C before the board restarts
+        machine.reset()

@@ -1,0 +1,264 @@
+# The node's main loop: feed the mesh core, send what it returns, sleep until
+# the next deadline or the next frame, and serve the console.
+import gc
+import json
+import os
+
+import machine
+from mesh.node import Node
+
+from . import FIRMWARE_VERSION, commands, settings, store
+from .clock import Clock
+from .console import PROTO, Console
+from .led import Led
+from .radio import BROADCAST, Radio
+from .sensors import Sensors
+
+_POLL_MS = 50                 # console latency bound while the radio is idle
+_REQUEST_TIMEOUT_MS = 10000
+_DEFAULT_SENSORS = [{"kind": "internal_temp"}]
+
+
+def _hex(b):
+    return ":".join(["%02x" % x for x in b])
+
+
+def _json_safe(value):
+    if isinstance(value, (bytes, bytearray)):
+        return _hex(value) if len(value) == 6 else value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+class App:
+    def __init__(self):
+        self.clock = Clock()
+        self.console = Console()
+        self.radio = Radio()
+        mac = self.radio.mac
+        self.raw_settings, self.port, core, problem = settings.load(mac)
+        self.radio.set_channel(core.channel)
+        self.board = self._load_board()
+        self.node = Node(core, store.next_boot_counter(), os.urandom(16), self.clock.now())
+        self.led = Led(self.board.get("led"))
+        self.sensors = Sensors(self.port["sensors"] or self.board.get("sensors") or _DEFAULT_SENSORS,
+                               self.board, self._sensor_report)
+        self.pending = {}             # req_id -> [console id, sent ms, remote?]
+        self.heard = {}               # origin -> ms its latest reading arrived
+        self.names = {}               # node id -> name, as far as we know
+        self.reboot_requested = False
+        self._current_id = None       # console id of the command being run
+        self.next_publish = self.clock.now() + 1000
+        self.next_stats = self.clock.now() + self.port["stats_s"] * 1000
+        self.console.send(self.hello())
+        if problem:
+            self.console.event("config_error", error=problem)
+
+    # ---------------------------------------------------------------- helpers
+    @staticmethod
+    def _load_board():
+        try:
+            return store.read_json("board.json") or {}
+        except ValueError:
+            return {}
+
+    def hello(self):
+        return {"ev": "hello", "proto": PROTO, "fw": FIRMWARE_VERSION, "name": self.node.name,
+                "id": _hex(self.node.id), "board": self.board.get("name")}
+
+    def uptime_s(self):
+        return self.clock.now() // 1000
+
+    def node_heard_ms(self, origin):
+        return self.heard.get(origin)
+
+    def name_of(self, node_id):
+        if node_id == self.node.id:
+            return self.node.name
+        return self.names.get(node_id)
+
+    def _sensor_report(self, kind, error):
+        self.console.event("sensor", kind=kind, ok=error is None, error=error)
+
+    # ---------------------------------------------------------------- sending
+    def send_all(self, frames):
+        # send_done may itself return frames (a retry on another route):
+        # bounded so a misbehaving policy cannot spin the loop forever.
+        for _ in range(8):
+            if not frames:
+                return
+            more = []
+            for mac, frame in frames:
+                ok = self.radio.send(mac, frame)
+                if mac != BROADCAST:
+                    more.extend(self.node.send_done(mac, ok, self.clock.now()))
+            frames = more
+
+    # ---------------------------------------------------------------- the loop
+    def step(self):
+        now = self.clock.now()
+        if now >= self.next_publish:
+            self.next_publish = now + int(self.port["interval_s"] * 1000)
+            self.send_all(self.node.publish(self.sensors.read(self.uptime_s()), now))
+            self.led.show(True)
+        if now >= self.next_stats:
+            self.next_stats = now + int(self.port["stats_s"] * 1000)
+            self._stats_event()
+        self._expire_requests(now)
+        for cmd in self.console.commands():
+            self._command(cmd)
+        got = self.radio.recv(self._wait_ms(now))
+        if got:
+            mac, frame, rssi = got
+            self.send_all(self.node.receive(frame, mac, rssi, self.clock.now()))
+        now = self.clock.now()
+        deadline = self.node.next_deadline()
+        if deadline is not None and deadline <= now:
+            self.send_all(self.node.tick(now))
+        self._events()
+        self.led.show(len(self.node.readings) > 1)
+
+    def _wait_ms(self, now):
+        wait = min(self.next_publish, self.next_stats) - now
+        deadline = self.node.next_deadline()
+        if deadline is not None:
+            wait = min(wait, deadline - now)
+        return max(0, min(wait, _POLL_MS))
+
+    def _stats_event(self):
+        s = self.node.stats
+        self.console.event("stats", uptime_s=self.uptime_s(), heap_free=gc.mem_free(),
+                           rx=s["rx"], tx=s["tx"], rejected=s["rejected"],
+                           readings=len(self.node.readings) - 1)
+
+    # ---------------------------------------------------------------- events
+    def _events(self):
+        for event in self.node.pop_events():
+            handler = _EVENT_HANDLERS.get(event[0])
+            if handler is not None:
+                handler(self, event)
+            elif event[0] != "rejected":  # rejections are counted in stats
+                self.console.event(event[0], args=_json_safe(list(event[1:])))
+
+    def _on_reading(self, event):
+        origin = event[1]
+        self.heard[origin] = self.clock.now()
+        self.console.event("reading", id=_hex(origin), name=self.name_of(origin), seq=event[3],
+                           values=[list(v) for v in event[5]])
+
+    def _on_neighbour(self, event):
+        self.console.event("neighbour", id=_hex(event[1]), state=event[2])
+
+    def _on_request(self, event):
+        sender, req_id, payload = event[1], event[2], event[3]
+        kind, body = payload[:1], payload[1:]
+        if kind == b"D":
+            self.console.event("message", id=_hex(sender), data=body.decode())
+            answer = {"ok": True}
+        elif kind == b"C":
+            answer = self._remote_command(body)
+        else:
+            answer = {"ok": False, "error": "unknown request"}
+        self.send_all(self.node.reply(sender, req_id, b"R" + json.dumps(answer).encode(),
+                                      self.clock.now()))
+
+    def _on_reply(self, event):
+        req_id, sender, payload, hops = event[1], event[2], event[3], event[4]
+        entry = self.pending.pop(req_id, None)
+        if entry is None:
+            return
+        cmd_id, sent_ms = entry[0], entry[1]
+        rtt = self.clock.now() - sent_ms
+        if payload == b"pong":
+            self.console.send({"re": cmd_id, "ok": True,
+                               "data": {"node": _hex(sender), "rtt_ms": rtt, "hops": hops}})
+            return
+        try:
+            answer = json.loads(payload[1:])
+        except ValueError:
+            answer = {"ok": False, "error": "garbled reply"}
+        answer["re"] = cmd_id
+        answer["node"] = _hex(sender)
+        if isinstance(answer.get("data"), dict) and answer["data"].get("name"):
+            self.names[sender] = answer["data"]["name"]
+        self.console.send(answer)
+
+    # ---------------------------------------------------------------- commands
+    def _command(self, cmd):
+        cmd_id = self._current_id = cmd.get("id")
+        try:
+            if cmd.get("node") is not None:
+                result = self._forward_command(cmd)
+            else:
+                result = commands.run(self, cmd["cmd"], cmd.get("args") or {})
+        except commands.CommandError as e:
+            self.console.send({"re": cmd_id, "ok": False, "error": str(e)})
+            return
+        if result is commands.PENDING:
+            return
+        self.console.send({"re": cmd_id, "ok": True, "data": result})
+        if self.reboot_requested:
+            machine.reset()
+
+    def _remote_command(self, body):
+        try:
+            cmd = json.loads(body)
+            if cmd.get("cmd") not in commands.REMOTE_OK:
+                raise commands.CommandError("not allowed remotely")
+            data = commands.run(self, cmd["cmd"], cmd.get("args") or {})
+        except (ValueError, KeyError, AttributeError, commands.CommandError) as e:
+            return {"ok": False, "error": str(e)}
+        return {"ok": True, "data": data}
+
+    def _forward_command(self, cmd):
+        if cmd["cmd"] not in commands.REMOTE_OK:
+            raise commands.CommandError("%s cannot run on a remote node" % cmd["cmd"])
+        body = json.dumps({"cmd": cmd["cmd"], "args": cmd.get("args") or {}})
+        return self.start_request({"node": cmd["node"]}, b"C" + body.encode())
+
+    def start_request(self, args, payload):
+        target = self.resolve(args.get("node"))
+        req_id, frames = self.node.request(target, payload, self.clock.now())
+        self.pending[req_id] = [self._current_id, self.clock.now()]
+        self.send_all(frames)
+        return commands.PENDING
+
+    def resolve(self, ref):
+        if not isinstance(ref, str):
+            raise commands.CommandError("name the node ('node': name or aa:bb:cc:dd:ee:ff)")
+        if len(ref) == 17 and ref.count(":") == 5:
+            try:
+                return bytes(int(part, 16) for part in ref.split(":"))
+            except ValueError:
+                pass
+        for node_id, name in self.names.items():
+            if name == ref:
+                return node_id
+        for n in commands.neighbour_entries(self.node):
+            if getattr(n, "name", None) == ref:
+                return n.id
+        raise commands.CommandError("unknown node %r (use its id)" % ref)
+
+    def _expire_requests(self, now):
+        for req_id in list(self.pending):
+            cmd_id, sent = self.pending[req_id][0], self.pending[req_id][1]
+            if now - sent > _REQUEST_TIMEOUT_MS:
+                del self.pending[req_id]
+                self.console.send({"re": cmd_id, "ok": False, "error": "timeout"})
+
+
+_EVENT_HANDLERS = {
+    "reading": App._on_reading,
+    "neighbour": App._on_neighbour,
+    "request": App._on_request,
+    "reply": App._on_reply,
+}
+
+
+def main():
+    app = App()
+    wdt = machine.WDT(timeout=30000)
+    while True:
+        app.step()
+        wdt.feed()

@@ -1,0 +1,125 @@
+# Console commands, one handler per name (docs/console-protocol.md). A handler
+# takes (app, args) and returns JSON-able data, raises CommandError, or
+# returns PENDING when the answer comes later from the mesh (ping, remote).
+import gc
+
+from .settings import update as update_settings
+
+
+class CommandError(Exception):
+    pass
+
+
+PENDING = object()
+
+
+def hex_id(node_id):
+    return ":".join(["%02x" % b for b in node_id])
+
+
+def _hello(app, args):
+    return app.hello()
+
+
+def _status(app, args):
+    node = app.node
+    return {"name": node.name, "id": hex_id(node.id), "uptime_s": app.uptime_s(),
+            "heap_free": gc.mem_free(), "boot": node.boot, "channel": node.config.channel,
+            "rx": node.stats["rx"], "tx": node.stats["tx"], "rejected": node.stats["rejected"],
+            "neighbours": len(_neighbours(app, args)), "readings": len(node.readings) - 1}
+
+
+def neighbour_entries(node):
+    # The core's neighbour table; its iteration API is settling while the
+    # routing protocol lands, so accept the forms it has had.
+    table = getattr(node, "neighbours", None)
+    values = getattr(table, "values", None)
+    if values is not None:
+        return list(values())
+    return list(getattr(table, "table", {}).values())
+
+
+def _neighbours(app, args):
+    out = []
+    for n in neighbour_entries(app.node):
+        cost = n.cost() if hasattr(n, "cost") else None
+        out.append({"id": hex_id(n.id), "name": getattr(n, "name", None),
+                    "rssi": getattr(n, "rssi", None), "cost": cost,
+                    "age_s": (app.clock.now() - n.last_ms) // 1000})
+    return out
+
+
+def _routes(app, args):
+    lister = getattr(app.node, "route_list", None)
+    return lister() if lister else []
+
+
+def _readings(app, args):
+    now = app.clock.now()
+    out = []
+    for origin, r in app.node.readings.items():
+        heard = app.node_heard_ms(origin)
+        out.append({"id": hex_id(origin), "name": app.name_of(origin), "seq": r.seq,
+                    "age_s": None if heard is None else (now - heard) // 1000,
+                    "values": [list(v) for v in r.values]})
+    return out
+
+
+def _ping(app, args):
+    return app.start_request(args, b"ping")
+
+
+def _send(app, args):
+    data = args.get("data")
+    if not isinstance(data, str):
+        raise CommandError("send needs 'data' (a string)")
+    return app.start_request(args, b"D" + data.encode())
+
+
+def _config_get(app, args):
+    shown = dict(app.raw_settings)
+    if "key" in shown:
+        shown["key"] = "(set, %d bytes)" % (len(shown["key"]) // 2)   # never print the key
+    field = args.get("field")
+    return shown if field is None else {field: shown.get(field)}
+
+
+def _config_set(app, args):
+    field = args.get("field")
+    if not isinstance(field, str):
+        raise CommandError("config_set needs 'field'")
+    try:
+        app.raw_settings = update_settings(app.raw_settings, app.node.id, field, args.get("value"))
+    except Exception as e:
+        raise CommandError("config %s: %s" % (field, getattr(e, "message", e)))
+    return {"field": field, "saved": True, "reboot_needed": True}
+
+
+def _reboot(app, args):
+    app.reboot_requested = True
+    return {"rebooting": True}
+
+
+HANDLERS = {
+    "hello": _hello,
+    "status": _status,
+    "neighbours": _neighbours,
+    "routes": _routes,
+    "readings": _readings,
+    "ping": _ping,
+    "send": _send,
+    "config_get": _config_get,
+    "config_set": _config_set,
+    "reboot": _reboot,
+}
+# Commands that may run on a remote node through the mesh (answer fits a frame).
+REMOTE_OK = ("hello", "status", "neighbours", "routes", "config_get", "config_set", "reboot")
+
+
+def run(app, name, args):
+    handler = HANDLERS.get(name)
+    if handler is None:
+        raise CommandError("unknown command %r" % name)
+    if not isinstance(args, dict):
+        raise CommandError("'args' must be an object")
+    return handler(app, args)

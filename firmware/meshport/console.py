@@ -1,0 +1,67 @@
+# The console protocol on the USB serial port (docs/console-protocol.md).
+# Lines that start with "@nm1 " carry one JSON object; everything else is
+# ordinary print output and stays readable. Host -> node commands use the same
+# prefix, so a REPL user typing Python is never mistaken for a command.
+# Ctrl-C still raises KeyboardInterrupt and stops main.py: the REPL, mpremote,
+# ampy and Thonny keep working.
+import json
+import select
+import sys
+
+PROTO = 1
+PREFIX = "@nm1 "
+_MAX_LINE = 512
+
+
+class Console:
+    def __init__(self, stream_in=None, stream_out=None, poller=None):
+        self._in = stream_in or sys.stdin
+        self._out = stream_out or sys.stdout
+        # poller.poll(0) is truthy when a character is waiting (tests pass a fake).
+        if poller is None:
+            poller = select.poll()
+            poller.register(self._in, select.POLLIN)
+        self._poll = poller
+        self._buf = ""
+
+    def send(self, obj):
+        self._out.write(PREFIX + json.dumps(obj) + "\n")
+
+    def event(self, kind, **fields):
+        fields["ev"] = kind
+        self.send(fields)
+
+    def commands(self):
+        """Complete command objects typed so far (never blocks)."""
+        found = []
+        while self._poll.poll(0):
+            ch = self._in.read(1)
+            if not ch:
+                break
+            if ch in "\r\n":
+                line, self._buf = self._buf, ""
+                cmd = self._parse(line)
+                if cmd is not None:
+                    found.append(cmd)
+            elif len(self._buf) < _MAX_LINE:
+                self._buf += ch
+            else:
+                self._buf = ""
+                self.event("console_error", error="line too long")
+        return found
+
+    def _parse(self, line):
+        line = line.strip()
+        if not line:
+            return None
+        if not line.startswith(PREFIX.strip()):
+            self.event("console_error", error="not a command line (expected %r)" % PREFIX)
+            return None
+        try:
+            cmd = json.loads(line[len(PREFIX):])
+        except ValueError:
+            cmd = None
+        if not isinstance(cmd, dict) or not isinstance(cmd.get("cmd"), str):
+            self.event("console_error", error="bad command object")
+            return None
+        return cmd

@@ -1,0 +1,76 @@
+# ESP-NOW and Wi-Fi set-up, and sending with peer management.
+# ESP-NOW only sends to registered peers (broadcast included) and keeps at
+# most 20, so unicast peers are registered on demand and the least recently
+# used one is dropped when the table is full.
+import espnow
+import network
+from micropython import const
+
+BROADCAST = b"\xff\xff\xff\xff\xff\xff"
+_MAX_UNICAST_PEERS = const(16)       # leave headroom under ESP-NOW's 20
+
+
+class Radio:
+    def __init__(self, rxbuf=1024):
+        self.wlan = network.WLAN(network.STA_IF)
+        self.wlan.active(True)
+        try:
+            self.wlan.disconnect()
+        except OSError:
+            pass
+        self.mac = bytes(self.wlan.config("mac"))
+        self.esp = espnow.ESPNow()
+        self.esp.active(True)
+        self.esp.config(rxbuf=rxbuf)
+        self._add(BROADCAST)
+        self._lru = []                # unicast peers, least recently used first
+
+    def set_channel(self, channel):
+        # All nodes share one channel; power saving off, as a dozing radio
+        # misses ESP-NOW frames.
+        self.wlan.config(channel=channel)
+        try:
+            self.wlan.config(pm=self.wlan.PM_NONE)
+        except (AttributeError, ValueError, OSError):
+            pass                        # older firmware: no power-management setting
+
+    def _add(self, mac):
+        try:
+            self.esp.get_peer(mac)      # already registered (e.g. after a soft reset)
+        except OSError:
+            self.esp.add_peer(mac)
+
+    def _ensure_peer(self, mac):
+        if mac in self._lru:
+            self._lru.remove(mac)
+        else:
+            if len(self._lru) >= _MAX_UNICAST_PEERS:
+                old = self._lru.pop(0)
+                try:
+                    self.esp.del_peer(old)
+                except OSError:
+                    pass
+            self._add(mac)
+        self._lru.append(mac)
+
+    def send(self, mac, frame):
+        """Send one frame -> True/False (MAC ACK for unicast; True for broadcast)."""
+        if mac != BROADCAST:
+            self._ensure_peer(mac)
+        try:
+            return bool(self.esp.send(mac, frame, mac != BROADCAST))
+        except OSError:
+            return False
+
+    def recv(self, timeout_ms):
+        """-> (mac bytes, frame bytes, rssi) or None. Copies: irecv reuses buffers."""
+        mac, msg = self.esp.irecv(timeout_ms)
+        if mac is None:
+            return None
+        mac = bytes(mac)
+        entry = self.esp.peers_table.get(mac)
+        rssi = entry[0] if entry else -127
+        return mac, bytes(msg), rssi
+
+    def stats(self):
+        return self.esp.stats()

@@ -1,0 +1,95 @@
+# The node's config file (nowmesh.json): name, network key, channel, publish
+# interval, sensors. A missing or corrupt file never bricks a node: it falls
+# back to safe defaults (a name from the MAC, the all-zero "setup" key, which
+# keeps it apart from any configured mesh) and the problem is reported on the
+# console. Writes are atomic (store.write_atomic).
+from mesh.config import ConfigError, NodeConfig
+
+from . import store
+
+PATH = "nowmesh.json"
+SETUP_KEY = "00" * 16
+
+
+def _interval(v):
+    if not isinstance(v, (int, float)) or not 1 <= v <= 86400:
+        raise ValueError("must be a number of seconds from 1 to 86400")
+    return v
+
+
+def _sensors(v):
+    if v is not None and not isinstance(v, list):
+        raise ValueError("must be a list of sensor objects")
+    for s in v or ():
+        if not isinstance(s, dict) or not isinstance(s.get("kind"), str):
+            raise ValueError("each sensor needs a 'kind'")
+    return v
+
+
+def _board(v):
+    if v is not None and not isinstance(v, str):
+        raise ValueError("must be a board name")
+    return v
+
+
+# Port-only settings: (field, default, check). Everything else is the core's
+# NodeConfig (name, key, channel, beacon_ms, ...), validated by the core.
+PORT_FIELDS = (
+    ("interval_s", 30, _interval),
+    ("stats_s", 10, _interval),
+    ("sensors", None, _sensors),
+    ("board", None, _board),
+)
+
+
+def defaults(mac):
+    return {"name": "n-" + "".join(["%02x" % b for b in mac[3:]]), "key": SETUP_KEY, "channel": 1}
+
+
+def split(raw, mac):
+    """Validate raw settings -> (port dict, NodeConfig). Raises ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError("config", "must be a JSON object")
+    port = {}
+    core = {}
+    port_names = [f[0] for f in PORT_FIELDS]
+    for key in raw:
+        if key not in port_names:
+            core[key] = raw[key]
+    for field, default, check in PORT_FIELDS:
+        try:
+            port[field] = check(raw[field]) if field in raw else default
+        except (ValueError, TypeError) as e:
+            raise ConfigError(field, e.args[0] if e.args else "invalid")
+    core["id"] = mac
+    return port, NodeConfig.from_dict(core)
+
+
+def load(mac, path=PATH):
+    """-> (raw dict, port dict, NodeConfig, problem or None). Never raises."""
+    problem = None
+    try:
+        raw = store.read_json(path)
+        if raw is None:
+            raw, problem = defaults(mac), "no config file: using setup defaults"
+        port, core = split(raw, mac)
+    except (ValueError, ConfigError) as e:
+        field = getattr(e, "field", None)
+        problem = "config %s: %s" % (path, ("%s: %s" % (field, e.message)) if field else "corrupt")
+        raw = defaults(mac)
+        port, core = split(raw, mac)
+    return raw, port, core, problem
+
+
+def update(raw, mac, field, value, path=PATH):
+    """Set one field, validate the whole config, then write it atomically."""
+    new = dict(raw)
+    if value is None:
+        new.pop(field, None)
+    else:
+        new[field] = value
+    if field == "id":
+        raise ConfigError("id", "is the board's MAC and cannot be set")
+    split(new, mac)
+    store.write_json(path, new)
+    return new
