@@ -1,0 +1,165 @@
+"""The medium's view of the emulated nodes: the host side of sim.medium.Medium.
+
+`Air` owns the simulator's radio model, MAC and event queue, and plays the
+part `sim.engine.Simulation` plays in a simulation: it says who can hear whom
+(`listeners`/`reachable`), and turns the Medium's callbacks into messages
+for the node processes (RX, TXDONE). It knows nothing about sockets: each
+node is bound to a `send(message_bytes)` callable by the server.
+"""
+import random
+from collections import deque
+
+from nowmesh.emulation import protocol
+from nowmesh.sim import radio
+from nowmesh.sim.engine import node_mac
+from nowmesh.sim.events import EventQueue
+from nowmesh.sim.medium import MacParams, Medium
+
+UNKNOWN_DST = -1     # a unicast MAC no node owns: sent, never ACKed, retried, failed
+
+
+class RealTimeQueue(EventQueue):
+    """The simulator's event queue, plus a peek at the next event's time."""
+
+    def next_us(self):
+        heap = self._heap
+        return heap[0][0] if heap else None
+
+
+class EmulatedNode:
+    """One node slot of the topology, and the connection bound to it (if any)."""
+
+    def __init__(self, index, name, channel):
+        self.index = index
+        self.name = name
+        self.mac = node_mac(index)
+        self.channel = channel        # from the topology until the node sends CHANNEL
+        self.send = None              # callable(bytes) while a process is connected
+        self.radio_on = False         # a WLAN interface of the node is active
+        self.cut = False              # control: off the air (KILL/CUT)
+        self.pending = deque()        # tokens of unicast frames in the MAC queue, in order
+
+    @property
+    def on_air(self):
+        return self.send is not None and self.radio_on and not self.cut
+
+
+class Air:
+    def __init__(self, topology, seed=1, exponent=3.0, shadowing_db=4.0, loss=0.0,
+                 retry_limit=5):
+        self.topology = topology
+        self.q = RealTimeQueue()
+        self.radio = radio.RadioModel(topology, seed, exponent, shadowing_db)
+        self.rng = random.Random("nowmesh-emulate/%s" % seed)
+        self.medium = Medium(self.q, self.radio, self.rng, self,
+                             MacParams(retry_limit=retry_limit), loss)
+        self.nodes = [EmulatedNode(i, name, topology.channels[i])
+                      for i, name in enumerate(topology.names)]
+        self.by_mac = {node.mac: node for node in self.nodes}
+        self.counters = {"tx": 0, "rx": 0, "tx_ok": 0, "tx_failed": 0}
+
+    # -- binding node processes ----------------------------------------------
+    def bind(self, mac, send):
+        """Attach a connected process to the node owning `mac`; None if no such node."""
+        node = self.by_mac.get(bytes(mac))
+        if node is None:
+            return None
+        if node.send is not None:
+            self.unbind(node)
+        node.send = send
+        node.radio_on = False
+        send(protocol.welcome(node.index, node.channel))
+        return node
+
+    def unbind(self, node):
+        """The process went away: its radio stops, its queued frames are lost."""
+        node.send = None
+        node.radio_on = False
+        self._power_off(node)
+
+    # -- messages from a node --------------------------------------------------
+    def set_channel(self, node, number):
+        if 1 <= number <= 14:
+            node.channel = number
+
+    def set_radio(self, node, on):
+        node.radio_on = bool(on)
+
+    def transmit(self, node, token, dst_mac, frame):
+        """Queue a frame at the node's MAC; broadcast reports success at once."""
+        self.counters["tx"] += 1
+        if dst_mac[0] & 0x01:                       # broadcast or multicast
+            self.medium.enqueue(node.index, None, frame)
+            node.send(protocol.txdone(token, True))
+            return
+        target = self.by_mac.get(bytes(dst_mac))
+        node.pending.append(token)
+        self.medium.enqueue(node.index, target.index if target else UNKNOWN_DST, frame)
+
+    # -- control ---------------------------------------------------------------
+    def cut(self, mac, on):
+        node = self._node(mac)
+        node.cut = bool(on)
+
+    def kill(self, mac):
+        node = self._node(mac)
+        node.cut = True
+        self._power_off(node)
+
+    def set_loss(self, probability):
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError("loss must be from 0 to 1, got %r" % probability)
+        self.medium.extra_loss = probability
+
+    def status(self):
+        return {
+            "now_ms": self.q.now_ms,
+            "loss": self.medium.extra_loss,
+            "counters": dict(self.counters),
+            "radio": dict(self.medium.counters),
+            "nodes": [{"name": n.name, "mac": n.mac.hex(":"), "channel": n.channel,
+                       "connected": n.send is not None, "radio_on": n.radio_on, "cut": n.cut}
+                      for n in self.nodes],
+        }
+
+    def _node(self, mac):
+        node = self.by_mac.get(bytes(mac))
+        if node is None:
+            raise KeyError("no node has MAC %s" % bytes(mac).hex(":"))
+        return node
+
+    def _power_off(self, node):
+        self.medium.power_off(node.index)
+        failed, node.pending = node.pending, deque()
+        if node.send is not None:
+            for token in failed:
+                node.send(protocol.txdone(token, False))
+
+    # -- the Medium's host callbacks -------------------------------------------
+    def reachable(self, i, j):
+        a, b = self.nodes[i], self.nodes[j]
+        return a.on_air and b.on_air and a.channel == b.channel
+
+    def listeners(self, i):
+        # Recomputed per frame: a handful of nodes, and reachability changes
+        # whenever a process connects, switches channel or is cut.
+        reachable = self.reachable
+        return [(j, mw) for j, _dbm, mw in self.radio.heard_by[i] if reachable(i, j)]
+
+    def on_transmit(self, i, tx, airtime_us):
+        pass
+
+    def deliver(self, j, frame, sender, rssi):
+        node = self.nodes[j]
+        if node.send is not None:
+            self.counters["rx"] += 1
+            node.send(protocol.rx(self.nodes[sender].mac, rssi, frame))
+
+    def send_done(self, i, dst, ok):
+        node = self.nodes[i]
+        if not node.pending:
+            return
+        token = node.pending.popleft()
+        self.counters["tx_ok" if ok else "tx_failed"] += 1
+        if node.send is not None:
+            node.send(protocol.txdone(token, ok))

@@ -1,0 +1,160 @@
+"""The wire protocol between emulated nodes and the medium (docs/emulation.md).
+
+Every message is `u16 length | u8 type | body`, big-endian, where `length`
+counts the type byte and the body. The MicroPython side speaks the same
+protocol in upy/_nowmesh_link.py; tests/emulation checks both against the
+golden vectors below.
+"""
+import struct
+
+# node -> medium
+HELLO = 0x01        # mac[6]
+CHANNEL = 0x02      # channel u8
+TX = 0x03           # token u32, flags u8, dst mac[6], frame
+RADIO = 0x04        # on u8: 1 while a WLAN interface is active
+# control (any connection, e.g. a test or `nowmesh emulate`)
+CUT = 0x10          # mac[6], cut u8: 1 = unreachable, 0 = back on air
+KILL = 0x11         # mac[6]: cut, and drop its queued frames (power loss)
+SET_LOSS = 0x12     # ppm u32: extra per-frame loss probability * 1e6
+STATUS = 0x13       # empty: ask for a JSON status line
+# medium -> node
+WELCOME = 0x81      # index u16, channel u8
+RX = 0x82           # src mac[6], rssi i8, frame
+TXDONE = 0x83       # token u32, ok u8
+ERROR = 0x84        # utf-8 text; the medium closes the connection after it
+REPLY = 0x90        # status u8 (0 ok), utf-8 text (JSON for STATUS)
+
+FLAG_SYNC = 0x01
+BROADCAST = b"\xff" * 6
+HEADER = struct.Struct(">HB")
+MAX_MESSAGE = 4096  # longer than any frame (ESP-NOW v2 allows 1470 bytes)
+
+
+class ProtocolError(Exception):
+    """A peer sent bytes that are not a valid message; the only error decode raises."""
+
+
+def encode(kind, body=b""):
+    return HEADER.pack(len(body) + 1, kind) + bytes(body)
+
+
+def hello(mac):
+    return encode(HELLO, _mac(mac))
+
+
+def channel(number):
+    return encode(CHANNEL, bytes((number,)))
+
+
+def radio(on):
+    return encode(RADIO, b"\x01" if on else b"\x00")
+
+
+def tx(token, dst, frame, sync=True):
+    return encode(TX, struct.pack(">IB", token, FLAG_SYNC if sync else 0) + _mac(dst) + bytes(frame))
+
+
+def cut(mac, on=True):
+    return encode(CUT, _mac(mac) + (b"\x01" if on else b"\x00"))
+
+
+def kill(mac):
+    return encode(KILL, _mac(mac))
+
+
+def set_loss(probability):
+    return encode(SET_LOSS, struct.pack(">I", int(round(probability * 1e6))))
+
+
+def status():
+    return encode(STATUS)
+
+
+def welcome(index, channel_number):
+    return encode(WELCOME, struct.pack(">HB", index, channel_number))
+
+
+def rx(src, rssi, frame):
+    return encode(RX, _mac(src) + struct.pack(">b", rssi) + bytes(frame))
+
+
+def txdone(token, ok):
+    return encode(TXDONE, struct.pack(">IB", token, 1 if ok else 0))
+
+
+def error(text):
+    return encode(ERROR, text.encode("utf-8"))
+
+
+def reply(ok, text=""):
+    return encode(REPLY, bytes((0 if ok else 1,)) + text.encode("utf-8"))
+
+
+def _mac(mac):
+    mac = bytes(mac)
+    if len(mac) != 6:
+        raise ValueError("a MAC address is 6 bytes, got %d" % len(mac))
+    return mac
+
+
+# Minimum body length per type: shorter bodies are protocol errors.
+_MIN_BODY = {HELLO: 6, CHANNEL: 1, TX: 11, RADIO: 1, CUT: 7, KILL: 6, SET_LOSS: 4,
+             STATUS: 0, WELCOME: 3, RX: 7, TXDONE: 5, ERROR: 0, REPLY: 1}
+
+
+def parse(kind, body):
+    """The fields of one message as a tuple; ProtocolError if malformed."""
+    need = _MIN_BODY.get(kind)
+    if need is None:
+        raise ProtocolError("unknown message type 0x%02x" % kind)
+    if len(body) < need:
+        raise ProtocolError("message 0x%02x too short (%d bytes)" % (kind, len(body)))
+    if kind in (HELLO, KILL):
+        return (body[:6],)
+    if kind in (CHANNEL, RADIO):
+        return (body[0],)
+    if kind == TX:
+        token, flags = struct.unpack_from(">IB", body)
+        return token, body[5:11], body[11:], bool(flags & FLAG_SYNC)
+    if kind == CUT:
+        return body[:6], bool(body[6])
+    if kind == SET_LOSS:
+        return (struct.unpack_from(">I", body)[0] / 1e6,)
+    if kind == WELCOME:
+        return struct.unpack_from(">HB", body)
+    if kind == RX:
+        return body[:6], struct.unpack_from(">b", body, 6)[0], body[7:]
+    if kind == TXDONE:
+        token, ok = struct.unpack_from(">IB", body)
+        return token, bool(ok)
+    if kind in (ERROR, STATUS):
+        return (_text(body),)
+    return body[0] == 0, _text(body[1:])      # REPLY
+
+
+def _text(data):
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("text is not UTF-8") from None
+
+
+class Decoder:
+    """Splits a byte stream into (type, body) messages."""
+
+    def __init__(self):
+        self._buffer = bytearray()
+
+    def feed(self, data):
+        self._buffer += data
+        messages = []
+        while len(self._buffer) >= 2:
+            length = (self._buffer[0] << 8) | self._buffer[1]
+            if length < 1 or length > MAX_MESSAGE:
+                raise ProtocolError("bad message length %d" % length)
+            if len(self._buffer) < 2 + length:
+                break
+            kind = self._buffer[2]
+            messages.append((kind, bytes(self._buffer[3:2 + length])))
+            del self._buffer[:2 + length]
+        return messages

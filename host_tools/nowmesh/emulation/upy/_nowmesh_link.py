@@ -1,0 +1,188 @@
+# The emulated node's connection to the nowmesh medium (emulation only).
+#
+# One link per process, shared by `network` and `espnow`. It is opened on
+# first use from NOWMESH_MEDIUM ("host:port") and identifies the node by
+# NOWMESH_MAC ("02:4e:4d:00:00:01"). Messages are `u16 length | u8 type |
+# body` (host_tools/nowmesh/emulation/protocol.py, docs/emulation.md).
+# Nothing here runs in the background: incoming messages are read when the
+# emulated drivers call pump(), which every espnow method does.
+import os
+import select
+import socket
+import struct
+
+from micropython import const
+
+_HELLO = const(0x01)
+_CHANNEL = const(0x02)
+_TX = const(0x03)
+_RADIO = const(0x04)
+_WELCOME = const(0x81)
+_RX = const(0x82)
+_TXDONE = const(0x83)
+_ERROR = const(0x84)
+_IPPROTO_TCP = const(6)
+_TCP_NODELAY = const(1)
+_CONNECT_TIMEOUT_MS = const(5000)
+
+
+def parse_mac(text):
+    digits = text.replace(":", "").replace("-", "")
+    if len(digits) != 12:
+        raise ValueError("NOWMESH_MAC must be 6 hex bytes, got %r" % text)
+    return bytes(int(digits[k:k + 2], 16) for k in range(0, 12, 2))
+
+
+def env_mac():
+    text = os.getenv("NOWMESH_MAC")
+    if not text:
+        raise OSError("emulated node: set NOWMESH_MAC (e.g. 02:4e:4d:00:00:01)")
+    return parse_mac(text)
+
+
+class MediumLink:
+    def __init__(self):
+        self.mac = None
+        self.sock = None
+        self.index = None
+        self.channel = 1
+        self.channel_set = False  # the program chose a channel: it overrides the topology's
+        self.radio_on = False
+        self.interfaces = [False, False]   # STA_IF, AP_IF active
+        self.on_rx = None         # callable(src_mac, rssi, frame)
+        self.on_txdone = None     # callable(token, ok)
+        self._buffer = bytearray()
+        self._poll = None
+        self._token = 0
+
+    def connected(self):
+        return self.sock is not None
+
+    def open(self):
+        if self.sock is not None:
+            return
+        if self.mac is None:
+            self.mac = env_mac()
+        where = os.getenv("NOWMESH_MEDIUM")
+        if not where or ":" not in where:
+            raise OSError("emulated node: set NOWMESH_MEDIUM to the medium's host:port")
+        host, port = where.rsplit(":", 1)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.connect(socket.getaddrinfo(host, int(port))[0][-1])
+        try:
+            sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self.sock = sock
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+        self._hello()
+
+    def _hello(self):
+        self.index = None
+        self.send(_HELLO, self.mac)
+        if not self.pump_until(lambda: self.index is not None, _CONNECT_TIMEOUT_MS):
+            raise OSError("emulated node: no WELCOME from the medium")
+        if self.channel_set:
+            self.send(_CHANNEL, bytes((self.channel,)))
+        if self.radio_on:
+            self.send(_RADIO, b"\x01")
+
+    def set_mac(self, mac):
+        self.mac = bytes(mac)
+        if self.sock is not None:
+            self._hello()
+
+    def set_channel(self, number):
+        self.channel = number
+        self.channel_set = True
+        if self.sock is not None:
+            self.send(_CHANNEL, bytes((number,)))
+
+    def interface_active(self, ifidx):
+        return self.interfaces[ifidx]
+
+    def set_interface(self, ifidx, on):
+        """A WLAN interface went up or down; the radio is on while either is up."""
+        self.open()
+        self.interfaces[ifidx] = bool(on)
+        radio_on = self.interfaces[0] or self.interfaces[1]
+        if radio_on != self.radio_on:
+            self.radio_on = radio_on
+            self.send(_RADIO, b"\x01" if radio_on else b"\x00")
+
+    def transmit(self, dst, frame, sync):
+        self._token = (self._token + 1) & 0xFFFFFFFF
+        self.send(_TX, struct.pack(">IB", self._token, 1 if sync else 0) + bytes(dst) + bytes(frame))
+        return self._token
+
+    def send(self, kind, body):
+        data = struct.pack(">HB", len(body) + 1, kind) + body
+        view = memoryview(data)
+        while view:
+            sent = self.sock.send(view)
+            view = view[sent:]
+
+    def pump(self, timeout_ms=0):
+        """Read what the medium sent, waiting up to timeout_ms (<0: forever) for it."""
+        if self.sock is None:
+            return
+        while self._poll.poll(timeout_ms):
+            data = self.sock.recv(4096)
+            if not data:
+                self.sock.close()
+                self.sock = None
+                raise OSError("emulated node: the medium closed the connection")
+            self._buffer.extend(data)
+            self._dispatch()
+            timeout_ms = 0
+
+    def pump_until(self, done, timeout_ms, step_ms=50):
+        """Pump until done() is true or timeout_ms passes (<0: no limit); done() result."""
+        import time
+        start = time.ticks_ms()
+        while not done():
+            left = step_ms
+            if timeout_ms >= 0:
+                left = min(step_ms, timeout_ms - time.ticks_diff(time.ticks_ms(), start))
+                if left <= 0:
+                    return done()
+            self.pump(left)
+        return True
+
+    def _dispatch(self):
+        buffer = self._buffer
+        while len(buffer) >= 3:
+            length = (buffer[0] << 8) | buffer[1]
+            if len(buffer) < 2 + length:
+                break
+            kind = buffer[2]
+            body = bytes(buffer[3:2 + length])
+            self._buffer = buffer = buffer[2 + length:]
+            self._handle(kind, body)
+
+    def _handle(self, kind, body):
+        if kind == _RX:
+            if self.on_rx is not None:
+                self.on_rx(body[:6], struct.unpack_from(">b", body, 6)[0], body[7:])
+        elif kind == _TXDONE:
+            token, ok = struct.unpack_from(">IB", body)
+            if self.on_txdone is not None:
+                self.on_txdone(token, bool(ok))
+        elif kind == _WELCOME:
+            self.index, channel = struct.unpack_from(">HB", body)
+            if not self.channel_set:
+                self.channel = channel
+        elif kind == _ERROR:
+            raise OSError("emulated node: medium refused: " + body.decode())
+
+
+_link = None
+
+
+def link():
+    """The process's link (created on first use, opened by open())."""
+    global _link
+    if _link is None:
+        _link = MediumLink()
+    return _link
