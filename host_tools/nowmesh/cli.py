@@ -9,10 +9,11 @@ import importlib
 import sys
 
 from nowmesh import __version__
-from nowmesh.errors import InputError
+from nowmesh.errors import InputError, ToolError
 
 COMMANDS = {
     "sim": ("nowmesh.commands.sim", "simulate a mesh on a virtual clock and report metrics"),
+    "console": ("nowmesh.commands.console", "stream a node's console events, or send it one command"),
 }
 
 
@@ -40,6 +41,11 @@ def main(argv=None):
             raise
         print("nowmesh %s: error: %s" % (args.command, exc), file=sys.stderr)
         return 2
+    except ToolError as exc:
+        if args.debug:
+            raise
+        print("nowmesh %s: %s" % (args.command, exc), file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

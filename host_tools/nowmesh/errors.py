@@ -15,3 +15,9 @@ class InputError(Exception):
         self.message = message
         where = source if not field else "%s: %s" % (source, field)
         super().__init__("%s: %s" % (where, message))
+
+
+class ToolError(Exception):
+    """A failure the user can act on (port missing, node not answering): exit 1."""
+
+    exit_code = 1
