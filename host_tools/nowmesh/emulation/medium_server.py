@@ -33,6 +33,7 @@ class Connection:
         self.decoder = protocol.Decoder()
         self.output = bytearray()
         self.node = None
+        self.send_to_node = None
         self.closing = False
 
 
@@ -168,8 +169,7 @@ class MediumServer:
         if conn.closing:
             return
         conn.closing = True
-        if conn.node is not None and conn.node.send is not None:
-            self.air.unbind(conn.node)
+        self._release(conn)
         self._connections.discard(conn)
         self.selector.unregister(conn.sock)
         conn.sock.close()
@@ -196,17 +196,26 @@ class MediumServer:
 
     def _hello(self, conn, mac):
         if conn.node is not None:
-            self.air.unbind(conn.node)
-            conn.node = None
-        node = self.air.bind(mac, lambda message: self._send(conn, message))
+            self._release(conn)
+        for other in list(self._connections):
+            if other is not conn and other.node is not None and other.node.mac == bytes(mac):
+                self._refuse(other, "another process connected as %s" % bytes(mac).hex(":"))
+        conn.send_to_node = lambda message: self._send(conn, message)
+        node = self.air.bind(mac, conn.send_to_node)
         if node is None:
             self._refuse(conn, "no node in the topology has MAC %s" % bytes(mac).hex(":"))
             return
         conn.node = node
 
+    def _release(self, conn):
+        # Only the connection currently bound to the node may unbind it.
+        if conn.node is not None and conn.node.send is conn.send_to_node:
+            self.air.unbind(conn.node)
+        conn.node = None
+
     def _node_message(self, conn, kind, fields):
         node = conn.node
-        if node is None or node.send is None:
+        if node is None or node.send is not conn.send_to_node:
             self._refuse(conn, "send HELLO with the node's MAC first")
         elif kind == protocol.CHANNEL:
             self.air.set_channel(node, fields[0])

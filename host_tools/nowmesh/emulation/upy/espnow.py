@@ -14,20 +14,22 @@
 # espnow method runs (there is no Wi-Fi task), so irq() callbacks and
 # peers_table time stamps follow the program's calls. See docs/emulation.md.
 import errno
+import os
 import time
 
 from micropython import const
 
 import _nowmesh_link
 
-MAX_DATA_LEN = const(250)
+# 250 (ESP-NOW v1); NOWMESH_ESPNOW_MAX_DATA_LEN=1470 emulates an ESP-IDF >= 5.4 build.
+MAX_DATA_LEN = int(os.getenv("NOWMESH_ESPNOW_MAX_DATA_LEN") or 250)
 ADDR_LEN = const(6)
 KEY_LEN = const(16)
 MAX_TOTAL_PEER_NUM = const(20)
 MAX_ENCRYPT_PEER_NUM = const(6)
 
 _PACKET_OVERHEAD = const(13)          # espnow_pkt_t: magic, len, time_ms, rssi, peer[6]
-_DEFAULT_RXBUF = const(526)           # 2 * (13 + 250)
+_DEFAULT_RXBUF = 2 * (_PACKET_OVERHEAD + MAX_DATA_LEN)     # 526 bytes for v1
 _DEFAULT_TIMEOUT_MS = const(300000)
 _RESPONSE_TIMEOUT_MS = const(1000)    # board: 100 ms; host scheduling needs more slack
 _ESPNOW_BASE = const(0x3064)          # ESP_ERR_WIFI_BASE + 100
