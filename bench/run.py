@@ -8,11 +8,13 @@ bench/results/<name>.json. `--only NAME` runs one; `--quick` shortens runs
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "host_tools"))
+sys.path.insert(0, HERE)
 
 from nowmesh.sim import report  # noqa: E402
 from nowmesh.sim.runner import make_topology, simulate  # noqa: E402
@@ -85,11 +87,37 @@ def bench_flood1000(quick):
     return _speed("flood", 1000, 60.0, quick)
 
 
+def bench_nowmesh1000(quick):
+    return _speed("nowmesh", 1000, 600.0, quick)
+
+
+def bench_heap(quick):
+    """One core node's heap under micropython after a simulated 100-node mesh."""
+    from heap_capture import capture
+    capture_path = os.path.join(RESULTS, "heap_capture.tmp")
+    info = capture(capture_path, nodes=100, duration_s=60.0 if quick else 180.0)
+    upy = os.path.join(os.path.dirname(sys.executable), "micropython")
+    env = dict(os.environ, MICROPYPATH=os.path.join(os.path.dirname(HERE), "firmware"))
+    proc = subprocess.run([upy, "-X", "heapsize=8M", os.path.join(HERE, "heap_probe.py"), capture_path,
+                           info["name"], info["mac"], str(info["boot"])],
+                          capture_output=True, text=True, env=env, timeout=600)
+    os.remove(capture_path)
+    if proc.returncode != 0:
+        raise SystemExit("heap probe failed:\n" + proc.stderr)
+    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    print("  one node after %d frames of a 100-node mesh: heap_bytes %d (max live %d), "
+          "%d readings held (micropython unix port, 64-bit)" % (
+              probe["frames_replayed"], probe["heap_bytes"], probe["max_live_bytes"], probe["readings_held"]))
+    return dict(probe, capture=info)
+
+
 BENCHES = {
     "random100": bench_random100,
     "grid25_kill": bench_grid25_kill,
     "random100_kill": bench_random100_kill,
     "flood1000": bench_flood1000,
+    "nowmesh1000": bench_nowmesh1000,
+    "heap": bench_heap,
 }
 
 
