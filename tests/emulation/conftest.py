@@ -20,7 +20,7 @@ from nowmesh.sim.topology import parse_topology
 
 REPO = Path(__file__).resolve().parents[2]
 UPY_MODULES = REPO / "host_tools" / "nowmesh" / "emulation" / "upy"
-HEAP = "512K"          # a little more than an ESP32 without PSRAM leaves MicroPython
+HEAP = "110K"         # what an ESP32 without PSRAM leaves MicroPython (DESIGN.md)
 
 PRELUDE = """\
 import network, espnow, time, sys

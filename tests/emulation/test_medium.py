@@ -2,6 +2,8 @@
 import json
 import socket
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -180,3 +182,31 @@ def test_a_second_process_with_the_same_mac_replaces_the_first(pair):
         assert newcomer.expect(protocol.TXDONE) == (1, True)
     finally:
         newcomer.sock.close()
+
+
+def test_command_line_server_writes_its_address_and_serves(tmp_path):
+    address_file = tmp_path / "medium.addr"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nowmesh.emulation.medium_server", "--topology", "line", "--nodes", "2",
+         "--address-file", str(address_file)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not address_file.exists():
+            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+            time.sleep(0.02)
+        host, port = address_file.read_text().strip().rsplit(":", 1)
+        node = RawNode((host, int(port)), B)
+        try:
+            assert node.welcome == (1, 1)
+        finally:
+            node.sock.close()
+    finally:
+        process.kill()
+        process.wait(10)
+        process.stdout.close()
+
+
+def test_command_line_rejects_a_bad_topology_file(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "nowmesh.emulation.medium_server", "--topology",
+                           str(tmp_path / "missing.json")], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "file not found" in done.stderr

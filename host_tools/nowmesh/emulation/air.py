@@ -140,6 +140,9 @@ class Air:
         a, b = self.nodes[i], self.nodes[j]
         return a.on_air and b.on_air and a.channel == b.channel
 
+    def reachability_changed(self):
+        pass                          # listeners() is never cached here
+
     def listeners(self, i):
         # Recomputed per frame: a handful of nodes, and reachability changes
         # whenever a process connects, switches channel or is cut.
