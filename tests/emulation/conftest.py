@@ -119,9 +119,11 @@ class Emulation:
     def mac(self, name):
         return node_mac(self.topology.names.index(name))
 
-    def start(self, name_or_mac, script):
+    def start(self, name_or_mac, script, path=()):
+        """Run `script` (after PRELUDE) as the node; `path`: extra MICROPYPATH folders."""
         mac = self.mac(name_or_mac) if isinstance(name_or_mac, str) else name_or_mac
-        env = dict(os.environ, MICROPYPATH="%s:.frozen" % UPY_MODULES, NOWMESH_MEDIUM=self.address,
+        folders = [str(UPY_MODULES)] + [str(folder) for folder in path] + [".frozen"]
+        env = dict(os.environ, MICROPYPATH=":".join(folders), NOWMESH_MEDIUM=self.address,
                    NOWMESH_MAC=mac.hex(":"))
         process = subprocess.Popen(
             [micropython_binary(), "-X", "heapsize=" + HEAP, "-c", PRELUDE + textwrap.dedent(script)],

@@ -1,7 +1,7 @@
 """Real `micropython` processes with the emulated espnow/network talking through the medium."""
 from nowmesh.emulation.control import MediumControl
 
-from conftest import links_topology
+from conftest import REPO, links_topology
 
 PAIR = links_topology(["a", "b", "c"], [("a", "b", -60, -65)])
 
@@ -197,5 +197,32 @@ def test_aioespnow_round_trip(emulation):
     """)
     ok, (src, msg) = a.result()
     assert ok is True and src == emu.mac("b") and msg == b"echo:hi"
+    a.finish()
+    b.finish()
+
+
+def test_the_firmware_ports_radio_runs_unchanged(emulation):
+    """firmware/meshport/radio.py, written for boards, on the emulated modules."""
+    firmware = REPO / "firmware"
+    emu = emulation(PAIR)
+    b = emu.start("b", """
+        from meshport.radio import Radio
+        radio = Radio()
+        radio.set_channel(1)
+        ready()
+        first = radio.recv(5000)
+        second = radio.recv(5000)
+        result(first, second)
+    """, path=[firmware])
+    b.wait_for("READY")
+    a = emu.start("a", """
+        from meshport.radio import Radio, BROADCAST
+        radio = Radio()
+        radio.set_channel(1)
+        result(radio.send(BROADCAST, b'beacon'), radio.send(mac(1), b'unicast'),
+               radio.send(mac(2), b'nobody home'))
+    """, path=[firmware])
+    assert a.result() == (True, True, False)
+    assert b.result() == ((emu.mac("a"), b"beacon", -60), (emu.mac("a"), b"unicast", -60))
     a.finish()
     b.finish()
