@@ -143,3 +143,21 @@ def test_send_to_all_peers_and_buffer_reuse(emulation):
         assert node.result() == (b"to every peer", b"again", True, True)
         node.finish()
     a.finish()
+
+
+def test_wlan_config_mac_rebinds_the_node_at_the_medium(emulation):
+    from nowmesh.emulation.control import MediumControl
+    emu = emulation(SOLO)
+    node = emu.start("a", """
+        w = network.WLAN(network.STA_IF)
+        w.active(True)
+        w.config(mac=mac(1), txpower=8.5)
+        result(w.config('mac'), w.config('txpower'), w.config('channel'))
+        sys.stdin.readline()
+    """)
+    assert node.result() == (emu.mac("b"), 8.5, 1)
+    with MediumControl(emu.server.address) as control:
+        connected = [n["connected"] for n in control.status()["nodes"]]
+    assert connected == [False, True]
+    node.send_line("bye")
+    node.finish()
