@@ -87,7 +87,7 @@ _FIELDS = (
     ("key", _REQUIRED, _check_key),
     ("channel", 1, _int_range(1, 14)),
     ("encrypt", True, _check_bool),
-    ("hop_limit", 7, _int_range(1, 255)),
+    ("hop_limit", 16, _int_range(1, 255)),
     ("readings_max", 128, _int_range(1, 4096)),
     ("neighbours_max", 32, _int_range(1, 1024)),
     ("beacon_ms", 10000, _int_range(100, 3600000)),
@@ -104,6 +104,29 @@ _FIELDS = (
     ("events_max", 64, _int_range(1, 4096)),
     # pending relayed T_DATA frames beyond this are dropped and counted
     ("relay_queue_max", 16, _int_range(1, 1024)),
+    # --- mesh protocol (mesh.py); see docs/protocol.md "Timers and bounds"
+    # hellos: Trickle interval from hello_min_ms doubling up to beacon_ms
+    ("hello_min_ms", 1000, _int_range(50, 3600000)),
+    # a busy neighbour silent for 8 of its usual gaps is down, but never sooner than this
+    ("neighbour_min_timeout_ms", 3000, _int_range(100, 3600000)),
+    # relays collect readings this long (jittered 50-100 %) and send them in one frame
+    ("batch_ms", 600, _int_range(0, 10000)),
+    # a pending relayed reading heard this many times from others is not sent (0 = never)
+    ("relay_suppress", 0, _int_range(0, 255)),
+    # every two-hop neighbour covered by this many relays (MPR coverage)
+    ("relay_coverage", 1, _int_range(1, 8)),
+    # a reading this late (past its origin's usual interval) is pulled from neighbours
+    ("pull_grace_ms", 1000, _int_range(100, 600000)),
+    # at most one full-table sync per this long (boot, new neighbour, healed partition)
+    ("sync_holdoff_ms", 5000, _int_range(0, 3600000)),
+    # origins unheard this long are reported ('stale', id), then forgotten
+    ("stale_ms", 60000, _int_range(1000, 86400000)),
+    ("forget_ms", 600000, _int_range(1000, 86400000)),
+    # end-to-end: a request unanswered this long is sent again (3 attempts)
+    ("e2e_timeout_ms", 2000, _int_range(100, 600000)),
+    # partial fragmented messages kept, and for how long
+    ("frag_buffers", 4, _int_range(1, 64)),
+    ("frag_timeout_ms", 5000, _int_range(100, 600000)),
 )
 
 

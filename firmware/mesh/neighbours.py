@@ -1,10 +1,27 @@
 # Direct neighbours: nodes whose frames we received ourselves (the sealed
 # sender of a frame is always its last transmitter). Bounded; emits
 # ('neighbour', id, 'up'|'down') events through the callback given.
+#
+# Link quality in both directions: q_in is an EWMA (1/16) of how many of the
+# neighbour's frames we receive, measured from gaps in its frame counter
+# (every sealed frame carries a per-boot counter, so every frame is a probe,
+# not just hellos). q_out is what the neighbour says, in its hello, about
+# how well it hears us. ETX = 1 / (q_in * q_out) (De Couto et al. 2003).
+#
+# Failure detection adapts to each neighbour's traffic: the timeout is
+# `silence_factor` times the EWMA of its inter-frame gaps, clamped to
+# [min_timeout_ms, timeout_ms]; a busy relay is declared down within seconds,
+# a quiet leaf only after the configured timeout.
+from micropython import const
+
+_Q_ONE = const(256)
+_Q_START = const(192)
+_GAP_MISS_MAX = const(16)
+_SILENCE_FACTOR = const(8)
 
 
 class Neighbour:
-    def __init__(self, node_id, mac, rssi, now_ms):
+    def __init__(self, node_id, mac, rssi, now_ms, gap_ms):
         self.id = node_id
         self.mac = mac
         self.name = None
@@ -12,16 +29,39 @@ class Neighbour:
         self.last_ms = now_ms
         self.first_ms = now_ms
         self.frames = 0
+        self.boot = -1
+        self.ctr = 0
+        self.q_in = _Q_START     # 0..256
+        self.q_out = -1          # 0..127 from its hello, -1 = not heard yet
+        self.gap = gap_ms        # EWMA of inter-frame gap, ms
+        self.hello = False       # got a hello from it
+        self.sym = False         # its hello lists us
+        self.selects_me = False  # its hello picked us as a relay (MPR)
+        self.two_hop = ()        # ids it hears well (from its hello)
+
+    def cost(self):
+        """Link cost in 1/8 ETX units (8 = perfect link), 255 = unusable."""
+        if self.hello and not self.sym:
+            return 255           # it does not hear us (asymmetric link)
+        qo = self.q_out * 2 + 2 if self.q_out >= 0 else self.q_in
+        prod = self.q_in * qo
+        if prod <= 0:
+            return 255
+        return min(255, (8 * _Q_ONE * _Q_ONE) // prod)
 
     def as_tuple(self):
-        return (self.id, self.mac, self.name, self.rssi, self.last_ms, self.first_ms, self.frames)
+        return (self.id, self.mac, self.name, self.rssi, self.last_ms, self.first_ms, self.frames,
+                self.boot, self.ctr, self.q_in, self.q_out, self.gap, self.hello, self.sym,
+                self.selects_me, self.two_hop)
 
 
 class NeighbourTable:
-    def __init__(self, max_entries, timeout_ms, emit):
+    def __init__(self, max_entries, timeout_ms, emit, min_timeout_ms=None):
         self.max_entries = max_entries
         self.timeout_ms = timeout_ms
+        self.min_timeout_ms = timeout_ms if min_timeout_ms is None else min(min_timeout_ms, timeout_ms)
         self._emit = emit
+        self.on_change = None    # callback(node_id, up) for the policy
         self.table = {}  # id -> Neighbour
 
     def __len__(self):
@@ -30,19 +70,43 @@ class NeighbourTable:
     def get(self, node_id):
         return self.table.get(node_id)
 
-    def heard(self, node_id, mac, rssi, now_ms):
+    def values(self):
+        return self.table.values()
+
+    def heard(self, node_id, mac, rssi, now_ms, boot=None, ctr=None):
         n = self.table.get(node_id)
-        if n is None:
+        new = n is None
+        if new:
             if len(self.table) >= self.max_entries:
-                self._drop(self._least_recent())
-            n = Neighbour(node_id, bytes(mac), rssi, now_ms)
+                self.drop(self._least_recent())
+            n = Neighbour(node_id, bytes(mac), rssi, now_ms, self.timeout_ms // _SILENCE_FACTOR)
             self.table[node_id] = n
             self._emit(("neighbour", node_id, "up"))
-        n.mac = bytes(mac)
+        else:
+            n.gap += (now_ms - n.last_ms - n.gap) // 8
+        if boot is not None:
+            self._count(n, boot, ctr)
+        if n.mac != mac:
+            n.mac = bytes(mac)
         n.rssi = rssi
         n.last_ms = now_ms
         n.frames += 1
+        if new and self.on_change is not None:
+            self.on_change(node_id, True)
         return n
+
+    def _count(self, n, boot, ctr):
+        if boot != n.boot:
+            n.boot, n.ctr = boot, ctr
+            return
+        gap = ctr - n.ctr
+        if gap <= 0:
+            return
+        q = n.q_in
+        for _ in range(min(gap - 1, _GAP_MISS_MAX)):
+            q -= q >> 4
+        n.q_in = q - (q >> 4) + 16
+        n.ctr = ctr
 
     def _least_recent(self):
         oldest = None
@@ -51,18 +115,26 @@ class NeighbourTable:
                 oldest = n
         return oldest.id
 
-    def _drop(self, node_id):
+    def drop(self, node_id):
+        if node_id not in self.table:
+            return
         del self.table[node_id]
         self._emit(("neighbour", node_id, "down"))
+        if self.on_change is not None:
+            self.on_change(node_id, False)
+
+    def _timeout(self, n):
+        t = n.gap * _SILENCE_FACTOR
+        return max(self.min_timeout_ms, min(self.timeout_ms, t))
 
     def expire(self, now_ms):
-        for node_id in [k for k, n in self.table.items() if now_ms - n.last_ms >= self.timeout_ms]:
-            self._drop(node_id)
+        for node_id in [k for k, n in self.table.items() if now_ms - n.last_ms >= self._timeout(n)]:
+            self.drop(node_id)
 
     def next_deadline(self):
         if not self.table:
             return None
-        return min([n.last_ms for n in self.table.values()]) + self.timeout_ms
+        return min([n.last_ms + self._timeout(n) for n in self.table.values()])
 
     def snapshot(self):
         return sorted([n.as_tuple() for n in self.table.values()])

@@ -8,17 +8,30 @@
 # fails is counted in stats['rejected'][reason] and changes nothing else.
 from .config import NodeConfig
 from .crypto import Keys, seal
-from .flood import BROADCAST, FloodPolicy
+from .flood import BROADCAST, FloodPolicy  # noqa: F401  (FloodPolicy: the placeholder, still selectable)
+from .frames import DATA_HEAD, packet_key
+from .mesh import MeshPolicy
 from .neighbours import NeighbourTable
+from .store import ReadingStore, raw_newer
 from .prng import Rng
 from .replay import ReplayTable
-from .wire import MAX_PAYLOAD, FrameError, Reading, encode_reading
+from .wire import MAX_PAYLOAD, T_DATA, FrameError, Reading, encode_reading
 
 _CTR_LIMIT = 0xFFFFFFFF  # frame counter must never wrap within a boot (CTR nonce)
 
 
+def routed_packet_key(opened):
+    """(ftype, sender, boot, ctr, payload) of an opened frame -> the routed
+    packet it carries (same on every hop), or None. For the simulator's loop
+    detection: each end-to-end attempt and each re-flood is a distinct packet."""
+    ftype, payload = opened[0], opened[4]
+    if ftype != T_DATA or len(payload) < DATA_HEAD:
+        return None
+    return packet_key(payload)
+
+
 class Node:
-    def __init__(self, config, boot_counter, seed, now_ms, policy=FloodPolicy, keys=None):
+    def __init__(self, config, boot_counter, seed, now_ms, policy=MeshPolicy, keys=None):
         if isinstance(config, dict):
             config = NodeConfig.from_dict(config)
         self.config = config
@@ -32,8 +45,11 @@ class Node:
             raise ValueError("keys were not derived from config.key")
         self.keys = keys if keys is not None else Keys(config.key)
         self.replay = ReplayTable(config.replay_max, config.replay_window)
-        self.neighbours = NeighbourTable(config.neighbours_max, config.neighbour_timeout_ms, self.emit)
-        self.readings = {}  # origin id -> newest Reading (ours included)
+        min_timeout = config.neighbour_min_timeout_ms if policy is MeshPolicy else None
+        self.neighbours = NeighbourTable(config.neighbours_max, config.neighbour_timeout_ms, self.emit,
+                                         min_timeout)
+        self.readings = ReadingStore()  # origin id -> newest reading, encoded (ours included)
+        self.now_ms = now_ms
         self._heard = {}    # origin id -> ms its reading was last stored (eviction)
         self.stats = {"rx": 0, "tx": 0, "rejected": {}}
         self._events = []
@@ -46,6 +62,7 @@ class Node:
     def receive(self, frame, src_mac, rssi, now_ms):
         """A frame heard from src_mac -> frames to send now."""
         self.stats["rx"] += 1
+        self.now_ms = now_ms
         try:
             ftype, sender, boot, ctr, payload = self.keys.open(frame)
             if sender == self.id:
@@ -57,7 +74,7 @@ class Node:
             self._reject(e.reason)
             return []
         self.replay.accept(sender, boot, ctr)
-        self.neighbours.heard(sender, src_mac, rssi, now_ms)
+        self.neighbours.heard(sender, src_mac, rssi, now_ms, boot, ctr)
         return self.policy.handle(ftype, sender, message, now_ms)
 
     def publish(self, values, now_ms):
@@ -68,7 +85,8 @@ class Node:
         if len(encode_reading(r)) + 2 > MAX_PAYLOAD:
             raise ValueError("reading too large for one frame")
         self._seq = seq
-        self.readings[self.id] = r
+        self.now_ms = now_ms
+        self.readings.put_reading(r)
         self._heard[self.id] = now_ms
         return self.policy.on_publish(r, now_ms)
 
@@ -84,6 +102,7 @@ class Node:
 
     def tick(self, now_ms):
         """Run timers due at now_ms -> frames."""
+        self.now_ms = now_ms
         self.neighbours.expire(now_ms)
         return self.policy.tick(now_ms)
 
@@ -118,19 +137,30 @@ class Node:
 
     def store_reading(self, r, now_ms):
         """Keep r if it is newer than what we hold for its origin. True if stored."""
+        return self.store_raw(r, encode_reading(r), now_ms)
+
+    def store_raw(self, r, raw, now_ms):
+        """Keep reading r (raw: its encoded bytes) if newer than what we hold."""
         if r.origin == self.id:
             return False
-        old = self.readings.get(r.origin)
-        if old is not None and not r.is_newer_than(old):
+        old = self.readings.key_of(r.origin)
+        if old is not None and not raw_newer(r.boot, r.seq, old[0], old[1]):
             return False
         # readings_max bounds other nodes' readings; our own is kept on top.
         others = len(self.readings) - (1 if self.id in self.readings else 0)
         if old is None and others >= self.config.readings_max:
             self._evict_reading()
-        self.readings[r.origin] = r
+        self.readings.put(r.origin, bytes(raw))
         self._heard[r.origin] = now_ms
         self.emit(("reading", r.origin, r.boot, r.seq, r.t_ms, r.values))
         return True
+
+    def forget_origin(self, origin):
+        self.readings.pop(origin)
+        self._heard.pop(origin, None)
+        forget = getattr(self.policy, "routes", None)
+        if forget is not None:
+            forget.forget(origin)
 
     def _evict_reading(self):
         oldest = None
@@ -138,8 +168,10 @@ class Node:
             if origin != self.id and (oldest is None or t < self._heard[oldest]):
                 oldest = origin
         if oldest is not None:
-            del self.readings[oldest]
-            del self._heard[oldest]
+            self.forget_origin(oldest)
+            forget = getattr(self.policy, "ae", None)
+            if forget is not None:
+                forget.forget(oldest)
 
     def emit(self, event):
         if len(self._events) >= self.config.events_max:
@@ -165,7 +197,8 @@ class Node:
 
     def snapshot(self):
         """Comparable copy of all protocol state (not stats or events)."""
-        readings = sorted([(k, r.boot, r.seq, r.t_ms, r.values) for k, r in self.readings.items()])
+        readings = sorted(self.readings.raw.items())
         return (readings, sorted(self._heard.items()), self.replay.snapshot(),
                 self.neighbours.snapshot(), self.policy.snapshot(),
                 self._ctr, self._seq, self.rng.state())
+

@@ -11,11 +11,13 @@ def node_id(i):
     return bytes((0x02, 0, 0, 0, 0, i))
 
 
-def make_node(i, boot=1, now_ms=0, **extra):
+def make_node(i, boot=1, now_ms=0, policy=None, **extra):
     cfg = {"id": node_id(i), "name": "node%d" % i, "key": KEY}
     for k in extra:
         cfg[k] = extra[k]
-    return Node(cfg, boot, bytes((i, boot & 0xFF)), now_ms)
+    if policy is None:
+        return Node(cfg, boot, bytes((i, boot & 0xFF)), now_ms)
+    return Node(cfg, boot, bytes((i, boot & 0xFF)), now_ms, policy=policy)
 
 
 class Net:

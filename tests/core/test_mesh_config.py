@@ -26,7 +26,7 @@ def _field_of(d):
 def test_defaults():
     c = NodeConfig.from_dict(GOOD)
     assert c.id == b"\x02\x00\x00\x00\x00\x01" and c.key == bytes(range(16))
-    assert (c.channel, c.encrypt, c.hop_limit) == (1, True, 7)
+    assert (c.channel, c.encrypt, c.hop_limit) == (1, True, 16)
     assert (c.readings_max, c.neighbours_max, c.beacon_ms) == (128, 32, 10000)
     assert c.neighbour_timeout_ms == 35000
 

@@ -1,12 +1,15 @@
 # Node behaviour with a few nodes passing frames by hand or over a line topology.
 from mesh import crypto, wire
+from mesh.flood import FloodPolicy
 from mesh.node import BROADCAST, Node
 from mesh.wire import Reading
 from meshhelp import KEY, Net, make_node, node_id
 
 
 def _line(n, **cfg):
-    nodes = [make_node(i + 1, **cfg) for i in range(n)]
+    # These tests pin the placeholder flood policy's behaviour (still selectable
+    # with policy=FloodPolicy); the mesh policy has its own tests.
+    nodes = [make_node(i + 1, policy=FloodPolicy, **cfg) for i in range(n)]
     return nodes, Net(nodes, [(nodes[i], nodes[i + 1]) for i in range(n - 1)])
 
 
@@ -82,7 +85,8 @@ def test_each_reading_relayed_once():
 
 
 def test_pending_relays_aggregate_into_one_frame():
-    a, b, hub = make_node(1), make_node(2), make_node(3, relay_jitter_ms=0)
+    a, b = make_node(1, policy=FloodPolicy), make_node(2, policy=FloodPolicy)
+    hub = make_node(3, relay_jitter_ms=0, policy=FloodPolicy)
     fa = a.publish([("temp", 1.0, "C")], 10)
     fb = b.publish([("rh", 50.0, "%")], 10)
     hub.receive(fa[0][1], a.id, -40, 10)
@@ -107,7 +111,7 @@ def test_request_other_than_ping_is_an_event_and_port_replies():
 
 
 def test_duplicate_request_answered_once():
-    a, b, c = make_node(1), make_node(2), make_node(3)
+    a, b, c = [make_node(i, policy=FloodPolicy) for i in (1, 2, 3)]
     req_id, out = a.request(c.id, b"ping", 0)
     first = c.receive(out[0][1], a.id, -40, 1)
     relayed = b.receive(out[0][1], a.id, -40, 1)

@@ -93,7 +93,7 @@ def test_authentic_but_malformed_payload():
 def test_unknown_and_reserved_types():
     a, b = _primed()
     k = crypto.Keys(KEY)
-    for t in (0, 4, 15, wire.T_BASELINE, 0x7F):
+    for t in (0, 6, 15, wire.T_BASELINE, 0x7F):
         _expect_dropped(b, crypto.seal(k, t, a.id, 1, 950 + t, b""), "type")
 
 

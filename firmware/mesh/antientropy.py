@@ -1,0 +1,205 @@
+# Repair of what loss dropped, catch-up after boot and partitions, and
+# stale/forgotten origins.
+#
+# - Expected arrivals (NACK-style repair, as in SRM, Floyd et al. 1997):
+#   origins publish periodically; from two consecutive readings a node learns
+#   an origin's interval and expects the next one about one interval after
+#   the last arrival. When it is pull_grace_ms late, the node broadcasts a
+#   T_PULL listing what it holds for every overdue origin; any neighbour
+#   holding something newer answers after a short random delay, unless it
+#   hears another neighbour answer first (suppression). Two tries, then the
+#   node waits for the next arrival (the origin may be dead or cut off).
+# - Full sync (anti-entropy, Demers et al. 1987, push on request): a node that
+#   boots, and any node that meets a new neighbour after start-up (a healed
+#   partition, a revived node), asks that neighbour for its whole table with
+#   a unicast T_PULL(FULL); the answer is unicast (MAC-acknowledged). Rate
+#   limited by sync_holdoff_ms.
+# Checks are kept on a timing wheel of 256 ms slots: O(1) per reading, no
+# per-frame scan of the table.
+import struct
+from micropython import const
+
+from .frames import PULL_FULL, T_PULL, encode_pull, max_pull_entries
+
+_SLOT_SHIFT = const(8)
+_TRIES = const(2)
+_SYNC_RETRY_MS = const(1500)
+
+
+class AntiEntropy:
+    def __init__(self, policy, now_ms):
+        self.p = policy
+        self.node = policy.node
+        cfg = self.node.config
+        self.grace = cfg.pull_grace_ms
+        self.holdoff = cfg.sync_holdoff_ms
+        self.stale_ms = cfg.stale_ms
+        self.forget_ms = cfg.forget_ms
+        self.boot_ms = now_ms
+        self._ival = {}      # origin -> publication interval (ms)
+        self._tries = {}     # origin -> pulls sent since its last arrival
+        self._wheel = {}     # slot -> [origins to check]
+        self._wheel_min = None
+        self._pull = {}      # origins to pull at _pull_at
+        self._pull_at = None
+        self._sync_to = None     # neighbour id to ask for a full table
+        self._sync_at = None
+        self._last_sync = None
+        self._synced = False
+        self._stale = {}
+        self._sweep_at = now_ms + 5000
+        self._recheck_at = None
+        self._guess = None   # the last interval learnt, for origins heard once
+
+    # ------------------------------------------------------------ arrivals
+
+    def arrived(self, origin, r, old_raw, now_ms):
+        """A newer reading from origin was stored (old_raw: the previous one)."""
+        if old_raw is not None:
+            boot, seq, t = struct.unpack_from("<HHI", old_raw, 6)
+            d = (r.seq - seq) & 0xFFFF
+            if boot == r.boot and 0 < d < 64:
+                ival = ((r.t_ms - t) & 0xFFFFFFFF) // d
+                if 500 <= ival <= 3600000:
+                    self._ival[origin] = ival
+                    self._guess = ival   # origins tend to share one interval
+        self._tries.pop(origin, None)
+        self._stale.pop(origin, None)
+        self._pull.pop(origin, None)
+        ival = self._ival.get(origin, self._guess)
+        if ival is not None:
+            self._schedule(origin, now_ms + ival + self.grace)
+
+    def _schedule(self, origin, at_ms):
+        slot = at_ms >> _SLOT_SHIFT
+        self._wheel.setdefault(slot, []).append(origin)
+        if self._wheel_min is None or slot < self._wheel_min:
+            self._wheel_min = slot
+
+    def _check_wheel(self, now_ms):
+        now_slot = now_ms >> _SLOT_SHIFT
+        heard = self.node._heard
+        for slot in [s for s in self._wheel if s <= now_slot]:
+            for origin in self._wheel.pop(slot):
+                ival = self._ival.get(origin, self._guess)
+                t = heard.get(origin)
+                if ival is None or t is None or now_ms - t < ival + self.grace - 300:
+                    continue
+                tries = self._tries.get(origin, 0)
+                if tries < _TRIES:
+                    self._tries[origin] = tries + 1
+                    self._pull[origin] = True
+                    self._schedule(origin, now_ms + self.grace)
+        self._wheel_min = min(self._wheel) if self._wheel else None
+        if self._pull and self._pull_at is None:
+            self._pull_at = now_ms + self.p.jitter()
+
+    def _send_pulls(self, now_ms):
+        self._pull_at = None
+        store = self.node.readings
+        haves = []
+        for origin in sorted(self._pull):
+            k = store.key_of(origin) or (0, 0)
+            haves.append((origin, k[0], k[1]))
+        self._pull = {}
+        out = []
+        step = max_pull_entries()
+        for i in range(0, len(haves), step):
+            self.node.count("pulls")
+            out += self.p.send(self.p.BROADCAST, T_PULL, encode_pull(0, haves[i:i + step]))
+        return out
+
+    # ------------------------------------------------------------ full sync
+
+    def neighbour_up(self, nid, now_ms):
+        if self._sync_to is not None:
+            return
+        if self._synced and (self._last_sync is not None and now_ms - self._last_sync < self.holdoff):
+            return
+        self._sync_to = nid
+        self._sync_at = now_ms + 20 + self.p.jitter()
+
+    def _send_sync(self, now_ms):
+        nid, self._sync_to, self._sync_at = self._sync_to, None, None
+        n = self.node.neighbours.get(nid)
+        if n is None:
+            return []
+        self._last_sync = now_ms
+        if not self._synced:
+            self._synced = True
+            self._recheck_at = now_ms + _SYNC_RETRY_MS
+        self.node.count("syncs")
+        return self.p.send(n.mac, T_PULL, encode_pull(PULL_FULL, []))
+
+    def on_pull(self, sender, flags, haves, now_ms):
+        """A neighbour's pull: queue what it lacks (repairs are suppressible)."""
+        store = self.node.readings
+        if flags & PULL_FULL:
+            n = self.node.neighbours.get(sender)
+            if n is not None:
+                return self.p.push_all(n.mac)
+            return []
+        for origin, boot, seq in haves:
+            k = store.key_of(origin)
+            if k is not None and (boot, seq) != k and self.p.newer_key(k, (boot, seq)):
+                self.p.queue_repair(origin, now_ms)
+        return []
+
+    # ------------------------------------------------------------ stale/forget
+
+    def _sweep(self, now_ms):
+        node = self.node
+        self._sweep_at = now_ms + 5000
+        for origin, t in list(node._heard.items()):
+            if origin == node.id:
+                continue
+            age = now_ms - t
+            if age >= self.forget_ms:
+                node.forget_origin(origin)
+                self.forget(origin)
+                node.emit(("forgotten", origin))
+            elif age >= self.stale_ms and origin not in self._stale:
+                self._stale[origin] = True
+                node.emit(("stale", origin))
+
+    def forget(self, origin):
+        self._ival.pop(origin, None)
+        self._tries.pop(origin, None)
+        self._stale.pop(origin, None)
+        self._pull.pop(origin, None)
+
+    # ------------------------------------------------------------ timers
+
+    def tick(self, now_ms):
+        out = []
+        if self._wheel_min is not None and (self._wheel_min << _SLOT_SHIFT) <= now_ms:
+            self._check_wheel(now_ms)
+        if self._pull_at is not None and self._pull_at <= now_ms:
+            out += self._send_pulls(now_ms)
+        if self._sync_at is not None and self._sync_at <= now_ms:
+            out += self._send_sync(now_ms)
+        if self._recheck_at is not None and self._recheck_at <= now_ms:
+            self._recheck_at = None
+            if len(self.node.readings) <= 1 and len(self.node.neighbours):
+                self._synced = False      # nothing came: ask another neighbour
+                for n in self.node.neighbours.values():
+                    self.neighbour_up(n.id, now_ms)
+                    break
+        if self._sweep_at <= now_ms:
+            self._sweep(now_ms)
+        return out
+
+    def next_deadline(self):
+        d = self._sweep_at
+        for t in (self._pull_at, self._sync_at, self._recheck_at):
+            if t is not None and t < d:
+                d = t
+        if self._wheel_min is not None:
+            d = min(d, self._wheel_min << _SLOT_SHIFT)
+        return d
+
+    def snapshot(self):
+        return (sorted(self._ival.items()), sorted(self._tries.items()),
+                sorted([(k, tuple(v)) for k, v in self._wheel.items()]), sorted(self._pull),
+                self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
+                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess)

@@ -1,0 +1,292 @@
+# The mesh protocol policy (default for Node): hellos with two-hop
+# neighbourhood and link quality, relay (MPR) selection, batched and
+# aggregated dissemination of readings, Babel-style routes learnt from the
+# readings themselves, routed request/reply, anti-entropy repair.
+# Same contract with Node as flood.py (decode/handle/on_publish/request/
+# reply/tick/next_deadline/send_done/snapshot). See docs/protocol.md.
+from micropython import const
+
+from .antientropy import AntiEntropy
+from .frames import (HELLO_SYNC, T_HELLO, T_PULL, decode_hello, decode_pull,
+                     decode_readings_items, encode_hello, encode_readings_items)
+from .relays import select_relays
+from .routes import INFINITY, RouteTable
+from .store import raw_key, raw_newer
+from .unicast import BROADCAST, Unicast
+from .wire import MAX_PAYLOAD, T_BEACON, T_DATA, T_READINGS, FrameError, decode_beacon
+
+_Q2_MIN = const(64)         # two-hop links heard at >= 50% count for relay selection
+_Q2_KEEP = const(48)        # ... and stay counted down to 38%
+_Q_LIST_MIN = const(64)     # hellos list neighbours we hear >= 25% of the time
+_RELAY_COST_MAX = const(32)  # neighbours worse than ETX 4 are not picked as relays
+_RELAY_COST_KEEP = const(44)  # ... and current relays are kept up to ETX 5.5
+_ROUTE_COST_MAX = const(48)  # no route through a link worse than ETX 6
+
+
+class MeshPolicy:
+    BROADCAST = BROADCAST
+
+    def __init__(self, node, now_ms):
+        self.node = node
+        cfg = node.config
+        self.cfg = cfg
+        self.routes = RouteTable(cfg.readings_max + 1)
+        self.unicast = Unicast(self, now_ms)
+        self.ae = AntiEntropy(self, now_ms)
+        self.relays = []            # neighbours we picked as relays (sorted ids)
+        self._relays_dirty = False
+        self._batch = {}            # origin -> [hops, is_repair]
+        self._batch_at = None
+        self._hello_ival = cfg.hello_min_ms
+        self._hello_at = now_ms + node.rng.below(min(cfg.hello_min_ms, 1000))
+        self._hello_last = now_ms - cfg.hello_min_ms
+        node.neighbours.on_change = self._neighbour_change
+        self._decoders = {T_BEACON: decode_beacon, T_READINGS: decode_readings_items,
+                          T_DATA: self.unicast.decode, T_HELLO: decode_hello, T_PULL: decode_pull}
+
+    # ------------------------------------------------------------ receive
+
+    def decode(self, ftype, payload):
+        dec = self._decoders.get(ftype)
+        if dec is None:
+            raise FrameError("type")
+        return dec(payload)
+
+    def handle(self, ftype, sender, message, now_ms):
+        if ftype == T_READINGS:
+            return self._on_readings(sender, message, now_ms)
+        if ftype == T_HELLO:
+            return self._on_hello(sender, message, now_ms)
+        if ftype == T_DATA:
+            return self.unicast.handle(sender, message, now_ms)
+        if ftype == T_PULL:
+            return self.ae.on_pull(sender, message[0], message[1], now_ms)
+        n = self.node.neighbours.get(sender)   # legacy name-only beacon
+        if n is not None:
+            n.name = message
+        return []
+
+    def _on_readings(self, sender, items, now_ms):
+        node = self.node
+        n = node.neighbours.get(sender)
+        cost = n.cost() if n is not None else INFINITY
+        relay = n is None or not n.hello or n.selects_me
+        limit = self.cfg.hop_limit
+        for raw, r, hops, metric in items:
+            origin = r.origin
+            if origin == node.id:
+                continue
+            if cost <= _ROUTE_COST_MAX:
+                self.routes.update(origin, r.boot, r.seq, metric, sender, cost)
+            old = node.readings.raw.get(origin)
+            if node.store_raw(r, raw, now_ms):
+                self.ae.arrived(origin, r, old, now_ms)
+                if relay and hops + 1 < limit:
+                    self._queue(origin, hops + 1, False, now_ms)
+            else:
+                self._overheard(origin, old, r)
+        return []
+
+    def _overheard(self, origin, old, r):
+        """A copy of a reading we hold: maybe our pending send is redundant."""
+        p = self._batch.get(origin)
+        if p is None or old is None or raw_newer(*(raw_key(old) + (r.boot, r.seq))):
+            return
+        p[2] += 1
+        # A repair someone else already sent, or a relay heard `relay_suppress`
+        # times (counter-based suppression, Tseng et al. 2002): drop ours.
+        c = self.cfg.relay_suppress
+        if p[1] or (c and p[2] >= c):
+            del self._batch[origin]
+
+    def _on_hello(self, sender, msg, now_ms):
+        name, flags, held, entries = msg
+        n = self.node.neighbours.get(sender)
+        if n is None:
+            return []
+        n.name = name
+        n.hello = True
+        me = self.node.id
+        sym, selects, q_out = False, False, -1
+        two = []
+        for nid, q, mpr in entries:
+            if nid == me:
+                sym, selects, q_out = True, mpr, q
+            elif q >= _Q2_MIN or (q >= _Q2_KEEP and nid in n.two_hop):
+                two.append(nid)   # hysteresis: a wobbling estimate does not churn relays
+        two = tuple(two)
+        if two != n.two_hop or sym != n.sym:
+            self._relays_dirty = True
+        n.sym, n.selects_me, n.q_out, n.two_hop = sym, selects, q_out, two
+        if sym and held >= len(self.node.readings) + 2:
+            self.ae.neighbour_up(sender, now_ms)   # it knows more origins: sync with it
+        return []
+
+    def _neighbour_change(self, nid, up):
+        self._relays_dirty = True
+        n = self.node.neighbours.get(nid)
+        if not up or n.q_in >= _Q_LIST_MIN:
+            self._hello_ival = self.cfg.hello_min_ms     # Trickle reset: news to tell
+        now = self.node.now_ms
+        settled = now - self.ae.boot_ms >= 2 * self.cfg.beacon_ms
+        heard = self.node._heard.get(nid)
+        stranger = heard is None or now - heard > self.cfg.stale_ms // 2
+        if up and (not self.ae._synced or (settled and stranger)):
+            # a stranger: we just booted, or a partition healed, or it moved in
+            self.ae.neighbour_up(nid, now)
+        else:
+            self.routes.drop_via(nid)
+
+    def link_failed(self, mac, now_ms):
+        for n in list(self.node.neighbours.values()):
+            if n.mac == mac:
+                self.node.neighbours.drop(n.id)
+
+    # ------------------------------------------------------------ dissemination
+
+    def _queue(self, origin, hops, repair, now_ms):
+        p = self._batch.get(origin)
+        if p is None:
+            self._batch[origin] = [hops, repair, 1]
+        else:
+            p[0] = min(p[0], hops)
+            p[1] = p[1] and repair
+        if self._batch_at is None:
+            b = self.cfg.batch_ms
+            self._batch_at = now_ms + (1 if repair else b // 2) + self.node.rng.below(b // 2 + 1)
+
+    def queue_repair(self, origin, now_ms):
+        if origin not in self._batch:
+            self._queue(origin, 0, True, now_ms)
+
+    def on_publish(self, reading, now_ms):
+        # Our own reading goes at once, taking whatever relays are pending along.
+        self._queue(self.node.id, 0, False, now_ms)
+        return self._flush(now_ms)
+
+    def _flush(self, now_ms):
+        self._batch_at = None
+        batch, self._batch = self._batch, {}
+        return self._frames(BROADCAST, [(o, p[0]) for o, p in sorted(batch.items())])
+
+    def push_all(self, mac):
+        """Answer a full-sync pull: our whole table, unicast to the puller."""
+        return self._frames(mac, [(o, 0) for o in sorted(self.node.readings.raw)])
+
+    def _frames(self, dst, entries):
+        store = self.node.readings.raw
+        out, raws, hops, metrics, size = [], [], [], [], 1
+        for origin, h in entries:
+            raw = store.get(origin)
+            if raw is None:
+                continue
+            n = len(raw) + 2
+            if raws and (size + n > MAX_PAYLOAD or len(raws) == 255):
+                out += self.send(dst, T_READINGS, encode_readings_items(raws, hops, metrics))
+                raws, hops, metrics, size = [], [], [], 1
+            raws.append(raw)
+            hops.append(h)
+            if origin == self.node.id:
+                metrics.append(0)
+            else:
+                metrics.append(self.routes.advertised(origin, *raw_key(raw)))
+            size += n
+        if raws:
+            out += self.send(dst, T_READINGS, encode_readings_items(raws, hops, metrics))
+        return out
+
+    # ------------------------------------------------------------ hello and relays
+
+    def _hello(self, now_ms):
+        self._update_relays()
+        rel = self.relays
+        entries = []
+        for n in sorted(self.node.neighbours.values(), key=lambda n: -n.q_in):
+            if n.q_in >= _Q_LIST_MIN:      # links this weak are useless to anyone
+                entries.append((n.id, min(127, n.q_in >> 1), n.id in rel))
+        flags = 0 if self.ae._synced else HELLO_SYNC
+        out = self.send(BROADCAST, T_HELLO, encode_hello(self.node.name, flags, len(self.node.readings), entries))
+        self._hello_last = now_ms
+        i = min(self.cfg.beacon_ms, self._hello_ival * 2)
+        self._hello_ival = i
+        self._hello_at = now_ms + i // 2 + self.node.rng.below(i // 2 + 1)
+        return out
+
+    def _update_relays(self):
+        if not self._relays_dirty:
+            return
+        self._relays_dirty = False
+        cands = []
+        for n in self.node.neighbours.values():
+            c = n.cost()
+            if n.sym and (c <= _RELAY_COST_MAX or (c <= _RELAY_COST_KEEP and n.id in self.relays)):
+                cands.append((n.id, n.two_hop, c))
+        rel = select_relays(self.node.id, cands, self.cfg.relay_coverage, self.relays)
+        if rel != self.relays:
+            added = [r for r in rel if r not in self.relays]
+            self.relays = rel
+            now = self.node.now_ms
+            if added:   # new relays must hear it soon (rate limited); dropped ones can wait
+                soon = max(now, self._hello_last + self.cfg.hello_min_ms) + self.jitter()
+                self._hello_at = min(self._hello_at, soon)
+
+    # ------------------------------------------------------------ local API
+
+    def request(self, dst, body, now_ms):
+        return self.unicast.request(dst, body, now_ms)
+
+    def reply(self, dst, req_id, body, now_ms):
+        return self.unicast.reply(dst, req_id, body, now_ms)
+
+    def send_done(self, dst_mac, ok, now_ms):
+        return self.unicast.send_done(dst_mac, ok, now_ms)
+
+    def next_hop(self, dst):
+        nbrs = self.node.neighbours
+        r = self.routes.get(dst)
+        if r is not None:
+            n = nbrs.get(r[0])
+            if n is not None:
+                return n
+        n = nbrs.get(dst)
+        return n if n is not None and n.cost() < INFINITY else None
+
+    # ------------------------------------------------------------ timers
+
+    def tick(self, now_ms):
+        out = []
+        if self._relays_dirty:
+            self._update_relays()
+        if now_ms >= self._hello_at:
+            out += self._hello(now_ms)
+        if self._batch_at is not None and now_ms >= self._batch_at:
+            out += self._flush(now_ms)
+        out += self.unicast.tick(now_ms)
+        out += self.ae.tick(now_ms)
+        return out
+
+    def next_deadline(self):
+        d = self._hello_at
+        for t in (self._batch_at, self.unicast.next_deadline(), self.ae.next_deadline()):
+            if t is not None and t < d:
+                d = t
+        if self._relays_dirty:
+            d = min(d, self.node.now_ms)
+        return d
+
+    # ------------------------------------------------------------ helpers
+
+    def jitter(self):
+        return self.node.rng.below(self.cfg.relay_jitter_ms + 1)
+
+    def newer_key(self, a, b):
+        return raw_newer(a[0], a[1], b[0], b[1])
+
+    def send(self, dst, ftype, payload):
+        frame = self.node.seal(ftype, payload)
+        return [(dst, frame)] if frame is not None else []
+
+    def snapshot(self):
+        return (self._hello_at, self._hello_ival, self._hello_last, self.relays, self._relays_dirty,
+                sorted([(k, tuple(v)) for k, v in self._batch.items()]), self._batch_at,
+                self.routes.snapshot(), self.unicast.snapshot(), self.ae.snapshot())

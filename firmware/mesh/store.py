@@ -1,0 +1,69 @@
+# Compact store of the newest reading per origin: the encoded bytes as they
+# travel (15 bytes + 5 per value, about 25 bytes for temp + rh), not Reading
+# objects (a Reading with its list of tuples of floats costs ~0.5 KB on a
+# 64-bit MicroPython). Reads like a dict of Reading: get/[]/in/len/items.
+# Bounded by the caller (Node.store_reading evicts least recently heard).
+import struct
+
+from .wire import decode_reading_at, encode_reading, serial_newer
+
+
+def raw_key(raw):
+    """(boot16, seq16) of an encoded reading."""
+    return struct.unpack_from("<HH", raw, 6)
+
+
+def raw_newer(a_boot, a_seq, b_boot, b_seq):
+    if a_boot != b_boot:
+        return serial_newer(a_boot, b_boot)
+    return serial_newer(a_seq, b_seq)
+
+
+class ReadingStore:
+    def __init__(self):
+        self.raw = {}  # origin id -> encoded reading (bytes)
+
+    def __len__(self):
+        return len(self.raw)
+
+    def __contains__(self, origin):
+        return origin in self.raw
+
+    def __iter__(self):
+        return iter(self.raw)
+
+    def __eq__(self, other):
+        if isinstance(other, dict):
+            return len(other) == 0 and len(self.raw) == 0 or dict(self.items()) == other
+        return self is other
+
+    def keys(self):
+        return self.raw.keys()
+
+    def __getitem__(self, origin):
+        raw = self.raw[origin]
+        return decode_reading_at(raw, 0, len(raw))[0]
+
+    def get(self, origin, default=None):
+        if origin not in self.raw:
+            return default
+        return self[origin]
+
+    def items(self):
+        return [(k, self[k]) for k in self.raw]
+
+    def values(self):
+        return [self[k] for k in self.raw]
+
+    def put(self, origin, raw):
+        self.raw[origin] = raw
+
+    def put_reading(self, r):
+        self.raw[r.origin] = encode_reading(r)
+
+    def pop(self, origin):
+        return self.raw.pop(origin, None)
+
+    def key_of(self, origin):
+        raw = self.raw.get(origin)
+        return None if raw is None else raw_key(raw)
