@@ -1,0 +1,211 @@
+"""An emulated board (a flash directory + a pty) driven by the real, unmodified
+mpremote and ampy command lines, and by pyserial like a person at a terminal."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import serial
+
+from nowmesh.emunode import EmulatedBoard
+
+BIN = os.path.dirname(sys.executable)
+MPREMOTE = os.path.join(BIN, "mpremote")
+AMPY = os.path.join(BIN, "ampy")
+
+COUNTER_MAIN = """\
+import time
+n = 0
+while True:
+    print("count", n)
+    n += 1
+    time.sleep_ms(50)
+"""
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:   # a zombie is not alive
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def make_board(tmp_path):
+    boards = []
+
+    def make(main=COUNTER_MAIN, files=None, **kw):
+        fs = tmp_path / ("flash%d" % len(boards))
+        fs.mkdir()
+        if main is not None:
+            (fs / "main.py").write_text(main)
+        for name, text in (files or {}).items():
+            (fs / name).write_text(text)
+        board = EmulatedBoard(str(fs), **kw)
+        boards.append(board)
+        board.start()
+        return board
+    try:
+        yield make
+    finally:
+        for board in boards:
+            board.stop()
+
+
+def run(tool, *args, timeout=30):
+    r = subprocess.run([tool] + list(args), capture_output=True, timeout=timeout)
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, (args, out, r.stderr.decode(errors="replace"))
+    return out
+
+
+def read_until(port, marker, timeout=5.0):
+    data = b""
+    end = time.monotonic() + timeout
+    while marker not in data and time.monotonic() < end:
+        data += port.read(port.in_waiting or 1)
+    assert marker in data, data
+    return data
+
+
+def test_main_py_runs_and_ctrl_c_gives_the_repl(make_board):
+    board = make_board()
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        read_until(s, b"count 2\r\n")
+        s.write(b"\x03")
+        out = read_until(s, b">>> ")
+        assert b"KeyboardInterrupt" in out and b"MicroPython v" in out
+        s.write(b"x = 6 * 7\rx\r")
+        assert b"42\r\n>>> " in read_until(s, b"42\r\n>>> ")
+        s.write(b"for i in range(2):\r    print('i', i)\r\r")
+        out = read_until(s, b"i 1\r\n>>> ")
+        assert b"... " in out
+        s.write(b"n > 0\r")          # main.py's globals are the REPL's, as on a board
+        read_until(s, b"True\r\n>>> ")
+        time.sleep(0.2)
+        assert b"count" not in s.read(s.in_waiting)
+
+
+def test_mpremote_exec_ls_cp_cat(make_board, tmp_path):
+    board = make_board()
+    assert run(MPREMOTE, "connect", board.port, "exec", "print(1+1)").strip() == "2"
+    assert "main.py" in run(MPREMOTE, "connect", board.port, "fs", "ls")
+    local = tmp_path / "hello.txt"
+    text = "hello flash\n" + "x" * 3000 + "\n"
+    local.write_text(text)
+    run(MPREMOTE, "connect", board.port, "fs", "cp", str(local), ":hello.txt")
+    assert (tmp_path / "flash0" / "hello.txt").read_text() == text
+    assert run(MPREMOTE, "connect", board.port, "fs", "cat", ":hello.txt").replace("\r\n", "\n") == text
+    # "/" is the flash directory, not the host's root
+    out = run(MPREMOTE, "connect", board.port, "exec", "import os; print(sorted(os.listdir('/')))")
+    assert out.strip() == "['hello.txt', 'main.py']"
+    pid = board.pid
+    assert _alive(pid)
+
+
+def test_soft_reset_keeps_the_board_healthy(make_board):
+    board = make_board()
+    first = board.pid
+    run(MPREMOTE, "connect", board.port, "soft-reset")
+    out = run(MPREMOTE, "connect", board.port, "exec", "print('alive')", "soft-reset", "exec", "print(3*3)")
+    assert "alive" in out and "9" in out
+    assert board.resets["soft"] >= 3 and board.pid != first and _alive(board.pid)
+    # back in the friendly REPL: Ctrl-D soft-resets and main.py runs again
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        s.write(b"\x03")
+        read_until(s, b">>> ")
+        s.write(b"\x04")
+        out = read_until(s, b"count 1\r\n")
+        assert b"MPY: soft reboot\r\n" in out
+
+
+def test_raw_repl_bytes(make_board):
+    board = make_board(main=None)
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        read_until(s, b">>> ")
+        s.write(b"\x01")
+        read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+        s.write(b"print('a')\x04")
+        assert read_until(s, b"\x04>") .endswith(b"OKa\r\n\x04\x04>")
+        s.write(b"1/0\x04")
+        out = read_until(s, b"\x04>")
+        assert out.startswith(b"OK\x04Traceback") and b"ZeroDivisionError" in out and out.endswith(b"\x04>")
+        s.write(b"\x05A\x01")
+        assert s.read(5) == b"R\x01\x80\x00\x01"
+        s.write(b"print('pasted')\x04")
+        assert read_until(s, b"\x04>") == b"\x04pasted\r\n\x04\x04>"
+        s.write(b"\x04")
+        out = read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+        assert out == b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>"
+        s.write(b"\x02")
+        read_until(s, b">>> ")
+
+
+def test_ampy_ls_put_get(make_board, tmp_path):
+    board = make_board()
+    assert "main.py" in run(AMPY, "--port", board.port, "ls")
+    local = tmp_path / "cfg.json"
+    local.write_text('{"name": "kitchen"}')
+    run(AMPY, "--port", board.port, "put", str(local), "nowmesh.json")
+    assert (tmp_path / "flash0" / "nowmesh.json").read_text() == '{"name": "kitchen"}'
+    assert run(AMPY, "--port", board.port, "get", "nowmesh.json").strip() == '{"name": "kitchen"}'
+    assert "/nowmesh.json" in run(AMPY, "--port", board.port, "ls")
+
+
+def test_main_py_that_raises_leaves_a_usable_repl(make_board):
+    board = make_board(main="print('starting')\nraise ValueError('broken main')\n",
+                       files={"boot.py": "print('boot ran')\n"})
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        s.write(b"\r")
+        out = read_until(s, b">>> ")
+    assert b"Traceback (most recent call last):" in out and b"ValueError: broken main" in out
+    assert b"_emunode_repl" not in out
+    assert run(MPREMOTE, "connect", board.port, "exec", "print(2+2)").strip() == "4"
+
+
+def test_machine_reset_exit_code_restarts_like_a_hard_reset(make_board):
+    board = make_board(main="import time\nprint('boot', time.ticks_ms() >= 0)\ntime.sleep_ms(100000)\n")
+    first = board.pid
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        read_until(s, b"boot True")
+        s.write(b"\x03")
+        read_until(s, b">>> ")
+        s.write(b"raise SystemExit(73)\r")    # what the emulated machine.reset() does
+        out = read_until(s, b"boot True")
+        assert b"SW_CPU_RESET" in out
+    assert board.resets["hard"] == 1 and board.pid != first and not _alive(first)
+
+
+def test_extra_modules_are_importable_but_not_on_the_flash(make_board, tmp_path):
+    extra = tmp_path / "emu"
+    extra.mkdir()
+    (extra / "espfake.py").write_text("VALUE = 17\n")
+    board = make_board(main=None, micropypath_extra=[str(extra)])
+    out = run(MPREMOTE, "connect", board.port, "exec",
+              "import espfake, os; print(espfake.VALUE, os.listdir('/'))")
+    assert out.strip() == "17 []"
+
+
+def test_stop_kills_everything(tmp_path):
+    fs = tmp_path / "flash"
+    fs.mkdir()
+    (fs / "main.py").write_text(COUNTER_MAIN)
+    board = EmulatedBoard(str(fs))
+    board.start()
+    try:
+        port, pid = board.port, board.pid
+        assert os.path.exists(port) and _alive(pid)
+    finally:
+        board.stop()
+    assert not _alive(pid)
+    assert not board.running
+    deadline = time.monotonic() + 2
+    while os.path.exists(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(port)
