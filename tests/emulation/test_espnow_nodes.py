@@ -226,3 +226,33 @@ def test_the_firmware_ports_radio_runs_unchanged(emulation):
     assert b.result() == ((emu.mac("a"), b"beacon", -60), (emu.mac("a"), b"unicast", -60))
     a.finish()
     b.finish()
+
+
+def test_irq_callbacks_run_while_the_program_sleeps(emulation):
+    emu = emulation(PAIR)
+    b = emu.start("b", """
+        seen = []
+        def on_message(esp):
+            while True:
+                mac_, msg = esp.irecv(0)
+                if msg is None:
+                    break
+                seen.append((bytes(msg), time.ticks_ms()))
+        e = espnow.ESPNow()
+        e.irq(on_message)            # before active(True), as programs often do
+        w, e = up()
+        ready()
+        start = time.ticks_ms()
+        time.sleep_ms(1500)          # no espnow call while a sends
+        result([msg for msg, _ in seen], all(t - start < 1400 for _, t in seen))
+    """)
+    b.wait_for("READY")
+    a = emu.start("a", """
+        w, e = up()
+        e.add_peer(mac(1))
+        result([e.send(mac(1), b'm%d' % i) for i in range(3)])
+    """)
+    assert a.result() == [True, True, True]
+    assert b.result() == ([b"m0", b"m1", b"m2"], True)
+    a.finish()
+    b.finish()

@@ -54,6 +54,8 @@ class MediumLink:
         self._buffer = bytearray()
         self._poll = None
         self._token = 0
+        self.busy = False         # inside pump(): a scheduled pump must not nest
+        self._watching = [False, False]   # watcher thread running, task scheduled
 
     def connected(self):
         return self.sock is not None
@@ -125,17 +127,21 @@ class MediumLink:
 
     def pump(self, timeout_ms=0):
         """Read what the medium sent, waiting up to timeout_ms (<0: forever) for it."""
-        if self.sock is None:
+        if self.sock is None or self.busy:
             return
-        while self._poll.poll(timeout_ms):
-            data = self.sock.recv(4096)
-            if not data:
-                self.sock.close()
-                self.sock = None
-                raise OSError("emulated node: the medium closed the connection")
-            self._buffer.extend(data)
-            self._dispatch()
-            timeout_ms = 0
+        self.busy = True
+        try:
+            while self._poll.poll(timeout_ms):
+                data = self.sock.recv(4096)
+                if not data:
+                    self.sock.close()
+                    self.sock = None
+                    raise OSError("emulated node: the medium closed the connection")
+                self._buffer.extend(data)
+                self._dispatch()
+                timeout_ms = 0
+        finally:
+            self.busy = False
 
     def pump_until(self, done, timeout_ms, step_ms=50):
         """Pump until done() is true or timeout_ms passes (<0: no limit); done() result."""
@@ -175,6 +181,48 @@ class MediumLink:
                 self.channel = channel
         elif kind == _ERROR:
             raise OSError("emulated node: medium refused: " + body.decode())
+
+
+    # -- the Wi-Fi task's part ----------------------------------------------------
+    def watch(self, wanted, task):
+        """While wanted() is true, schedule task() on the main thread when the
+        medium has sent something, so irq() callbacks run while the program
+        sleeps, as they do on a board. The thread only polls the socket (it
+        never reads it, never allocates); all reading stays on the main thread.
+        False if this MicroPython has no threads."""
+        try:
+            import _thread
+        except ImportError:
+            return False
+        if self._watching[0] or self.sock is None:
+            return True
+        self._watching[0] = True
+        _thread.start_new_thread(self._watch, (self.sock, wanted, task))
+        return True
+
+    def task_ran(self):
+        self._watching[1] = False
+
+    def _watch(self, sock, wanted, task):
+        import micropython
+        import time
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        flags = self._watching
+        try:
+            while wanted() and self.sock is sock:
+                if flags[1]:
+                    time.sleep_ms(1)        # scheduled, not run yet
+                    continue
+                for _ in poller.ipoll(20):
+                    flags[1] = True
+                    try:
+                        micropython.schedule(task, None)
+                    except RuntimeError:    # schedule queue full: try again
+                        flags[1] = False
+                    break
+        finally:
+            flags[0] = False
 
 
 _link = None

@@ -10,147 +10,20 @@
 # if 13 + len < free bytes (modespnow.c's recv_cb), else counts rx_dropped;
 # irecv() returns the same list and bytearray every time (copy what you keep);
 # peers_table is updated when the program reads a message.
-# Different on purpose: received frames are read from the medium whenever an
-# espnow method runs (there is no Wi-Fi task), so irq() callbacks and
-# peers_table time stamps follow the program's calls. See docs/emulation.md.
+# Received frames are read from the medium by whichever espnow call runs or
+# waits; while an irq() callback is set, a watcher thread (the Wi-Fi task's
+# part) also schedules that reading on the main thread, so callbacks run while
+# the program sleeps. See docs/emulation.md.
 import errno
-import os
-import time
 
 from micropython import const
 
 import _nowmesh_link
+from _nowmesh_espnow import (ADDR_LEN, KEY_LEN, MAX_DATA_LEN, MAX_ENCRYPT_PEER_NUM,  # noqa: F401
+                             MAX_TOTAL_PEER_NUM, _NO_KEY, _api, _driver,
+                             _esp_error, _initialised, _is_group, _mac, _start_watch)
 
-# 250 (ESP-NOW v1); NOWMESH_ESPNOW_MAX_DATA_LEN=1470 emulates an ESP-IDF >= 5.4 build.
-MAX_DATA_LEN = int(os.getenv("NOWMESH_ESPNOW_MAX_DATA_LEN") or 250)
-ADDR_LEN = const(6)
-KEY_LEN = const(16)
-MAX_TOTAL_PEER_NUM = const(20)
-MAX_ENCRYPT_PEER_NUM = const(6)
-
-_PACKET_OVERHEAD = const(13)          # espnow_pkt_t: magic, len, time_ms, rssi, peer[6]
-_DEFAULT_RXBUF = 2 * (_PACKET_OVERHEAD + MAX_DATA_LEN)     # 526 bytes for v1
-_DEFAULT_TIMEOUT_MS = const(300000)
 _RESPONSE_TIMEOUT_MS = const(1000)    # board: 100 ms; host scheduling needs more slack
-_ESPNOW_BASE = const(0x3064)          # ESP_ERR_WIFI_BASE + 100
-_ERRORS = ("NOT_INIT", "ARG", "NO_MEM", "FULL", "NOT_FOUND", "INTERNAL", "EXIST", "IF", "CHAN")
-_NO_KEY = bytes(KEY_LEN)
-
-
-def _esp_error(name):
-    # check_esp_err(): OSError(-code, esp_err_to_name(code))
-    code = _ESPNOW_BASE + 1 + _ERRORS.index(name)
-    return OSError(-code, "ESP_ERR_ESPNOW_" + name)
-
-
-def _mac(value):
-    value = bytes(value)
-    if len(value) != ADDR_LEN:
-        raise ValueError("invalid buffer length")
-    return value
-
-
-def _is_group(mac):
-    return mac[0] & 0x01     # broadcast and multicast addresses
-
-
-class _Driver:
-    """What the ESP-IDF and modespnow.c hold for the one ESPNow singleton."""
-
-    def __init__(self):
-        self.active = False
-        self.rxbuf = _DEFAULT_RXBUF
-        self.timeout_ms = _DEFAULT_TIMEOUT_MS
-        self.ring = []                # [(mac, msg, rssi, time_ms)]
-        self.ring_size = 0
-        self.ring_used = 0
-        self.peers = {}               # mac -> [lmk, channel, ifidx, encrypt]
-        self.peer_order = []
-        self.peers_table = {}
-        self.peer_keys = {}           # mac -> the bytes object used as peers_table key
-        self.tx_packets = self.tx_responses = self.tx_failures = 0
-        self.rx_packets = self.rx_dropped = 0
-        self.irq = None
-        self.irq_arg = None
-        self.irq_pending = 0
-        self.in_irq = False
-
-    # -- callbacks from the link ------------------------------------------------
-    def on_rx(self, src, rssi, msg):
-        if not self.active:
-            return
-        cost = _PACKET_OVERHEAD + len(msg)
-        if cost >= self.ring_size - 1 - self.ring_used:
-            self.rx_dropped += 1
-            return
-        self.ring.append((src, msg, rssi, time.ticks_ms()))
-        self.ring_used += cost
-        self.rx_packets += 1
-        if self.irq is not None:
-            self.irq_pending += 1
-
-    def on_txdone(self, token, ok):
-        if not self.active:
-            return
-        self.tx_responses += 1
-        if not ok:
-            self.tx_failures += 1
-
-    # -- reading the medium -----------------------------------------------------
-    def pump(self, timeout_ms=0):
-        link = _nowmesh_link.link()
-        if link.connected():
-            link.pump(timeout_ms)
-        elif timeout_ms:
-            time.sleep_ms(timeout_ms if timeout_ms > 0 else 1000)
-        self.run_irq()
-
-    def wait(self, done, timeout_ms):
-        link = _nowmesh_link.link()
-        if not link.connected():
-            if not done() and timeout_ms:
-                time.sleep_ms(timeout_ms if timeout_ms > 0 else 1000)
-            return done()
-        result = link.pump_until(done, timeout_ms)
-        self.run_irq()
-        return result
-
-    def run_irq(self):
-        # Callbacks run after the link has dispatched, never inside it, as
-        # mp_sched_schedule() defers them on a board.
-        if self.in_irq:
-            return
-        self.in_irq = True
-        try:
-            while self.irq_pending and self.irq is not None:
-                self.irq_pending -= 1
-                self.irq(self.irq_arg)
-        finally:
-            self.in_irq = False
-            if self.irq is None:
-                self.irq_pending = 0
-
-    def pop(self):
-        mac, msg, rssi, stamp = self.ring.pop(0)
-        self.ring_used -= _PACKET_OVERHEAD + len(msg)
-        key = self.peer_keys.get(mac)
-        if key is None:
-            key = self.peer_keys[mac] = mac
-        entry = self.peers_table.get(key)
-        if entry is None:
-            entry = self.peers_table[key] = [0, 0]
-        entry[0] = rssi
-        entry[1] = stamp
-        return key, msg, rssi, stamp
-
-
-_driver = _Driver()
-
-
-def _initialised():
-    if not _driver.active:
-        raise _esp_error("NOT_INIT")
-    return _driver
 
 
 class ESPNow:
@@ -165,6 +38,7 @@ class ESPNow:
         link.on_txdone = _driver.on_txdone
 
     # -- configuration ------------------------------------------------------------
+    @_api
     def active(self, flag=None):
         d = _driver
         if flag is not None:
@@ -172,6 +46,7 @@ class ESPNow:
                 _nowmesh_link.link().open()
                 d.ring, d.ring_used, d.ring_size = [], 0, d.rxbuf
                 d.active = True
+                _start_watch()
             elif not flag and d.active:
                 d.active = False
                 d.ring, d.ring_used = [], 0
@@ -206,6 +81,7 @@ class ESPNow:
             raise ValueError("invalid handler")
         _driver.irq = callback
         _driver.irq_arg = self
+        _start_watch()
 
     def stats(self):
         d = _driver
@@ -216,6 +92,7 @@ class ESPNow:
         return _driver.peers_table
 
     # -- receiving ----------------------------------------------------------------
+    @_api
     def recvinto(self, data, timeout_ms=None):
         d = _initialised()
         if timeout_ms is None:
@@ -244,6 +121,7 @@ class ESPNow:
         n = self.recvinto(self._data, timeout_ms)
         return [bytes(x) for x in self._data] if n else self._none_tuple
 
+    @_api
     def any(self):
         d = _initialised()
         d.pump(0)
@@ -256,6 +134,7 @@ class ESPNow:
         return self.irecv()
 
     # -- sending ------------------------------------------------------------------
+    @_api
     def send(self, mac, msg=None, sync=None):
         d = _initialised()
         if msg is None:
@@ -311,6 +190,7 @@ class ESPNow:
             raise ValueError("invalid buffer length")
         _initialised()                # keys are accepted; frames are not encrypted
 
+    @_api
     def add_peer(self, mac, lmk=None, channel=None, ifidx=None, encrypt=None):
         mac = _mac(mac)
         info = [_NO_KEY, 0, 0, False]
@@ -326,6 +206,7 @@ class ESPNow:
         d.peers[mac] = info
         d.peer_order.append(mac)
 
+    @_api
     def mod_peer(self, mac, lmk=None, channel=None, ifidx=None, encrypt=None):
         mac = _mac(mac)
         d = _initialised()
@@ -339,6 +220,7 @@ class ESPNow:
             raise _esp_error("FULL")
         d.peers[mac] = info
 
+    @_api
     def del_peer(self, mac):
         mac = _mac(mac)
         d = _initialised()
