@@ -147,6 +147,7 @@ class MediumLink:
         """Pump until done() is true or timeout_ms passes (<0: no limit); done() result."""
         import time
         start = time.ticks_ms()
+        self.pump(0)              # a zero timeout still takes what has arrived
         while not done():
             left = step_ms
             if timeout_ms >= 0:
