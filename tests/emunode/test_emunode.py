@@ -185,11 +185,21 @@ def test_machine_reset_exit_code_restarts_like_a_hard_reset(make_board):
 def test_extra_modules_are_importable_but_not_on_the_flash(make_board, tmp_path):
     extra = tmp_path / "emu"
     extra.mkdir()
-    (extra / "espfake.py").write_text("VALUE = 17\n")
+    (extra / "espfake.py").write_text("import os\nimport _espfake_link\nVALUE = _espfake_link.V + 1\n")
+    (extra / "_espfake_link.py").write_text("V = 16\n")
     board = make_board(main=None, micropypath_extra=[str(extra)])
     out = run(MPREMOTE, "connect", board.port, "exec",
               "import espfake, os; print(espfake.VALUE, os.listdir('/'))")
     assert out.strip() == "17 []"
+
+
+def test_os_looks_like_a_boards(make_board):
+    board = make_board(main="print('12345')\n")
+    out = run(MPREMOTE, "connect", board.port, "fs", "ls")
+    assert "15 main.py" in out      # ilistdir carries sizes, as FAT/littlefs do
+    out = run(MPREMOTE, "connect", board.port, "exec",
+              "import os, gc; gc.collect(); print(os.uname()[0], gc.mem_free() > 100000)")
+    assert out.split() == ["esp32", "True"]   # ~110K free for user code, as on an ESP32
 
 
 def test_stop_kills_everything(tmp_path):

@@ -36,6 +36,9 @@ EXIT_SOFT_FRIENDLY = 71   # soft reset from the friendly REPL (or sys.exit()): m
 EXIT_SOFT_RAW = 72        # soft reset from the raw REPL: boot.py only, back to the raw REPL
 EXIT_HARD_RESET = 73      # machine.reset(): the emulated machine module exits with this
 
+# heap the shim itself keeps (its code, the REPL state; measured on 1.29, 64-bit): added to
+# -X heapsize so that user code finds about `heap` free, as on a board whose REPL is in C
+SHIM_HEAP = 12 * 1024
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upy", "_emunode_repl.py")
 HOLD_S = 0.5              # how long input is held after a Ctrl-C for the shim to reach a prompt
 CRASH_RESTART_S = 1.0
@@ -43,6 +46,15 @@ CRASH_RESTART_S = 1.0
 POWERON_LINE = b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
 HARD_RESET_LINE = b"rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
 SOFT_REBOOT_LINE = b"MPY: soft reboot\r\n"
+
+
+def parse_heap(heap):
+    """"110K" / "1M" / 112640 -> bytes."""
+    if isinstance(heap, int):
+        return heap
+    text = str(heap).strip().upper()
+    scale = {"K": 1024, "M": 1024 * 1024}.get(text[-1:], 1)
+    return int(float(text.rstrip("KM")) * scale)
 
 
 def default_micropython():
@@ -132,7 +144,7 @@ class EmulatedBoard:
         })
         try:
             proc = subprocess.Popen(
-                [self.micropython, "-X", "heapsize=%s" % self.heap, SHIM],
+                [self.micropython, "-X", "heapsize=%d" % (parse_heap(self.heap) + SHIM_HEAP), SHIM],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 cwd=self.fs_dir, env=env, pass_fds=(ctl_w,), start_new_session=True)
         except BaseException:

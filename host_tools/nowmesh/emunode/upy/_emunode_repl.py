@@ -90,19 +90,35 @@ def _setup_fs():
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
     real_import = builtins.__import__
+    where["_emunode_os"] = _SHIM[:_SHIM.rfind("/")]
+    loading = []
+    mounted = []
 
     def _import(name, *args):
+        if len(args) >= 4 and args[3]:
+            return real_import(name, *args)        # relative import inside a package
         top = name.split(".")[0]
+        if top == "os" and not loading:
+            mod = sys.modules.get("_emunode_os")
+            if mod is None:
+                loading.append(1)
+                try:
+                    mod = _import("_emunode_os")
+                finally:
+                    loading.pop()
+            return mod
         d = where.get(top)
-        if d is None or (top in sys.modules and name in sys.modules):
+        if d is None or name in sys.modules:
             return real_import(name, *args)
-        mp = "/.nowmesh-emu"
+        mp = "/.nowmesh-emu%d" % len(mounted)   # nested: an emulation module imports another
         os.mount(os.VfsPosix(d), mp, readonly=True)
+        mounted.append(mp)
         sys.path.append(mp)
         try:
             return real_import(name, *args)
         finally:
             sys.path.remove(mp)
+            mounted.pop()
             os.umount(mp)
 
     builtins.__import__ = _import
