@@ -210,3 +210,19 @@ def test_command_line_rejects_a_bad_topology_file(tmp_path):
     done = subprocess.run([sys.executable, "-m", "nowmesh.emulation.medium_server", "--topology",
                            str(tmp_path / "missing.json")], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "file not found" in done.stderr
+
+
+def test_positions_topology_rssi_is_the_radio_models(emulation):
+    from nowmesh.sim import radio
+    from nowmesh.sim.topology import line
+    topology = line(2, 150.0)
+    emu = emulation(topology, seed=4)
+    expected = radio.clip_rssi(radio.RadioModel(topology, 4).rx_dbm(0, 1))
+    a, b = RawNode(emu.server.address, A), RawNode(emu.server.address, B)
+    try:
+        a.sock.sendall(protocol.tx(1, protocol.BROADCAST, b"beacon"))
+        assert b.expect(protocol.RX) == (A, expected, b"beacon")
+        assert a.expect(protocol.TXDONE) == (1, True)
+    finally:
+        a.sock.close()
+        b.sock.close()
