@@ -219,3 +219,49 @@ def test_stop_kills_everything(tmp_path):
     while os.path.exists(port) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not os.path.exists(port)
+
+
+def test_a_flooding_main_py_without_a_listener_does_not_stall(make_board):
+    board = make_board(main="n = 0\nwhile True:\n    n += 1\n    print('flood line', n)\n")
+    time.sleep(1.0)       # far more output than the pty holds, and nobody reads it
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        s.reset_input_buffer()
+        read_until(s, b"flood line")
+        s.write(b"\x03")
+        read_until(s, b">>> ")
+        s.write(b"n > 1000\r")
+        read_until(s, b"True\r\n>>> ")
+
+
+def test_bad_utf8_input_is_reported_not_fatal(make_board):
+    board = make_board(main=None)
+    pid = board.pid
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        read_until(s, b">>> ")
+        s.write(b"'\xff'\r")
+        read_until(s, b"UnicodeError")
+        s.write(b"\x01")
+        read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+        s.write(b"print('\xff')\x04")
+        assert read_until(s, b"\x04>").startswith(b"OK\x04Traceback")
+    assert board.pid == pid and board.resets["crash"] == 0
+
+
+def test_command_line_runs_one_board_until_sigterm(tmp_path):
+    fs = tmp_path / "flash"
+    fs.mkdir()
+    (fs / "main.py").write_text(COUNTER_MAIN)
+    link = tmp_path / "node.port"
+    proc = subprocess.Popen([sys.executable, "-m", "nowmesh.emunode", str(fs), "--link", str(link)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = proc.stdout.readline().strip()
+        assert port.startswith("/dev/pts/") and os.readlink(str(link)) == port
+        assert run(MPREMOTE, "connect", str(link), "exec", "print(5*5)").strip() == "25"
+        proc.terminate()
+        assert proc.wait(10) == 0
+        assert not os.path.lexists(str(link))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

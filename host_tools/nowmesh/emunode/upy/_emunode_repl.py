@@ -135,6 +135,8 @@ class Repl:
         exc = None
         _set_state(b"X")
         try:
+            if not isinstance(src, str):
+                src = bytes(src).decode()
             code = compile(src, filename, kind)
             src = None
             exec(code, self.g)
@@ -228,7 +230,7 @@ class Repl:
                 continue
             if not line:
                 continue
-            src = bytes(line).decode()
+            src = bytes(line).decode()   # not valid UTF-8: loop() reports it
             cancelled = False
             while _needs_more(src):
                 ctrl, more = self.readline("... ")
@@ -252,7 +254,7 @@ class Repl:
                 return None
             if c == 4:
                 _out(b"\r\n")
-                return bytes(buf).replace(b"\r\n", b"\n").replace(b"\r", b"\n").decode()
+                return bytes(buf).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             buf.append(c)
             _out(b"\r\n=== " if c == 13 else bytes((c,)))
 
@@ -289,7 +291,7 @@ class Repl:
                 raise SystemExit(EXIT_SOFT_RAW)
             src = bytes(line)
             line = None
-            self.run(src.decode(), "<stdin>", "exec", raw=True)
+            self.run(src, "<stdin>", "exec", raw=True)
 
     def raw_paste(self, cmd):
         if cmd != 65:   # "A"
@@ -318,7 +320,7 @@ class Repl:
             return
         src = bytes(buf)
         buf = None
-        self.run(src.decode(), "<stdin>", "exec", raw=True)
+        self.run(src, "<stdin>", "exec", raw=True)
 
     def loop(self):
         banner = True
@@ -334,6 +336,9 @@ class Repl:
                 banner = False
                 if self.mode != "raw":
                     _out(b"\r\n")
+            except Exception as e:      # e.g. a line that is not UTF-8: report, stay usable
+                banner = False
+                _print_exc(e)
 
 
 _COMPOUND = ("if ", "while ", "for ", "try:", "try ", "with ", "def ", "class ",
