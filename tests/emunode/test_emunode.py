@@ -265,3 +265,20 @@ def test_command_line_runs_one_board_until_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_mpremote_resume_and_reset(make_board, tmp_path):
+    extra = tmp_path / "emu"
+    extra.mkdir()
+    (extra / "machine.py").write_text("def reset():\n    raise SystemExit(73)\n")
+    board = make_board(micropypath_extra=[str(extra)])
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        read_until(s, b"count 1\r\n")
+    # resume: no soft reset, so main.py's globals are still there after Ctrl-C
+    out = run(MPREMOTE, "connect", board.port, "resume", "exec", "print('n', n > 0)")
+    assert out.strip() == "n True"
+    first = board.pid
+    run(MPREMOTE, "connect", board.port, "reset")      # import machine; machine.reset()
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        read_until(s, b"count 1\r\n")
+    assert board.resets["hard"] == 1 and board.pid != first
