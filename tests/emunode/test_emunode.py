@@ -83,9 +83,13 @@ def test_main_py_runs_and_ctrl_c_gives_the_repl(make_board):
         assert b"KeyboardInterrupt" in out and b"MicroPython v" in out
         s.write(b"x = 6 * 7\rx\r")
         assert b"42\r\n>>> " in read_until(s, b"42\r\n>>> ")
-        s.write(b"for i in range(2):\r    print('i', i)\r\r")
+        s.write(b"for i in range(2):\r")
+        assert read_until(s, b"...     ").endswith(b"for i in range(2):\r\n...     ")  # auto-indent
+        s.write(b"print('i', i)\r\r")
         out = read_until(s, b"i 1\r\n>>> ")
-        assert b"... " in out
+        assert b"i 0\r\n" in out
+        s.write(b"def f(a):\r\n    return (a +\r\n1)\r\n\r\nf(2)\r\n")   # CR LF counts once
+        read_until(s, b"3\r\n>>> ")
         s.write(b"n > 0\r")          # main.py's globals are the REPL's, as on a board
         read_until(s, b"True\r\n>>> ")
         time.sleep(0.2)

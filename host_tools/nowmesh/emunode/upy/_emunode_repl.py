@@ -128,6 +128,7 @@ class Repl:
     def __init__(self, mode):
         self.mode = mode
         self.g = {"__name__": "__main__"}
+        self.last = 0
 
     # --- running code -------------------------------------------------------
     def run(self, src, filename, kind, raw=False):
@@ -172,25 +173,28 @@ class Repl:
         _out("MicroPython v%d.%d.%d on unix; nowmesh emulated node with ESP32\r\n"
              'Type "help()" for more information.\r\n' % (v[0], v[1], v[2]))
 
-    def readline(self, prompt):
+    def readline(self, prompt, indent=0):
         """(ctrl, bytes): ctrl is 1..5 for Ctrl-A..E on an empty line, 3 for
-        Ctrl-C anywhere, or 0 with the line after Enter."""
-        _out(prompt)
-        line = bytearray()
-        last = 0
+        Ctrl-C anywhere, or 0 with the line after Enter. `indent` spaces are
+        typed in advance (the board's auto-indent)."""
+        line = bytearray(b" " * indent)
+        _out(prompt + " " * indent)
         while True:
             c = _getc()
+            last, self.last = self.last, c
             if c == 3:
                 return 3, line
-            if c in (1, 2, 4, 5) and not line:
+            if c in (1, 2, 4, 5) and not bytes(line).strip():
                 return c, line
             if c == 13 or (c == 10 and last != 13):
                 _out(b"\r\n")
                 return 0, line
             if c in (8, 127):
                 if line:
-                    line.pop()
-                    _out(b"\x08 \x08")
+                    # over indentation only: a whole level at once, as readline.c
+                    n = 4 if len(line) >= 4 and not bytes(line).strip() else 1
+                    del line[-n:]
+                    _out(b"\x08 \x08" * n)
             elif c == 27:           # escape sequence (arrows): consume and ignore
                 c2 = _getc()
                 if c2 in (91, 79):
@@ -201,7 +205,6 @@ class Repl:
             elif c >= 32 or c == 9:
                 line.append(c)
                 _out(bytes((c,)))
-            last = c
 
     def friendly(self, banner=True):
         if banner:
@@ -233,7 +236,7 @@ class Repl:
             src = bytes(line).decode()   # not valid UTF-8: loop() reports it
             cancelled = False
             while _needs_more(src):
-                ctrl, more = self.readline("... ")
+                ctrl, more = self.readline("... ", _auto_indent(src))
                 if ctrl == 3:
                     _out(b"\r\n")
                     cancelled = True
@@ -343,6 +346,20 @@ class Repl:
 
 _COMPOUND = ("if ", "while ", "for ", "try:", "try ", "with ", "def ", "class ",
              "@", "async ", "elif ", "else:", "except", "finally:")
+
+
+def _auto_indent(src):
+    """Spaces to type ahead on a continuation line (readline.c auto-indent):
+    the previous line's level, one more after a trailing ':'."""
+    lines = src.split("\n")
+    prev = lines[-1]
+    if not prev.strip() and len(lines) > 1:
+        if not lines[-2].strip():
+            return 0          # two blank lines: no auto-indent
+    n = (len(prev) - len(prev.lstrip(" "))) // 4
+    if prev.endswith(":"):
+        n += 1
+    return 4 * n
 
 
 def _needs_more(src):
