@@ -23,6 +23,11 @@ def _hex(b):
     return ":".join(["%02x" % x for x in b])
 
 
+def _tidy(value):
+    # Readings travel as float32: print 6 significant digits, not 18.889999389648438.
+    return float("%.6g" % value) if isinstance(value, float) else value
+
+
 def _json_safe(value):
     if isinstance(value, (bytes, bytearray)):
         return _hex(value) if len(value) == 6 else value.hex()
@@ -145,7 +150,7 @@ class App:
         origin = event[1]
         self.heard[origin] = self.clock.now()
         self.console.event("reading", id=_hex(origin), name=self.name_of(origin), seq=event[3],
-                           values=[list(v) for v in event[5]])
+                           values=[[n, _tidy(v), u] for n, v, u in event[5]])
 
     def _on_neighbour(self, event):
         self.console.event("neighbour", id=_hex(event[1]), state=event[2])

@@ -20,8 +20,8 @@ class Radio:
             pass
         self.mac = bytes(self.wlan.config("mac"))
         self.esp = espnow.ESPNow()
+        self.esp.config(rxbuf=rxbuf)    # takes effect at active(True), so set it first
         self.esp.active(True)
-        self.esp.config(rxbuf=rxbuf)
         self._add(BROADCAST)
         self._lru = []                # unicast peers, least recently used first
 

@@ -14,6 +14,7 @@ from nowmesh.errors import InputError, ToolError
 COMMANDS = {
     "sim": ("nowmesh.commands.sim", "simulate a mesh on a virtual clock and report metrics"),
     "console": ("nowmesh.commands.console", "stream a node's console events, or send it one command"),
+    "emulate": ("nowmesh.commands.emulate", "run a live emulated mesh of micropython nodes behind ptys"),
 }
 
 
