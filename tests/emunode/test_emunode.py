@@ -286,3 +286,27 @@ def test_mpremote_resume_and_reset(make_board, tmp_path):
     with serial.Serial(board.port, 115200, timeout=0.1) as s:
         read_until(s, b"count 1\r\n")
     assert board.resets["hard"] == 1 and board.pid != first
+
+
+def test_kbd_intr_minus_one_passes_ctrl_c_to_the_program(make_board):
+    board = make_board(main=(
+        "import micropython, sys\n"
+        "from micropython import const\n"
+        "micropython.kbd_intr(-1)\n"
+        "print('raw input on')\n"
+        "while True:\n"
+        "    c = sys.stdin.read(1)\n"
+        "    print('got', ord(c))\n"
+        "    if c == '\\x03':\n"
+        "        break\n"))
+    pid = board.pid
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        read_until(s, b"raw input on")
+        s.write(b"a\x03")
+        out = read_until(s, b">>> ")     # main.py ended by itself; Ctrl-C is the REPL's again
+        assert b"got 97\r\ngot 3\r\n" in out
+        s.write(b"import time\rtime.sleep(30)\r")
+        read_until(s, b"time.sleep(30)\r\n")
+        s.write(b"\x03")
+        assert b"KeyboardInterrupt" in read_until(s, b">>> ")
+    assert board.pid == pid and board.resets["crash"] == 0

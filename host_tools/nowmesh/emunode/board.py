@@ -38,7 +38,7 @@ EXIT_HARD_RESET = 73      # machine.reset(): the emulated machine module exits w
 
 # heap the shim itself keeps (its code, the REPL state; measured on 1.29, 64-bit): added to
 # -X heapsize so that user code finds about `heap` free, as on a board whose REPL is in C
-SHIM_HEAP = 12 * 1024
+SHIM_HEAP = 14 * 1024
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upy", "_emunode_repl.py")
 HOLD_S = 0.5              # how long input is held after a Ctrl-C for the shim to reach a prompt
 CRASH_RESTART_S = 1.0
@@ -157,6 +157,8 @@ class EmulatedBoard:
             fcntl.fcntl(f.fileno(), fcntl.F_SETFL, fl | os.O_NONBLOCK)
         self._ctl = ctl_r
         self._state = "starting"
+        self._intr = 3                # the interrupt character while user code runs
+        self._ctl_arg = False
         self._hold_until = None
         self._to_child = bytearray()
         self._proc = proc
@@ -246,8 +248,16 @@ class EmulatedBoard:
                 if not data:
                     ctl_open = False
                 for b in data or b"":
-                    self._state = "exec" if b == ord("X") else "repl"
-                    if self._state == "repl":
+                    if self._ctl_arg:              # "K" n: micropython.kbd_intr(n); 0xFF = none
+                        self._ctl_arg = False
+                        self._intr = None if b == 0xFF else b
+                    elif b == ord("K"):
+                        self._ctl_arg = True
+                    elif b == ord("X"):
+                        self._state = "exec"
+                        self._intr = 3
+                    else:
+                        self._state = "repl"
                         self._hold_until = None
                 if data:
                     self._pump()
@@ -310,7 +320,7 @@ class EmulatedBoard:
                 self._to_child += self._inq
                 self._inq.clear()
                 break
-            i = self._inq.find(b"\x03")
+            i = self._inq.find(bytes((self._intr,))) if self._intr is not None else -1
             if i < 0:
                 self._to_child += self._inq
                 self._inq.clear()

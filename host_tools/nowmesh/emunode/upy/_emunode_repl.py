@@ -44,6 +44,17 @@ def _set_state(s):
         _ctl.write(s)
 
 
+# modules user code gets in a board-like variant (files beside this one)
+_WRAPPERS = {"os": "_emunode_os", "micropython": "_emunode_micropython"}
+
+
+def _kbd_intr(c):
+    """micropython.kbd_intr(c) in user code: tell the supervisor which byte
+    interrupts (none if c < 0) until the running program ends."""
+    if _ctl is not None:
+        _ctl.write(b"K" + bytes((c & 0xFF if 0 <= c < 255 else 0xFF,)))
+
+
 def _out(b):
     if isinstance(b, str):
         b = b.encode()
@@ -90,7 +101,8 @@ def _setup_fs():
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
     real_import = builtins.__import__
-    where["_emunode_os"] = _SHIM[:_SHIM.rfind("/")]
+    for w in _WRAPPERS.values():
+        where[w] = _SHIM[:_SHIM.rfind("/")]
     loading = []
     mounted = []
 
@@ -98,14 +110,17 @@ def _setup_fs():
         if len(args) >= 4 and args[3]:
             return real_import(name, *args)        # relative import inside a package
         top = name.split(".")[0]
-        if top == "os" and not loading:
-            mod = sys.modules.get("_emunode_os")
+        wrapper = _WRAPPERS.get(top)
+        if wrapper and not loading:
+            mod = sys.modules.get(wrapper)
             if mod is None:
                 loading.append(1)
                 try:
-                    mod = _import("_emunode_os")
+                    mod = _import(wrapper)
                 finally:
                     loading.pop()
+                if top == "micropython":
+                    mod._notify = _kbd_intr
             return mod
         d = where.get(top)
         if d is None or name in sys.modules:
@@ -134,7 +149,9 @@ class Repl:
     def run(self, src, filename, kind, raw=False):
         """Compile and run; True normally, raises SystemExit for a reset."""
         exc = None
-        _set_state(b"X")
+        global _state
+        _state = None
+        _set_state(b"X")     # always sent: also tells the supervisor Ctrl-C interrupts again
         try:
             if not isinstance(src, str):
                 src = bytes(src).decode()
