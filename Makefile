@@ -33,8 +33,12 @@ test-upy: venv
 	MICROPYPATH=firmware:tests/core:tests $(UPY) -X heapsize=2M tests/upy_runner.py tests/core
 	MICROPYPATH=firmware:tests/port:tests $(UPY) -X heapsize=4M tests/upy_runner.py tests/port
 
+# First a simulated 12-node farm on a virtual clock (seconds), then a live
+# mesh of 6 emulated boards running the real firmware (about 40 s).
 demo: venv
 	$(BIN)/nowmesh sim --demo
+	@echo
+	$(BIN)/python -m nowmesh.live_demo
 
 bench: venv
 	$(BIN)/python bench/run.py
