@@ -60,7 +60,8 @@ class EmulatedNode:
 
 class Emulation:
     def __init__(self, topology="line", nodes=3, seed=1, state_dir=None, board="esp32-devkitc",
-                 heap=DEFAULT_HEAP, interval_s=10, loss=0.0, environment="indoor", key=DEFAULT_KEY):
+                 heap=DEFAULT_HEAP, interval_s=10, loss=0.0, environment="indoor", key=DEFAULT_KEY,
+                 capture=None):
         self.topology = make_topology(topology, nodes, seed) if isinstance(topology, str) else topology
         self.seed = seed
         self.own_state_dir = state_dir is None
@@ -72,6 +73,8 @@ class Emulation:
         self.loss = loss
         self.exponent = ENVIRONMENTS[environment]
         self.medium = None
+        self.capture_path = capture       # record every frame on air here (nowmesh decode reads it)
+        self._capture = None
         self.nodes = [EmulatedNode(i, name, os.path.join(self.state_dir, name))
                       for i, name in enumerate(self.topology.names)]
 
@@ -79,6 +82,10 @@ class Emulation:
     def start(self):
         os.makedirs(self.state_dir, exist_ok=True)
         self.medium = MediumServer(self.topology, seed=self.seed, loss=self.loss, exponent=self.exponent)
+        if self.capture_path:
+            from nowmesh.capture import FrameCapture
+            self._capture = FrameCapture(self.capture_path)
+            self.medium.air.capture = self._capture
         self.medium.start_thread()
         try:
             for node in self.nodes:
@@ -97,6 +104,9 @@ class Emulation:
         if self.medium is not None:
             self.medium.stop()
             self.medium = None
+        if self._capture is not None:
+            self._capture.close()
+            self._capture = None
         if self.own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
