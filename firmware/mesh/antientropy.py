@@ -21,9 +21,12 @@ from micropython import const
 
 from .frames import PULL_FULL, T_PULL, encode_pull, max_pull_entries
 
+_ANYONE = b"\x00" * 6
+
 _SLOT_SHIFT = const(8)
 _TRIES = const(2)
 _SYNC_RETRY_MS = const(1500)
+_BOOT_SYNC_WAIT_MS = const(300)
 
 
 class AntiEntropy:
@@ -49,6 +52,7 @@ class AntiEntropy:
         self._stale = {}
         self._sweep_at = now_ms + 5000
         self._recheck_at = None
+        self.sync_from = None
         self._guess = None   # the last interval learnt, for origins heard once
 
     # ------------------------------------------------------------ arrivals
@@ -97,41 +101,60 @@ class AntiEntropy:
     def _send_pulls(self, now_ms):
         self._pull_at = None
         store = self.node.readings
-        haves = []
+        by_responder = {}   # first try: ask our next hop towards the origin by name
         for origin in sorted(self._pull):
             k = store.key_of(origin) or (0, 0)
-            haves.append((origin, k[0], k[1]))
+            nh = None
+            if self._tries.get(origin, 0) <= 1:
+                r = self.p.routes.get(origin)
+                nh = r[0] if r is not None and self.node.neighbours.get(r[0]) else None
+            by_responder.setdefault(nh or _ANYONE, []).append((origin, k[0], k[1]))
         self._pull = {}
         out = []
         step = max_pull_entries()
-        for i in range(0, len(haves), step):
-            self.node.count("pulls")
-            out += self.p.send(self.p.BROADCAST, T_PULL, encode_pull(0, haves[i:i + step]))
+        for responder in sorted(by_responder):
+            haves = by_responder[responder]
+            for i in range(0, len(haves), step):
+                self.node.count("pulls")
+                out += self.p.send(self.p.BROADCAST, T_PULL, encode_pull(0, haves[i:i + step], responder))
         return out
 
     # ------------------------------------------------------------ full sync
 
-    def neighbour_up(self, nid, now_ms):
-        if self._sync_to is not None:
+    def neighbour_up(self, nid, now_ms, holdoff=None):
+        if self._sync_at is not None:
             return
-        if self._synced and (self._last_sync is not None and now_ms - self._last_sync < self.holdoff):
+        if not self._synced:
+            # just booted: give the neighbourhood a moment to be heard, then
+            # ask the strongest neighbour (weak links lose long pushes)
+            self._sync_to = None
+            self._sync_at = now_ms + _BOOT_SYNC_WAIT_MS
+            return
+        holdoff = self.holdoff if holdoff is None else holdoff
+        if self._last_sync is not None and now_ms - self._last_sync < holdoff:
             return
         self._sync_to = nid
         self._sync_at = now_ms + 20 + self.p.jitter()
 
     def _send_sync(self, now_ms):
         nid, self._sync_to, self._sync_at = self._sync_to, None, None
-        n = self.node.neighbours.get(nid)
+        nbrs = self.node.neighbours
+        n = nbrs.get(nid) if nid is not None else None
+        if nid is None:
+            for c in nbrs.values():
+                if n is None or c.rssi > n.rssi:
+                    n = c
         if n is None:
             return []
         self._last_sync = now_ms
+        self.sync_from = n.id    # what it sends back is news for our side too
         if not self._synced:
             self._synced = True
             self._recheck_at = now_ms + _SYNC_RETRY_MS
         self.node.count("syncs")
         return self.p.send(n.mac, T_PULL, encode_pull(PULL_FULL, []))
 
-    def on_pull(self, sender, flags, haves, now_ms):
+    def on_pull(self, sender, flags, responder, haves, now_ms):
         """A neighbour's pull: queue what it lacks (repairs are suppressible)."""
         store = self.node.readings
         if flags & PULL_FULL:
@@ -142,7 +165,7 @@ class AntiEntropy:
         for origin, boot, seq in haves:
             k = store.key_of(origin)
             if k is not None and (boot, seq) != k and self.p.newer_key(k, (boot, seq)):
-                self.p.queue_repair(origin, now_ms)
+                self.p.queue_repair(origin, now_ms, responder)
         return []
 
     # ------------------------------------------------------------ stale/forget
@@ -202,4 +225,4 @@ class AntiEntropy:
         return (sorted(self._ival.items()), sorted(self._tries.items()),
                 sorted([(k, tuple(v)) for k, v in self._wheel.items()]), sorted(self._pull),
                 self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
-                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess)
+                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from)

@@ -111,6 +111,8 @@ _FIELDS = (
     ("neighbour_min_timeout_ms", 3000, _int_range(100, 3600000)),
     # relays collect readings this long (jittered 50-100 %) and send them in one frame
     ("batch_ms", 600, _int_range(0, 10000)),
+    # after boot, relay every new reading this long (relay sets still forming)
+    ("startup_flood_ms", 15000, _int_range(0, 3600000)),
     # a pending relayed reading heard this many times from others is not sent (0 = never)
     ("relay_suppress", 0, _int_range(0, 255)),
     # every two-hop neighbour covered by this many relays (MPR coverage)

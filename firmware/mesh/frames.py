@@ -62,30 +62,36 @@ def decode_hello(payload):
 
 # ------------------------------------------------------------------ pull
 
-def encode_pull(flags, haves):
-    """haves: [(origin, boot16, seq16)] the puller holds (0, 0 = nothing)."""
-    parts = [bytes((flags, len(haves)))]
+_ANYONE = b"\x00" * 6
+
+
+def encode_pull(flags, haves, responder=_ANYONE):
+    """haves: [(origin, boot16, seq16)] the puller holds (0, 0 = nothing);
+    responder: the neighbour asked to answer (zeros: any neighbour)."""
+    parts = [bytes((flags,)), responder, bytes((len(haves),))]
     for origin, boot, seq in haves:
         parts.append(origin + struct.pack("<HH", boot, seq))
     return b"".join(parts)
 
 
 def max_pull_entries():
-    return (MAX_PAYLOAD - 2) // _PULL_ENTRY
+    return (MAX_PAYLOAD - 8) // _PULL_ENTRY
 
 
 def decode_pull(payload):
-    if len(payload) < 2:
+    """-> (flags, responder or None for anyone, haves)."""
+    if len(payload) < 8:
         raise FrameError("malformed")
-    flags, count = payload[0], payload[1]
-    if 2 + count * _PULL_ENTRY != len(payload) or flags > PULL_FULL:
+    flags, count = payload[0], payload[7]
+    if 8 + count * _PULL_ENTRY != len(payload) or flags > PULL_FULL:
         raise FrameError("malformed")
+    responder = bytes(payload[1:7])
     out = []
     for i in range(count):
-        p = 2 + i * _PULL_ENTRY
+        p = 8 + i * _PULL_ENTRY
         boot, seq = struct.unpack_from("<HH", payload, p + ID_LEN)
         out.append((bytes(payload[p:p + ID_LEN]), boot, seq))
-    return flags, out
+    return flags, (None if responder == _ANYONE else responder), out
 
 
 # ------------------------------------------------------------------ readings

@@ -41,6 +41,7 @@ class MeshPolicy:
         self._hello_at = now_ms + node.rng.below(min(cfg.hello_min_ms, 1000))
         self._hello_last = now_ms - cfg.hello_min_ms
         node.neighbours.on_change = self._neighbour_change
+        node.neighbours.on_rejoin = self._neighbour_rejoin
         self._decoders = {T_BEACON: decode_beacon, T_READINGS: decode_readings_items,
                           T_DATA: self.unicast.decode, T_HELLO: decode_hello, T_PULL: decode_pull}
 
@@ -60,7 +61,7 @@ class MeshPolicy:
         if ftype == T_DATA:
             return self.unicast.handle(sender, message, now_ms)
         if ftype == T_PULL:
-            return self.ae.on_pull(sender, message[0], message[1], now_ms)
+            return self.ae.on_pull(sender, message[0], message[1], message[2], now_ms)
         n = self.node.neighbours.get(sender)   # legacy name-only beacon
         if n is not None:
             n.name = message
@@ -70,7 +71,11 @@ class MeshPolicy:
         node = self.node
         n = node.neighbours.get(sender)
         cost = n.cost() if n is not None else INFINITY
-        relay = n is None or not n.hello or n.selects_me
+        # Relay when the sender picked us (MPR flooding), when we do not know
+        # its choice yet, and for everything while the neighbourhood forms
+        # after our boot (relay sets need a few hello rounds to settle).
+        relay = n is None or not n.hello or n.selects_me or sender == self.ae.sync_from or \
+            now_ms - self.ae.boot_ms < self.cfg.startup_flood_ms
         limit = self.cfg.hop_limit
         for raw, r, hops, metric in items:
             origin = r.origin
@@ -119,23 +124,41 @@ class MeshPolicy:
             self._relays_dirty = True
         n.sym, n.selects_me, n.q_out, n.two_hop = sym, selects, q_out, two
         if sym and held >= len(self.node.readings) + 2:
-            self.ae.neighbour_up(sender, now_ms)   # it knows more origins: sync with it
+            # it knows more origins than we do: sync with it (rarely: tables
+            # grow unevenly while a mesh forms)
+            self.ae.neighbour_up(sender, now_ms)
         return []
 
     def _neighbour_change(self, nid, up):
         self._relays_dirty = True
-        n = self.node.neighbours.get(nid)
-        if not up or n.q_in >= _Q_LIST_MIN:
-            self._hello_ival = self.cfg.hello_min_ms     # Trickle reset: news to tell
         now = self.node.now_ms
-        settled = now - self.ae.boot_ms >= 2 * self.cfg.beacon_ms
-        heard = self.node._heard.get(nid)
-        stranger = heard is None or now - heard > self.cfg.stale_ms // 2
-        if up and (not self.ae._synced or (settled and stranger)):
-            # a stranger: we just booted, or a partition healed, or it moved in
-            self.ae.neighbour_up(nid, now)
+        if up:
+            n = self.node.neighbours.get(nid)
+            if n.q_in >= _Q_LIST_MIN:
+                self._hello_soon(now)     # let it learn of us (rate limited)
+            heard = self.node._heard.get(nid)
+            stranger = heard is None or now - heard > self.cfg.stale_ms // 2
+            settled = now - self.ae.boot_ms >= 2 * self.cfg.beacon_ms
+            if not self.ae._synced or (settled and stranger):
+                # a stranger: we just booted, or a partition healed, or it moved in
+                self.ae.neighbour_up(nid, now)
         else:
             self.routes.drop_via(nid)
+
+    def _neighbour_rejoin(self, nid):
+        # Silent far longer than usual, now back: we were probably cut apart
+        # (partition, outage); swap tables with it.
+        now = self.node.now_ms
+        if now - self.ae.boot_ms >= 2 * self.cfg.beacon_ms:
+            self.ae.neighbour_up(nid, now)
+
+    def _hello_soon(self, now):
+        """A triggered hello, at most one per hello_min_ms; the Trickle
+        interval itself is not reset (resets on every wobble cost more
+        airtime than the news is worth)."""
+        soon = max(now, self._hello_last + self.cfg.hello_min_ms) + self.jitter()
+        if soon < self._hello_at:
+            self._hello_at = soon
 
     def link_failed(self, mac, now_ms):
         for n in list(self.node.neighbours.values()):
@@ -155,9 +178,23 @@ class MeshPolicy:
             b = self.cfg.batch_ms
             self._batch_at = now_ms + (1 if repair else b // 2) + self.node.rng.below(b // 2 + 1)
 
-    def queue_repair(self, origin, now_ms):
-        if origin not in self._batch:
-            self._queue(origin, 0, True, now_ms)
+    def queue_repair(self, origin, now_ms, asked):
+        """A neighbour lacks origin's reading. Asked by name: answer at once;
+        otherwise after a random delay (longer when another was named),
+        unless someone answers first (SRM-style suppression)."""
+        if origin in self._batch:
+            return
+        self._batch[origin] = [0, True, 1]
+        b = self.cfg.batch_ms
+        rng = self.node.rng
+        if asked == self.node.id:
+            due = now_ms + 1 + rng.below(20)
+        elif asked is None:
+            due = now_ms + 1 + rng.below(b // 2 + 1)
+        else:
+            due = now_ms + b // 2 + rng.below(b + 1)
+        if self._batch_at is None or due < self._batch_at:
+            self._batch_at = due
 
     def on_publish(self, reading, now_ms):
         # Our own reading goes at once, taking whatever relays are pending along.
@@ -209,7 +246,7 @@ class MeshPolicy:
         self._hello_last = now_ms
         i = min(self.cfg.beacon_ms, self._hello_ival * 2)
         self._hello_ival = i
-        self._hello_at = now_ms + i // 2 + self.node.rng.below(i // 2 + 1)
+        self._hello_at = now_ms + i - i // 4 + self.node.rng.below(i // 4 + 1)
         return out
 
     def _update_relays(self):
@@ -225,10 +262,8 @@ class MeshPolicy:
         if rel != self.relays:
             added = [r for r in rel if r not in self.relays]
             self.relays = rel
-            now = self.node.now_ms
-            if added:   # new relays must hear it soon (rate limited); dropped ones can wait
-                soon = max(now, self._hello_last + self.cfg.hello_min_ms) + self.jitter()
-                self._hello_at = min(self._hello_at, soon)
+            if added:   # new relays must hear it soon; dropped ones can wait
+                self._hello_soon(self.node.now_ms)
 
     # ------------------------------------------------------------ local API
 

@@ -15,7 +15,7 @@
 from micropython import const
 
 _Q_ONE = const(256)
-_Q_START = const(192)
+_Q_START = const(96)   # a newcomer must prove itself before it carries routes
 _GAP_MISS_MAX = const(16)
 _SILENCE_FACTOR = const(8)
 
@@ -31,6 +31,8 @@ class Neighbour:
         self.frames = 0
         self.boot = -1
         self.ctr = 0
+        self.ctr0 = 0            # first counter heard this boot, and frames since
+        self.got = 0
         self.q_in = _Q_START     # 0..256
         self.q_out = -1          # 0..127 from its hello, -1 = not heard yet
         self.gap = gap_ms        # EWMA of inter-frame gap, ms
@@ -51,7 +53,7 @@ class Neighbour:
 
     def as_tuple(self):
         return (self.id, self.mac, self.name, self.rssi, self.last_ms, self.first_ms, self.frames,
-                self.boot, self.ctr, self.q_in, self.q_out, self.gap, self.hello, self.sym,
+                self.boot, self.ctr, self.ctr0, self.got, self.q_in, self.q_out, self.gap, self.hello, self.sym,
                 self.selects_me, self.two_hop)
 
 
@@ -62,6 +64,7 @@ class NeighbourTable:
         self.min_timeout_ms = timeout_ms if min_timeout_ms is None else min(min_timeout_ms, timeout_ms)
         self._emit = emit
         self.on_change = None    # callback(node_id, up) for the policy
+        self.on_rejoin = None    # callback(node_id): heard again after a long silence
         self.table = {}  # id -> Neighbour
 
     def __len__(self):
@@ -83,7 +86,10 @@ class NeighbourTable:
             self.table[node_id] = n
             self._emit(("neighbour", node_id, "up"))
         else:
-            n.gap += (now_ms - n.last_ms - n.gap) // 8
+            silence = now_ms - n.last_ms
+            if self.on_rejoin is not None and silence > max(self.min_timeout_ms, 4 * n.gap):
+                self.on_rejoin(node_id)   # back after a long silence: a healed cut?
+            n.gap += (silence - n.gap) // 8
         if boot is not None:
             self._count(n, boot, ctr)
         if n.mac != mac:
@@ -97,10 +103,16 @@ class NeighbourTable:
 
     def _count(self, n, boot, ctr):
         if boot != n.boot:
-            n.boot, n.ctr = boot, ctr
+            n.boot, n.ctr, n.ctr0, n.got = boot, ctr, ctr, 1
             return
         gap = ctr - n.ctr
         if gap <= 0:
+            return
+        n.got += 1
+        if n.got <= 16:
+            # young link: the plain ratio, so a good neighbour is usable at once
+            n.q_in = min(_Q_ONE, _Q_ONE * n.got // (ctr - n.ctr0 + 1))
+            n.ctr = ctr
             return
         q = n.q_in
         for _ in range(min(gap - 1, _GAP_MISS_MAX)):
@@ -124,7 +136,9 @@ class NeighbourTable:
             self.on_change(node_id, False)
 
     def _timeout(self, n):
-        t = n.gap * _SILENCE_FACTOR
+        # expected silence grows as the link gets lossier: 8 gaps at q = 100 %,
+        # 20 at 40 %, so a weak but alive link is not declared down by chance
+        t = n.gap * _SILENCE_FACTOR * _Q_ONE // max(n.q_in, 32)
         return max(self.min_timeout_ms, min(self.timeout_ms, t))
 
     def expire(self, now_ms):
