@@ -17,7 +17,8 @@ BIN = os.path.dirname(sys.executable)
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory):
-    emu = Emulation("line", nodes=3, interval_s=3, state_dir=str(tmp_path_factory.mktemp("mesh")))
+    state = tmp_path_factory.mktemp("mesh")
+    emu = Emulation("line", nodes=3, interval_s=3, state_dir=str(state), capture=str(state / "air.cap"))
     emu.start()
     try:
         yield emu
@@ -96,3 +97,12 @@ def test_emulate_rejects_bad_arguments(capsys):
     assert exc.value.code == 2
     assert main(["emulate", "--board", "esp99"]) == 2
     assert "unknown board" in capsys.readouterr().err
+
+
+def test_capture_decodes_with_the_network_key(mesh, capsys):
+    assert main(["decode", mesh.capture_path, "--json"]) == 0
+    frames = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert frames and all("error" not in f for f in frames)
+    senders = {f["sender"] for f in frames}
+    assert senders == {n.mac.hex(":") for n in mesh.nodes}
+    assert "readings" in {f["type"] for f in frames}

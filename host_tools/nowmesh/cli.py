@@ -6,6 +6,7 @@ stderr and exit code 2; tracebacks only with --debug.
 """
 import argparse
 import importlib
+import os
 import sys
 
 from nowmesh import __version__
@@ -15,6 +16,7 @@ COMMANDS = {
     "sim": ("nowmesh.commands.sim", "simulate a mesh on a virtual clock and report metrics"),
     "console": ("nowmesh.commands.console", "stream a node's console events, or send it one command"),
     "emulate": ("nowmesh.commands.emulate", "run a live emulated mesh of micropython nodes behind ptys"),
+    "decode": ("nowmesh.commands.decode", "decode a frame capture of an emulated mesh"),
 }
 
 
@@ -47,6 +49,10 @@ def main(argv=None):
             raise
         print("nowmesh %s: %s" % (args.command, exc), file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # `nowmesh decode cap | head`: the reader left; that is not an error.
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

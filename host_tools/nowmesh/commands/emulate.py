@@ -28,6 +28,7 @@ def add_arguments(p):
     p.add_argument("--loss", type=float, default=0.0, metavar="P", help="extra per-frame loss")
     p.add_argument("--environment", choices=sorted(ENVIRONMENTS), default="indoor")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--capture", metavar="FILE", help="record every frame on air; read it with nowmesh decode")
 
 
 def run(args):
@@ -37,7 +38,7 @@ def run(args):
         args._parser.error("--loss must be in [0, 1)")
     emu = Emulation(args.topology, nodes=args.nodes, seed=args.seed, state_dir=args.state_dir,
                     board=args.board, heap=args.heap, interval_s=args.interval, loss=args.loss,
-                    environment=args.environment)
+                    environment=args.environment, capture=args.capture)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with emu:
         _print_table(emu)

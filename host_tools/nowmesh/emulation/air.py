@@ -13,7 +13,7 @@ from nowmesh.emulation import protocol
 from nowmesh.sim import radio
 from nowmesh.sim.engine import node_mac
 from nowmesh.sim.events import EventQueue
-from nowmesh.sim.medium import MacParams, Medium
+from nowmesh.sim.medium import KIND_DATA, MacParams, Medium
 
 UNKNOWN_DST = -1     # a unicast MAC no node owns: sent, never ACKed, retried, failed
 
@@ -57,6 +57,7 @@ class Air:
                       for i, name in enumerate(topology.names)]
         self.by_mac = {node.mac: node for node in self.nodes}
         self.counters = {"tx": 0, "rx": 0, "tx_ok": 0, "tx_failed": 0}
+        self.capture = None           # a nowmesh.capture.FrameCapture, if recording
 
     # -- binding node processes ----------------------------------------------
     def bind(self, mac, send):
@@ -150,7 +151,16 @@ class Air:
         return [(j, mw) for j, _dbm, mw in self.radio.heard_by[i] if reachable(i, j)]
 
     def on_transmit(self, i, tx, airtime_us):
-        pass
+        # Record each frame once as it goes on air (not MAC retries or ACKs).
+        if self.capture is not None and tx.kind == KIND_DATA and tx.attempt == 0:
+            node = self.nodes[i]
+            if tx.dst is None:
+                dst = None                              # broadcast
+            elif tx.dst == UNKNOWN_DST:
+                dst = bytes(6)                          # a MAC no node owns
+            else:
+                dst = self.nodes[tx.dst].mac
+            self.capture.write(self.q.now_us, node.channel, node.mac, dst, tx.frame)
 
     def deliver(self, j, frame, sender, rssi):
         node = self.nodes[j]
