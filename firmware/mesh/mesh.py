@@ -30,7 +30,7 @@ class MeshPolicy:
         self.node = node
         cfg = node.config
         self.cfg = cfg
-        self.routes = RouteTable(cfg.readings_max + 1)
+        self.routes = RouteTable(cfg.readings_max + 1, node.neighbours)
         self.unicast = Unicast(self, now_ms)
         self.ae = AntiEntropy(self, now_ms)
         self.relays = []            # neighbours we picked as relays (sorted ids)
@@ -129,11 +129,11 @@ class MeshPolicy:
             self.ae.neighbour_up(sender, now_ms)
         return []
 
-    def _neighbour_change(self, nid, up):
+    def _neighbour_change(self, n, up):
         self._relays_dirty = True
         now = self.node.now_ms
+        nid = n.id
         if up:
-            n = self.node.neighbours.get(nid)
             if n.q_in >= _Q_LIST_MIN:
                 self._hello_soon(now)     # let it learn of us (rate limited)
             heard = self.node._heard.get(nid)
@@ -143,7 +143,7 @@ class MeshPolicy:
                 # a stranger: we just booted, or a partition healed, or it moved in
                 self.ae.neighbour_up(nid, now)
         else:
-            self.routes.drop_via(nid)
+            self.routes.drop_via(n.slot)
 
     def _neighbour_rejoin(self, nid):
         # Silent far longer than usual, now back: we were probably cut apart

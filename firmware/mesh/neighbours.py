@@ -23,12 +23,11 @@ _SILENCE_FACTOR = const(8)
 class Neighbour:
     def __init__(self, node_id, mac, rssi, now_ms, gap_ms):
         self.id = node_id
+        self.slot = 0            # small number routes use to name it
         self.mac = mac
         self.name = None
         self.rssi = rssi
         self.last_ms = now_ms
-        self.first_ms = now_ms
-        self.frames = 0
         self.boot = -1
         self.ctr = 0
         self.ctr0 = 0            # first counter heard this boot, and frames since
@@ -52,7 +51,7 @@ class Neighbour:
         return min(255, (8 * _Q_ONE * _Q_ONE) // prod)
 
     def as_tuple(self):
-        return (self.id, self.mac, self.name, self.rssi, self.last_ms, self.first_ms, self.frames,
+        return (self.id, self.slot, self.mac, self.name, self.rssi, self.last_ms,
                 self.boot, self.ctr, self.ctr0, self.got, self.q_in, self.q_out, self.gap, self.hello, self.sym,
                 self.selects_me, self.two_hop)
 
@@ -66,6 +65,16 @@ class NeighbourTable:
         self.on_change = None    # callback(node_id, up) for the policy
         self.on_rejoin = None    # callback(node_id): heard again after a long silence
         self.table = {}  # id -> Neighbour
+        self._slots = {}  # small slot number -> Neighbour (routes refer to slots)
+
+    def by_slot(self, slot):
+        return self._slots.get(slot)
+
+    def _free_slot(self):
+        slot = 0
+        while slot in self._slots:
+            slot += 1
+        return slot
 
     def __len__(self):
         return len(self.table)
@@ -83,11 +92,14 @@ class NeighbourTable:
             if len(self.table) >= self.max_entries:
                 self.drop(self._least_recent())
             n = Neighbour(node_id, bytes(mac), rssi, now_ms, self.timeout_ms // _SILENCE_FACTOR)
+            n.slot = self._free_slot()
             self.table[node_id] = n
+            self._slots[n.slot] = n
             self._emit(("neighbour", node_id, "up"))
         else:
             silence = now_ms - n.last_ms
-            if self.on_rejoin is not None and silence > max(self.min_timeout_ms, 4 * n.gap):
+            if self.on_rejoin is not None and n.q_in >= _Q_ONE // 2 and \
+                    silence > max(self.timeout_ms // 2, 8 * n.gap):
                 self.on_rejoin(node_id)   # back after a long silence: a healed cut?
             n.gap += (silence - n.gap) // 8
         if boot is not None:
@@ -96,9 +108,8 @@ class NeighbourTable:
             n.mac = bytes(mac)
         n.rssi = rssi
         n.last_ms = now_ms
-        n.frames += 1
         if new and self.on_change is not None:
-            self.on_change(node_id, True)
+            self.on_change(n, True)
         return n
 
     def _count(self, n, boot, ctr):
@@ -128,12 +139,13 @@ class NeighbourTable:
         return oldest.id
 
     def drop(self, node_id):
-        if node_id not in self.table:
+        n = self.table.pop(node_id, None)
+        if n is None:
             return
-        del self.table[node_id]
+        self._slots.pop(n.slot, None)
         self._emit(("neighbour", node_id, "down"))
         if self.on_change is not None:
-            self.on_change(node_id, False)
+            self.on_change(n, False)
 
     def _timeout(self, n):
         # expected silence grows as the link gets lossier: 8 gaps at q = 100 %,

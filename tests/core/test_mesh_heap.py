@@ -8,7 +8,7 @@ from mesh import crypto, wire
 from mesh.wire import Reading
 from meshhelp import make_node, node_id
 
-HEAP_LIMIT = 48 * 1024   # regression bound; the target is 32 KB (docs/protocol.md)
+HEAP_LIMIT = 32 * 1024
 
 
 def _frames(origins, neighbours):

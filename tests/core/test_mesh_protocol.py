@@ -3,6 +3,7 @@
 from mesh import crypto, frames, wire
 from mesh.fragments import Reassembly, split
 from mesh.frames import MAX_BODY
+from mesh.neighbours import NeighbourTable
 from mesh.relays import select_relays
 from mesh.routes import INFINITY, RouteTable
 from mesh.wire import Reading
@@ -56,8 +57,11 @@ def test_relay_selection_covers_two_hop_neighbours():
 
 
 def test_routes_feasibility_condition():
-    t = RouteTable(8)
     d, n1, n2 = node_id(9), node_id(1), node_id(2)
+    nbrs = NeighbourTable(8, 10000, lambda e: None)
+    nbrs.heard(n1, n1, -50, 0)
+    nbrs.heard(n2, n2, -50, 0)
+    t = RouteTable(8, nbrs)
     assert t.update(d, 1, 5, 16, n1, 8)            # metric 24 via n1, FD (5, 24)
     assert t.get(d) == (n1, 24)
     assert not t.update(d, 1, 5, 24, n2, 8)        # same seqno, adv 24 >= FD 24: unfeasible
@@ -68,8 +72,8 @@ def test_routes_feasibility_condition():
     assert t.update(d, 1, 6, 100, n1, 8)           # newer seqno: always feasible
     assert t.get(d) == (n1, 108)
     assert t.advertised(d, 1, 6) == 108 and t.advertised(d, 1, 7) == INFINITY
-    t.drop_via(n1)
-    assert t.get(d) is None
+    t.drop_via(nbrs.get(n1).slot)
+    assert t.get(d) is None and t.advertised(d, 1, 6) == INFINITY
 
 
 def test_readings_converge_on_a_line_with_few_relays():
