@@ -52,6 +52,9 @@ class AntiEntropy:
         self._stale = {}
         self._sweep_at = now_ms + 5000
         self._recheck_at = None
+        # one more full sync when the start-up flood ends: it fills what the
+        # first, unrepairable readings lost (no interval is known for them)
+        self._settle_at = now_ms + cfg.startup_flood_ms if cfg.settle_sync else None
         self.sync_from = None
         self._guess = None   # the last interval learnt, for origins heard once
 
@@ -147,7 +150,9 @@ class AntiEntropy:
         if n is None:
             return []
         self._last_sync = now_ms
-        self.sync_from = n.id    # what it sends back is news for our side too
+        # What it sends back is news for our side too, and from then on we
+        # also relay for it: the latest sync partner is the seam we bridged.
+        self.sync_from = n.id
         if not self._synced:
             self._synced = True
             self._recheck_at = now_ms + _SYNC_RETRY_MS
@@ -208,13 +213,17 @@ class AntiEntropy:
                 for n in self.node.neighbours.values():
                     self.neighbour_up(n.id, now_ms)
                     break
+        if self._settle_at is not None and self._settle_at <= now_ms:
+            self._settle_at = None
+            if self._sync_at is None:
+                self._sync_to, self._sync_at = None, now_ms + self.p.jitter()
         if self._sweep_at <= now_ms:
             self._sweep(now_ms)
         return out
 
     def next_deadline(self):
         d = self._sweep_at
-        for t in (self._pull_at, self._sync_at, self._recheck_at):
+        for t in (self._pull_at, self._sync_at, self._recheck_at, self._settle_at):
             if t is not None and t < d:
                 d = t
         if self._wheel_min is not None:
@@ -225,4 +234,4 @@ class AntiEntropy:
         return (sorted(self._ival.items()), sorted(self._tries.items()),
                 sorted([(k, tuple(v)) for k, v in self._wheel.items()]), sorted(self._pull),
                 self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
-                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from)
+                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self._settle_at)

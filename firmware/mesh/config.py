@@ -113,12 +113,14 @@ _FIELDS = (
     ("batch_ms", 600, _int_range(0, 10000)),
     # after boot, relay every new reading this long (relay sets still forming)
     ("startup_flood_ms", 15000, _int_range(0, 3600000)),
+    # one more full sync with the strongest neighbour when the start-up flood ends
+    ("settle_sync", False, _check_bool),
     # a pending relayed reading heard this many times from others is not sent (0 = never)
     ("relay_suppress", 0, _int_range(0, 255)),
     # every two-hop neighbour covered by this many relays (MPR coverage)
     ("relay_coverage", 1, _int_range(1, 8)),
     # a reading this late (past its origin's usual interval) is pulled from neighbours
-    ("pull_grace_ms", 1000, _int_range(100, 600000)),
+    ("pull_grace_ms", 1500, _int_range(100, 600000)),
     # at most one full-table sync per this long (boot, new neighbour, healed partition)
     ("sync_holdoff_ms", 5000, _int_range(0, 3600000)),
     # origins unheard this long are reported ('stale', id), then forgotten

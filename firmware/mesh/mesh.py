@@ -74,8 +74,9 @@ class MeshPolicy:
         # Relay when the sender picked us (MPR flooding), when we do not know
         # its choice yet, and for everything while the neighbourhood forms
         # after our boot (relay sets need a few hello rounds to settle).
-        relay = n is None or not n.hello or n.selects_me or sender == self.ae.sync_from or \
-            now_ms - self.ae.boot_ms < self.cfg.startup_flood_ms
+        ae = self.ae
+        relay = n is None or not n.hello or n.selects_me or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
+            or sender == ae.sync_from
         limit = self.cfg.hop_limit
         for raw, r, hops, metric in items:
             origin = r.origin
