@@ -111,6 +111,17 @@ def bench_heap(quick):
     return dict(probe, capture=info)
 
 
+def bench_live50(quick):
+    """50 emulated boards in real time (10 with --quick): delivery to n1, boot to first reading, CPU, heap."""
+    from live import live_mesh
+    result = live_mesh(10 if quick else 50, 30.0 if quick else 90.0)
+    print("  %(nodes)d live nodes for %(seconds)ss: readings from %(readings_reached_n1_from)d/%(of)d nodes "
+          "reached n1; first reading at n1 after %(first_reading_at_n1_s)s s; %(cpu_cores_used)s of "
+          "%(machine_cores)d cores; peak heap in use %(peak_heap_used_bytes)s of %(heap_bytes_per_node)s "
+          "bytes per node" % result)
+    return result
+
+
 BENCHES = {
     "random100": bench_random100,
     "grid25_kill": bench_grid25_kill,
@@ -118,6 +129,7 @@ BENCHES = {
     "flood1000": bench_flood1000,
     "nowmesh1000": bench_nowmesh1000,
     "heap": bench_heap,
+    "live50": bench_live50,
 }
 
 

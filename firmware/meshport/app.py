@@ -105,6 +105,7 @@ class App:
         now = self.clock.now()
         if now >= self.next_publish:
             self.next_publish = now + int(self.port["interval_s"] * 1000)
+            gc.collect()              # so the published heap figure is live data, not garbage
             self.send_all(self.node.publish(self.sensors.read(self.uptime_s()), now))
             self.led.show(True)
         if now >= self.next_stats:
@@ -133,7 +134,9 @@ class App:
 
     def _stats_event(self):
         s = self.node.stats
+        gc.collect()
         self.console.event("stats", uptime_s=self.uptime_s(), heap_free=gc.mem_free(),
+                           heap_alloc=gc.mem_alloc(),
                            rx=s["rx"], tx=s["tx"], rejected=s["rejected"],
                            readings=len(self.node.readings) - 1)
 

@@ -35,6 +35,12 @@ DEFAULT_HEAP = "256K"
 DEFAULT_SENSORS = [{"kind": "internal_temp"}, {"kind": "aht20"}]
 
 
+def parse_heap_bytes(heap):
+    """"256K" / "1M" / 262144 -> bytes."""
+    from nowmesh.emunode.board import parse_heap
+    return parse_heap(heap)
+
+
 class EmulatedNode:
     """One node of a running emulation: name, MAC, flash dir and its board."""
 

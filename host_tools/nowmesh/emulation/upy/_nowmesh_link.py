@@ -52,6 +52,7 @@ class MediumLink:
         self.on_rx = None         # callable(src_mac, rssi, frame)
         self.on_txdone = None     # callable(token, ok)
         self._buffer = bytearray()
+        self._rxbuf = None            # read buffer, allocated once
         self._poll = None
         self._token = 0
         self.busy = False         # inside pump(): a scheduled pump must not nest
@@ -132,12 +133,24 @@ class MediumLink:
         self.busy = True
         try:
             while self._poll.poll(timeout_ms):
-                data = self.sock.recv(4096)
-                if not data:
+                # Read into one preallocated buffer: a fresh 4 KB bytes object
+                # per read fragments a board-sized heap until it fails.
+                if self._rxbuf is None:
+                    self._rxbuf = bytearray(1024)
+                # readinto on a blocking stream waits to fill the buffer: read
+                # what poll() said is there, without blocking.
+                self.sock.setblocking(False)
+                try:
+                    n = self.sock.readinto(self._rxbuf)
+                finally:
+                    self.sock.setblocking(True)
+                if n is None:
+                    continue
+                if not n:
                     self.sock.close()
                     self.sock = None
                     raise OSError("emulated node: the medium closed the connection")
-                self._buffer.extend(data)
+                self._buffer.extend(memoryview(self._rxbuf)[:n])
                 self._dispatch()
                 timeout_ms = 0
         finally:
@@ -159,14 +172,17 @@ class MediumLink:
 
     def _dispatch(self):
         buffer = self._buffer
-        while len(buffer) >= 3:
-            length = (buffer[0] << 8) | buffer[1]
-            if len(buffer) < 2 + length:
+        used = 0
+        while len(buffer) - used >= 3:
+            length = (buffer[used] << 8) | buffer[used + 1]
+            if len(buffer) - used < 2 + length:
                 break
-            kind = buffer[2]
-            body = bytes(buffer[3:2 + length])
-            self._buffer = buffer = buffer[2 + length:]
+            kind = buffer[used + 2]
+            body = bytes(buffer[used + 3:used + 2 + length])
+            used += 2 + length
             self._handle(kind, body)
+        if used:
+            buffer[:used] = b""       # in place: no new buffer per message
 
     def _handle(self, kind, body):
         if kind == _RX:
