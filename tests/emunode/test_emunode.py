@@ -305,8 +305,22 @@ def test_kbd_intr_minus_one_passes_ctrl_c_to_the_program(make_board):
         s.write(b"a\x03")
         out = read_until(s, b">>> ")     # main.py ended by itself; Ctrl-C is the REPL's again
         assert b"got 97\r\ngot 3\r\n" in out
-        s.write(b"import time\rtime.sleep(30)\r")
-        read_until(s, b"time.sleep(30)\r\n")
-        s.write(b"\x03")
-        assert b"KeyboardInterrupt" in read_until(s, b">>> ")
+        s.write(b"import time\r")
+        read_until(s, b"import time\r\n>>> ")
+        s.write(b"time.sleep(30)\r\x03")    # Ctrl-C right behind Enter
+        out = read_until(s, b"KeyboardInterrupt: \r\n>>> ", timeout=5)
+        assert out.count(b">>> ") == 1
     assert board.pid == pid and board.resets["crash"] == 0
+
+
+def test_reset_button_restarts_main_py(make_board):
+    board = make_board()
+    first = board.pid
+    with serial.Serial(board.port, 115200, timeout=0.1) as s:
+        read_until(s, b"count 1\r\n")
+        s.write(b"\x03")
+        read_until(s, b">>> ")
+        board.reset()
+        out = read_until(s, b"count 1\r\n")
+    assert b"POWERON_RESET" in out and b"count 0\r\n" in out
+    assert board.pid != first and not _alive(first) and board.resets["hard"] == 1

@@ -84,6 +84,7 @@ class EmulatedBoard:
         self._state = "starting"      # starting | exec | repl
         self._hold_until = None
         self._last_out = 0
+        self._button = False
 
     # --- public ----------------------------------------------------------------
     @property
@@ -113,6 +114,14 @@ class EmulatedBoard:
         self._thread = threading.Thread(target=self._run, name="emunode %s" % self.port, daemon=True)
         self._thread.start()
         return self
+
+    def reset(self):
+        """Press the board's EN (reset) button: the interpreter is killed and
+        starts again as after power-on (boot.py, main.py, friendly REPL)."""
+        if not self.running:
+            raise RuntimeError("board is not running")
+        self._button = True
+        self._kill()
 
     def stop(self, timeout=5):
         """Kill the interpreter, stop the supervisor and close the pty."""
@@ -256,6 +265,7 @@ class EmulatedBoard:
                     elif b == ord("X"):
                         self._state = "exec"
                         self._intr = 3
+                        self._hold_until = None
                     else:
                         self._state = "repl"
                         self._hold_until = None
@@ -282,7 +292,12 @@ class EmulatedBoard:
     def _after_exit(self, code):
         if self._stop.is_set():
             return
-        if code == EXIT_SOFT_FRIENDLY or code == EXIT_SOFT_RAW:
+        if self._button:
+            self._button = False
+            self.resets["hard"] += 1
+            self._emit(b"\r\n" + POWERON_LINE)
+            self._spawn("friendly", "power")
+        elif code == EXIT_SOFT_FRIENDLY or code == EXIT_SOFT_RAW:
             self.resets["soft"] += 1
             self._emit(SOFT_REBOOT_LINE)
             self._spawn("raw" if code == EXIT_SOFT_RAW else "friendly", "soft")
@@ -317,8 +332,19 @@ class EmulatedBoard:
             if self._state == "starting" or self._hold_until is not None:
                 return
             if self._state == "repl":
-                self._to_child += self._inq
-                self._inq.clear()
+                # Up to the first byte that may start a program (Enter, Ctrl-D), then
+                # wait until the shim says whether it runs code ("X") or reads on
+                # ("R"): a 0x03 after it must interrupt that code, not be read later.
+                ends = [i for i in (self._inq.find(b"\r"), self._inq.find(b"\n"), self._inq.find(b"\x04"))
+                        if i >= 0]
+                if not ends:
+                    self._to_child += self._inq
+                    self._inq.clear()
+                    break
+                i = min(ends) + 1
+                self._to_child += self._inq[:i]
+                del self._inq[:i]
+                self._hold_until = time.monotonic() + HOLD_S
                 break
             i = self._inq.find(bytes((self._intr,))) if self._intr is not None else -1
             if i < 0:
@@ -327,6 +353,7 @@ class EmulatedBoard:
                 break
             self._to_child += self._inq[:i]
             del self._inq[:i + 1]
+            self._write_child()        # what came before the Ctrl-C is in the pipe before the signal
             try:
                 os.kill(self._proc.pid, signal.SIGINT)
             except ProcessLookupError:

@@ -24,6 +24,7 @@
 import builtins
 import io
 import os
+import select
 import sys
 
 EXIT_SOFT_FRIENDLY = 71   # soft reset, then boot.py + main.py + friendly REPL
@@ -35,6 +36,8 @@ _stdin = sys.stdin.buffer
 _stdout = sys.stdout.buffer
 _ctl = None
 _state = None
+_ack = False
+_pushback = bytearray()   # bytes read ahead, delivered before the pipe's
 
 
 def _set_state(s):
@@ -62,16 +65,62 @@ def _out(b):
 
 
 def _getc():
-    """One byte from the port. A SIGINT that arrives while waiting (the
-    supervisor's translation of 0x03) reads as 0x03."""
-    _set_state(b"R")
+    """One byte from the port. A SIGINT that arrives at a prompt (the
+    supervisor's translation of a 0x03 it sent while it still thought code was
+    running) becomes a 0x03 behind the bytes already waiting, where the host
+    put it; no byte is lost."""
+    global _ack
+    c = b""
     try:
-        c = _stdin.read(1)
+        _ready()
+        if _pushback:
+            c = bytes((_pushback.pop(0),))
+        else:
+            c = _stdin.read(1)
+        if c:                 # a pending KeyboardInterrupt surfaces here, inside the try
+            pass
     except KeyboardInterrupt:
-        return 3
+        if c:
+            _pushback[0:0] = c
+        _late_ctrl_c()
+        return _getc()
     if not c:
         raise SystemExit(0)   # the supervisor closed the port: power off
-    return c[0]
+    c = c[0]
+    if c in (10, 13, 4):
+        _ack = True
+    return c
+
+
+def _ready():
+    """Tell the supervisor the shim reads input now (before a prompt is shown,
+    so a host that saw the prompt is never ahead of the supervisor)."""
+    global _state, _ack
+    if _ack:                  # after Enter / Ctrl-D: tell the supervisor no code started
+        _state = None
+        _ack = False
+    _set_state(b"R")
+
+
+def _prompt_ready():
+    try:
+        _ready()
+    except KeyboardInterrupt:
+        _late_ctrl_c()
+
+
+def _late_ctrl_c():
+    global _state
+    poller = select.poll()
+    poller.register(_stdin, select.POLLIN)
+    while poller.poll(0):
+        b = _stdin.read(1)
+        if not b:
+            break
+        _pushback.extend(b)
+    _pushback.append(3)
+    _state = None             # tell the supervisor it may send the rest
+    _set_state(b"R")
 
 
 def _print_exc(e):
@@ -149,14 +198,19 @@ class Repl:
     def run(self, src, filename, kind, raw=False):
         """Compile and run; True normally, raises SystemExit for a reset."""
         exc = None
-        global _state
+        global _state, _ack
         _state = None
-        _set_state(b"X")     # always sent: also tells the supervisor Ctrl-C interrupts again
+        _ack = False
         try:
+            # inside the try: a Ctrl-C the supervisor sends on seeing "X" belongs to this code
+            _set_state(b"X")     # always sent: also tells the supervisor Ctrl-C interrupts again
             if not isinstance(src, str):
                 src = bytes(src).decode()
             code = compile(src, filename, kind)
             src = None
+            if _pushback and _pushback[0] == 3:
+                del _pushback[0]           # the host's Ctrl-C came right behind this code
+                raise KeyboardInterrupt
             exec(code, self.g)
         except SystemExit as e:
             code = e.value if e.args else None
@@ -195,6 +249,7 @@ class Repl:
         Ctrl-C anywhere, or 0 with the line after Enter. `indent` spaces are
         typed in advance (the board's auto-indent)."""
         line = bytearray(b" " * indent)
+        _prompt_ready()
         _out(prompt + " " * indent)
         while True:
             c = _getc()
@@ -283,6 +338,7 @@ class Repl:
         if banner:
             _out(b"raw REPL; CTRL-B to exit\r\n")
         while True:
+            _prompt_ready()
             _out(b">")
             line = bytearray()
             while True:
