@@ -324,3 +324,16 @@ def test_reset_button_restarts_main_py(make_board):
         out = read_until(s, b"count 1\r\n")
     assert b"POWERON_RESET" in out and b"count 0\r\n" in out
     assert board.pid != first and not _alive(first) and board.resets["hard"] == 1
+
+
+def test_mpremote_run_and_mount(make_board, tmp_path):
+    board = make_board()
+    script = tmp_path / "job.py"
+    script.write_text("import os\nprint('job', 6 * 7, os.getcwd())\n")
+    assert run(MPREMOTE, "connect", board.port, "run", str(script)).strip() == "job 42 /"
+    host = tmp_path / "hostdir"
+    host.mkdir()
+    (host / "hostmod.py").write_text("print('from the host', 1 + 2)\n")
+    out = run(MPREMOTE, "connect", board.port, "mount", str(host), "exec", "import hostmod")
+    assert "from the host 3" in out
+    assert not (tmp_path / "flash0" / "hostmod.py").exists()
