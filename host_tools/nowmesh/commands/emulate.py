@@ -5,33 +5,53 @@ like a USB board, joined by a real-time radio medium.
 Examples:
   nowmesh emulate --nodes 5 --topology line --state-dir /tmp/mesh
   nowmesh emulate --topology examples/house.json --seconds 120
+  nowmesh emulate --nodes 5 --state-dir /tmp/mesh --scenario examples/kill-revive.json
 Then, in another terminal:
   nowmesh console $(jq -r '.nodes[0].port' /tmp/mesh/nodes.json) --json
   mpremote connect /dev/pts/N exec "print(1)"
+Control the running emulation (it serves DIR/control.sock):
+  nowmesh emulate kill n3 --state-dir /tmp/mesh       # power n3 off
+  nowmesh emulate restart n3 --state-dir /tmp/mesh    # power it on again (a fresh boot)
+  nowmesh emulate cut n2 --state-dir /tmp/mesh        # n2 runs on but is off the air
+  nowmesh emulate uncut n2 --state-dir /tmp/mesh
+  nowmesh emulate loss 0.2 --state-dir /tmp/mesh      # extra per-frame loss
+  nowmesh emulate status --state-dir /tmp/mesh        # nodes, pids, ports, cut flags (JSON)
 """
+import json
 import signal
 import time
 
+from nowmesh.emulate_control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
 from nowmesh.emulator import DEFAULT_HEAP, Emulation
 from nowmesh.sim.radio import ENVIRONMENTS
 
 
 def add_arguments(p):
+    p.add_argument("action", nargs="?", choices=OPS, metavar="ACTION",
+                   help="control an emulation already running in --state-dir: %s" % ", ".join(OPS))
+    p.add_argument("target", nargs="?", metavar="NAME|P",
+                   help="the node for kill/restart/cut/uncut; the probability for loss")
     p.add_argument("--nodes", type=int, default=5, help="node count for generated layouts")
     p.add_argument("--topology", default="line", metavar="line|grid|random|FILE")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--state-dir", metavar="DIR",
-                   help="where each node's flash folder and nodes.json live (kept between runs)")
+                   help="where each node's flash folder, nodes.json and control.sock live (kept between runs)")
     p.add_argument("--board", default="esp32-devkitc", help="board profile the nodes pretend to be")
     p.add_argument("--heap", default=DEFAULT_HEAP, help="micropython heap per node (default %(default)s)")
     p.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between readings")
     p.add_argument("--loss", type=float, default=0.0, metavar="P", help="extra per-frame loss")
     p.add_argument("--environment", choices=sorted(ENVIRONMENTS), default="indoor")
+    p.add_argument("--scenario", metavar="FILE",
+                   help="apply a scenario file's kill/revive/reboot/loss events in real time")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--capture", metavar="FILE", help="record every frame on air; read it with nowmesh decode")
 
 
 def run(args):
+    if args.action:
+        return run_control(args)
+    if args.target is not None:
+        args._parser.error("unexpected argument %r (actions: %s)" % (args.target, ", ".join(OPS)))
     if not 1 <= args.nodes <= 200:
         args._parser.error("--nodes must be between 1 and 200")
     if not 0.0 <= args.loss < 1.0:
@@ -39,17 +59,63 @@ def run(args):
     emu = Emulation(args.topology, nodes=args.nodes, seed=args.seed, state_dir=args.state_dir,
                     board=args.board, heap=args.heap, interval_s=args.interval, loss=args.loss,
                     environment=args.environment, capture=args.capture)
+    scenario = load_live_scenario(args.scenario, emu) if args.scenario else None
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with emu:
-        _print_table(emu)
+        controller = Controller(emu)
+        server = ControlServer(controller, emu.state_dir).start()
+        player = ScenarioPlayer(controller, scenario).start() if scenario is not None else None
         try:
-            end = None if args.seconds is None else time.monotonic() + args.seconds
-            while end is None or time.monotonic() < end:
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
+            _print_table(emu)
+            _wait(args.seconds)
+        finally:
+            if player is not None:
+                player.stop()
+            server.stop()
         print("stopping %d nodes" % len(emu.nodes), flush=True)
     return 0
+
+
+def _wait(seconds):
+    try:
+        end = None if seconds is None else time.monotonic() + seconds
+        while end is None or time.monotonic() < end:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+def run_control(args):
+    if not args.state_dir:
+        args._parser.error("%s needs --state-dir DIR, the folder of the running emulation" % args.action)
+    node, p = None, None
+    if args.action == "loss":
+        try:
+            p = float(args.target)
+        except (TypeError, ValueError):
+            args._parser.error("loss needs a probability, such as: nowmesh emulate loss 0.2 --state-dir DIR")
+    elif args.action != "status":
+        if args.target is None:
+            args._parser.error("%s needs a node name, such as: nowmesh emulate %s n2 --state-dir DIR"
+                               % (args.action, args.action))
+        node = args.target
+    elif args.target is not None:
+        args._parser.error("status takes no node")
+    data = request(args.state_dir, args.action, node=node, p=p)
+    if args.action == "status":
+        print(json.dumps(data, indent=2))
+    elif args.action == "loss":
+        print("loss %g" % data["loss"])
+    else:
+        print("%s %s: %s" % (args.action, data["name"], _state(data)))
+    return 0
+
+
+def _state(info):
+    if not info["running"]:
+        return "off"
+    state = "running, pid %s, port %s" % (info["pid"], info["port"])
+    return state + (", cut off the air" if info.get("cut") else "")
 
 
 def _print_table(emu):
@@ -58,5 +124,5 @@ def _print_table(emu):
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    print("medium %s:%d; nodes.json in %s; Ctrl-C stops" % (tuple(emu.medium.address) + (emu.state_dir,)),
-          flush=True)
+    print("medium %s:%d; nodes.json and control.sock in %s; Ctrl-C stops"
+          % (tuple(emu.medium.address) + (emu.state_dir,)), flush=True)

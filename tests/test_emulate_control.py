@@ -1,0 +1,135 @@
+"""Runtime control of a running `nowmesh emulate`: `nowmesh emulate kill|restart|
+cut|uncut|loss|status --state-dir DIR` against its control socket, and a
+scenario file applied live. One 3-node mesh runs in a subprocess, as a user runs it."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nowmesh.cli import main
+from nowmesh.emulate_control import socket_path
+
+SCENARIO = {"events": [{"t": 1, "action": "kill", "nodes": ["n3"]},
+                       {"t": 1, "action": "loss", "p": 0.05}]}
+
+
+def _wait_until(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    """`nowmesh emulate --nodes 3 --scenario S` in a subprocess; its state dir."""
+    base = tmp_path_factory.mktemp("ctl")
+    scenario = base / "scenario.json"
+    scenario.write_text(json.dumps(SCENARIO))
+    state_dir = base / "mesh"
+    log = open(base / "emulate.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "nowmesh", "emulate", "--nodes", "3", "--interval", "3",
+                             "--state-dir", str(state_dir), "--scenario", str(scenario), "--seconds", "120"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_until(lambda: os.path.exists(socket_path(state_dir)) or proc.poll() is not None, 60, "control.sock")
+        assert proc.poll() is None, "nowmesh emulate exited"
+        yield state_dir
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.seek(0)
+        print(log.read())
+        log.close()
+
+
+def _status(state_dir, capsys):
+    assert main(["emulate", "status", "--state-dir", str(state_dir)]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _node(status, name):
+    return next(n for n in status["nodes"] if n["name"] == name)
+
+
+def test_scenario_kill_and_loss_are_applied_live(running, capsys):
+    def applied():
+        status = _status(running, capsys)
+        return status if not _node(status, "n3")["running"] and status["loss"] else None
+    status = _wait_until(applied, 20, "the scenario to kill n3 and set the loss")
+    assert status["loss"] == pytest.approx(0.05)
+    assert _node(status, "n1")["running"] and _node(status, "n2")["running"]
+    nodes_file = json.loads((running / "nodes.json").read_text())
+    assert [n["running"] for n in nodes_file["nodes"]] == [True, True, False]
+
+
+def test_kill_restart_cut_uncut_and_loss_commands(running, capsys):
+    _wait_until(lambda: not _node(_status(running, capsys), "n3")["running"], 20, "the scenario's kill")
+    old_pid = _node(_status(running, capsys), "n2")["pid"]
+
+    assert main(["emulate", "kill", "n2", "--state-dir", str(running)]) == 0
+    assert capsys.readouterr().out.strip() == "kill n2: off"
+    with pytest.raises(OSError):
+        os.kill(old_pid, 0)
+
+    assert main(["emulate", "restart", "n2", "--state-dir", str(running)]) == 0
+    assert "restart n2: running" in capsys.readouterr().out
+    n2 = _node(_status(running, capsys), "n2")
+    assert n2["running"] and n2["pid"] != old_pid and n2["port"].startswith("/dev/")
+
+    assert main(["emulate", "cut", "n1", "--state-dir", str(running)]) == 0
+    assert "cut off the air" in capsys.readouterr().out
+    assert _node(_status(running, capsys), "n1")["cut"] is True
+    assert main(["emulate", "uncut", "n1", "--state-dir", str(running)]) == 0
+    capsys.readouterr()
+    assert _node(_status(running, capsys), "n1")["cut"] is False
+
+    assert main(["emulate", "loss", "0.2", "--state-dir", str(running)]) == 0
+    assert capsys.readouterr().out.strip() == "loss 0.2"
+    assert _status(running, capsys)["loss"] == pytest.approx(0.2)
+
+
+def test_unknown_node_and_bad_loss_exit_2(running, capsys):
+    assert main(["emulate", "kill", "n9", "--state-dir", str(running)]) == 2
+    err = capsys.readouterr().err
+    assert 'unknown node "n9"' in err and "n1, n2, n3" in err and len(err.strip().splitlines()) == 1
+    assert main(["emulate", "loss", "1.5", "--state-dir", str(running)]) == 2
+    assert "loss must be" in capsys.readouterr().err
+
+
+def test_no_emulation_running_exits_1_with_one_line(tmp_path, capsys):
+    assert main(["emulate", "kill", "n1", "--state-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no emulation is running in" in err and len(err.splitlines()) == 1
+
+
+def test_control_needs_state_dir_and_a_node(capsys):
+    for argv in (["emulate", "kill", "n1"], ["emulate", "kill", "--state-dir", "/tmp"],
+                 ["emulate", "loss", "lots", "--state-dir", "/tmp"], ["emulate", "explode"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("action", [{"action": "partition", "groups": [["n1"]]}, {"action": "heal"},
+                                    {"action": "channel", "node": "n1", "channel": 6}])
+def test_scenario_actions_not_supported_live_exit_2_before_starting(tmp_path, capsys, action):
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({"events": [dict(t=3, **action)]}))
+    state_dir = tmp_path / "mesh"
+    assert main(["emulate", "--nodes", "2", "--state-dir", str(state_dir), "--scenario", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert '"%s" (at 3s) is not supported live yet' % action["action"] in err
+    assert not (state_dir / "nodes.json").exists()      # nothing was started
