@@ -337,3 +337,14 @@ def test_mpremote_run_and_mount(make_board, tmp_path):
     out = run(MPREMOTE, "connect", board.port, "mount", str(host), "exec", "import hostmod")
     assert "from the host 3" in out
     assert not (tmp_path / "flash0" / "hostmod.py").exists()
+
+
+def test_tap_sees_all_output_without_a_reader(make_board):
+    seen = bytearray()
+    board = make_board(tap=seen.extend)
+    deadline = time.monotonic() + 5
+    while b"count 3\r\n" not in seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen.startswith(b"rst:0x1 (POWERON_RESET)") and b"count 3\r\n" in seen
+    assert run(MPREMOTE, "connect", board.port, "exec", "print('tapped')").strip() == "tapped"
+    assert b"tapped" in seen

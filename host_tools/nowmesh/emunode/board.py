@@ -66,12 +66,16 @@ class EmulatedBoard:
     """A MicroPython board whose flash is ``fs_dir`` and whose USB serial port
     is the pty path ``port`` (valid after ``start()``)."""
 
-    def __init__(self, fs_dir, micropython=None, micropypath_extra=(), heap="110K", env=None):
+    def __init__(self, fs_dir, micropython=None, micropypath_extra=(), heap="110K", env=None, tap=None):
+        """`tap(data)`, if given, receives every byte the board writes to its
+        port (from the supervisor thread), whether or not a tool has it open:
+        for logs, without a second reader on the pty."""
         self.fs_dir = os.path.abspath(fs_dir)
         self.micropython = micropython or default_micropython()
         self.extra = [os.path.abspath(d) for d in micropypath_extra]
         self.heap = heap
         self.env = dict(env or {})
+        self.tap = tap
         self.port = None
         self.resets = {"soft": 0, "hard": 0, "crash": 0}
         self._proc = None
@@ -387,6 +391,11 @@ class EmulatedBoard:
             fixed = data
         if data:
             self._last_out = data[-1]
+        if self.tap is not None and fixed:
+            try:
+                self.tap(bytes(fixed))
+            except Exception:     # a broken log must not stop the board
+                self.tap = None
         view = bytes(fixed)
         while view:
             try:
