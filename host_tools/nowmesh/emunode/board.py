@@ -48,6 +48,25 @@ HARD_RESET_LINE = b"rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
 SOFT_REBOOT_LINE = b"MPY: soft reboot\r\n"
 
 
+def _prctl():
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the supervisor goes (even kill -9
+    of the test runner leaves no interpreter behind)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def parse_heap(heap):
     """"110K" / "1M" / 112640 -> bytes."""
     if isinstance(heap, int):
@@ -111,12 +130,21 @@ class EmulatedBoard:
             fl = fcntl.fcntl(self._master, fcntl.F_GETFL)
             fcntl.fcntl(self._master, fcntl.F_SETFL, fl | os.O_NONBLOCK)
             self.port = os.ttyname(self._slave)
-            self._spawn("friendly", "power")
         except BaseException:
             self._close_fds()
             raise
-        self._thread = threading.Thread(target=self._run, name="emunode %s" % self.port, daemon=True)
+        # the supervisor thread starts every interpreter, the first one too: the
+        # interpreter gets SIGKILL when that thread's process dies (PR_SET_PDEATHSIG)
+        started = threading.Event()
+        failure = []
+        self._thread = threading.Thread(target=self._run, args=(started, failure),
+                                        name="emunode %s" % self.port, daemon=True)
         self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            self._close_fds()
+            raise failure[0]
         return self
 
     def reset(self):
@@ -159,7 +187,8 @@ class EmulatedBoard:
             proc = subprocess.Popen(
                 [self.micropython, "-X", "heapsize=%d" % (parse_heap(self.heap) + SHIM_HEAP), SHIM],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                cwd=self.fs_dir, env=env, pass_fds=(ctl_w,), start_new_session=True)
+                cwd=self.fs_dir, env=env, pass_fds=(ctl_w,), start_new_session=True,
+                preexec_fn=_die_with_parent)
         except BaseException:
             os.close(ctl_r)
             os.close(ctl_w)
@@ -227,7 +256,14 @@ class EmulatedBoard:
                     pass
 
     # --- the supervisor loop -------------------------------------------------
-    def _run(self):
+    def _run(self, started, failure):
+        try:
+            self._spawn("friendly", "power")
+        except BaseException as e:
+            failure.append(e)
+            return
+        finally:
+            started.set()
         try:
             self._emit(POWERON_LINE)
             while not self._stop.is_set():
