@@ -108,6 +108,14 @@ def test_unknown_node_and_bad_loss_exit_2(running, capsys):
     assert "loss must be" in capsys.readouterr().err
 
 
+def test_a_second_emulation_in_the_same_folder_is_refused_untouched(running, capsys):
+    before = _status(running, capsys)
+    assert main(["emulate", "--nodes", "2", "--state-dir", str(running), "--seconds", "1"]) == 1
+    assert "an emulation is already running in" in capsys.readouterr().err
+    after = _status(running, capsys)
+    assert [n["pid"] for n in after["nodes"]] == [n["pid"] for n in before["nodes"]]
+
+
 def test_no_emulation_running_exits_1_with_one_line(tmp_path, capsys):
     assert main(["emulate", "kill", "n1", "--state-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()

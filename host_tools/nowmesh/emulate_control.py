@@ -137,6 +137,9 @@ class ControlServer:
         return self
 
     def stop(self):
+        """Idempotent: stop serving, remove the socket file."""
+        if self._stopping:
+            return
         self._stopping = True
         if self._thread.is_alive():
             self._thread.join(10)

@@ -18,6 +18,7 @@ Control the running emulation (it serves DIR/control.sock):
   nowmesh emulate status --state-dir /tmp/mesh        # nodes, pids, ports, cut flags (JSON)
 """
 import json
+import os
 import signal
 import time
 
@@ -60,19 +61,25 @@ def run(args):
                     board=args.board, heap=args.heap, interval_s=args.interval, loss=args.loss,
                     environment=args.environment, capture=args.capture)
     scenario = load_live_scenario(args.scenario, emu) if args.scenario else None
+    controller = Controller(emu)
+    os.makedirs(emu.state_dir, exist_ok=True)
+    # Bound before any node starts: a folder where an emulation already runs is refused untouched.
+    server = ControlServer(controller, emu.state_dir)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    with emu:
-        controller = Controller(emu)
-        server = ControlServer(controller, emu.state_dir).start()
-        player = ScenarioPlayer(controller, scenario).start() if scenario is not None else None
-        try:
-            _print_table(emu)
-            _wait(args.seconds)
-        finally:
-            if player is not None:
-                player.stop()
-            server.stop()
-        print("stopping %d nodes" % len(emu.nodes), flush=True)
+    try:
+        with emu:
+            server.start()
+            player = ScenarioPlayer(controller, scenario).start() if scenario is not None else None
+            try:
+                _print_table(emu)
+                _wait(args.seconds)
+            finally:
+                if player is not None:
+                    player.stop()
+                server.stop()       # before the nodes stop: no restart races the shutdown
+            print("stopping %d nodes" % len(emu.nodes), flush=True)
+    finally:
+        server.stop()
     return 0
 
 
