@@ -126,6 +126,16 @@ def test_the_entry_point_is_declared_as_the_module_name():
     assert entry_points == {"nowmesh.pytest_plugin": "nowmesh.pytest_plugin"}
 
 
+def test_installing_nowmesh_activates_the_plugin_through_its_entry_point(pytester):
+    from importlib import metadata
+    declared = [ep for ep in metadata.entry_points(group="pytest11") if ep.value == "nowmesh.pytest_plugin"]
+    if not declared:
+        pytest.skip("this environment's nowmesh install predates the entry point (pip install -e . again)")
+    pytester.makepyfile(test_plain="def test_fixture_is_there(make_emulated_mesh):\n    assert callable(make_emulated_mesh)\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")      # no -p nowmesh...: the entry point
+    result.assert_outcomes(passed=1)
+
+
 def test_helpers_reject_unknown_nodes_before_anything_runs():
     mesh = pytest_plugin.EmulatedMesh("line", nodes=2)
     try:

@@ -5,7 +5,7 @@ like a USB board, joined by a real-time radio medium.
 Examples:
   nowmesh emulate --nodes 5 --topology line --state-dir /tmp/mesh
   nowmesh emulate --topology examples/house.json --seconds 120
-  nowmesh emulate --nodes 5 --state-dir /tmp/mesh --scenario examples/kill-revive.json
+  nowmesh emulate --topology examples/house.json --scenario examples/kill-revive.json
 Then, in another terminal:
   nowmesh console $(jq -r '.nodes[0].port' /tmp/mesh/nodes.json) --json
   mpremote connect /dev/pts/N exec "print(1)"
@@ -17,6 +17,7 @@ Control the running emulation (it serves DIR/control.sock):
   nowmesh emulate loss 0.2 --state-dir /tmp/mesh      # extra per-frame loss
   nowmesh emulate status --state-dir /tmp/mesh        # nodes, pids, ports, cut flags (JSON)
 """
+import argparse
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ from nowmesh.sim.radio import ENVIRONMENTS
 
 
 def add_arguments(p):
+    p.formatter_class = argparse.RawDescriptionHelpFormatter     # keep the examples' lines
     p.add_argument("action", nargs="?", choices=OPS, metavar="ACTION",
                    help="control an emulation already running in --state-dir: %s" % ", ".join(OPS))
     p.add_argument("target", nargs="?", metavar="NAME|P",
