@@ -71,3 +71,14 @@ class Net:
 
 def parse(text):
     return parse_id(text)
+
+
+def raises_frame_error(fn, reason="malformed"):
+    """Assert fn() raises FrameError with this reason (no pytest under micropython)."""
+    from mesh.wire import FrameError
+    try:
+        fn()
+    except FrameError as e:
+        assert e.reason == reason, e.reason
+        return
+    assert False, "no FrameError"

@@ -2,6 +2,7 @@
 # The encrypted goldens must come out identical on MicroPython and CPython.
 from mesh import crypto, wire
 from mesh.wire import FrameError
+from meshhelp import raises_frame_error
 
 KEY = bytes(range(16))
 SENDER = bytes.fromhex("020000000001")
@@ -25,13 +26,7 @@ def _keys():
     return crypto.Keys(KEY)
 
 
-def _raises(fn, reason):
-    try:
-        fn()
-    except FrameError as e:
-        assert e.reason == reason, e.reason
-        return
-    assert False, "no FrameError"
+_raises = raises_frame_error
 
 
 def test_hmac_rfc4231_case1_and_2():

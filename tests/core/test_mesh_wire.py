@@ -1,6 +1,7 @@
 # Wire format: golden bytes both ways, strict decoders. Runs on MicroPython too.
 from mesh import wire
 from mesh.wire import FrameError, Reading
+from meshhelp import raises_frame_error
 
 SENDER = bytes.fromhex("020000000001")
 
@@ -19,13 +20,7 @@ def _reading():
     return Reading(SENDER, 0x10005, 42, 123456, [("temp", 21.5, "C"), ("rh", 40.25, "%"), ("wind", -3.0, "m/s")])
 
 
-def _raises(fn, reason="malformed"):
-    try:
-        fn()
-    except FrameError as e:
-        assert e.reason == reason, e.reason
-        return
-    assert False, "no FrameError"
+_raises = raises_frame_error
 
 
 def test_constants():
