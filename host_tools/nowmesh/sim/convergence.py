@@ -7,8 +7,10 @@ Each reading r of a, at each receiver b, leaves an unconverged interval
 [due_r, held_r): from when it fell due until b first held r or something newer.
 The union of those intervals is exactly the set of unconverged instants, so the
 convergence time after an event at t_e is how far past t_e the last interval
-that is still open at t_e reaches (bounded by the next event, the end of the
-run, or 60 s).
+that is still open at t_e reaches — merged with every interval that opens
+before it closes — i.e. the first converged instant after the event (bounded
+by the next event, the end of the run, or 60 s). Intervals that open later,
+after the mesh was converged again, are ordinary loss repair, not the event's.
 """
 import bisect
 
@@ -21,7 +23,7 @@ def convergence_after(metrics, t_event_us, slack_s):
     live = [n for n in labels if _span_covering(metrics, n, t_event_us, window_end) is not None]
     slack = int(slack_s * 1e6)
     pubs = _publications_by_origin(metrics)
-    worst = t_event_us
+    intervals = []
     for a in live:
         a_start = _span_covering(metrics, a, t_event_us, window_end)[0]
         a_pubs = [(t, k) for t, k in pubs.get(a, ()) if t >= a_start and t < window_end]
@@ -30,8 +32,8 @@ def convergence_after(metrics, t_event_us, slack_s):
         for b in live:
             if b == a or labels[b] != labels[a]:
                 continue
-            end = _last_unconverged(metrics, a, b, a_pubs, t_event_us, window_end, slack)
-            worst = max(worst, end)
+            intervals.extend(_unconverged(metrics, a, b, a_pubs, t_event_us, window_end, slack))
+    worst = _end_of_run_from(sorted(intervals), t_event_us)
     return (worst - t_event_us) / 1e6
 
 
@@ -70,7 +72,18 @@ def _holding(metrics, b, a, b_boot):
     return times, keys
 
 
-def _last_unconverged(metrics, a, b, a_pubs, t_event_us, window_end, slack):
+def _end_of_run_from(intervals, t_event_us):
+    """End of the unconverged stretch that starts at the event (merged intervals)."""
+    end = t_event_us
+    for start, stop in intervals:
+        if start > end:
+            break
+        end = max(end, stop)
+    return end
+
+
+def _unconverged(metrics, a, b, a_pubs, t_event_us, window_end, slack):
+    """[(due, held)] for b lacking a's readings, where held > t_event_us."""
     b_spans = metrics.alive_spans[b]
     b_span = _span_covering(metrics, b, t_event_us, window_end)
     b_boot = b_spans.index(b_span) + 1
@@ -81,14 +94,14 @@ def _last_unconverged(metrics, a, b, a_pubs, t_event_us, window_end, slack):
     for index, (t_pub, _key) in enumerate(a_pubs):
         if t_pub <= b_start:
             first = index
-    worst = t_event_us
+    out = []
     for t_pub, key in a_pubs[first:]:
         due = max(t_pub, b_start) + slack
         if due >= window_end:
             break
         index = bisect.bisect_left(keys, key)
         held = times[index] if index < len(keys) else window_end
-        held = min(max(held, due), window_end)
+        held = min(held, window_end)
         if held > t_event_us and held > due:
-            worst = max(worst, held)
-    return worst
+            out.append((due, held))
+    return out
