@@ -37,9 +37,10 @@ def _json_safe(value):
 
 
 class App:
-    def __init__(self):
+    def __init__(self, console=None):
+        # console: the USB console by default; tests pass a scripted one.
         self.clock = Clock()
-        self.console = Console()
+        self.console = console or Console()
         self.radio = Radio()
         mac = self.radio.mac
         self.raw_settings, self.port, core, problem = settings.load(mac)

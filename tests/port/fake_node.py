@@ -25,8 +25,7 @@ def make(workdir, index, name, console):
     os.chdir(path)
     store.write_json("nowmesh.json", {"name": name, "key": KEY, "interval_s": 2, "stats_s": 3})
     portfakes.ETHER.next_mac = bytes((2, 0, 0, 0, 0, index))
-    app_mod.Console = lambda: console
-    app = app_mod.App()
+    app = app_mod.App(console)
     app.dir = path
     return app
 

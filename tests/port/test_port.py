@@ -39,27 +39,10 @@ def _make_app(index, config=None, raw_config=None):
         store.write_json("nowmesh.json", cfg)
     portfakes.ETHER.next_mac = bytes((2, 0, 0, 0, 0, index))
     inp, out = portfakes.ScriptedInput(), portfakes.Output()
-    original = console_mod.Console.__init__
-
-    app_console = console_mod.Console(inp, out, portfakes.Poller(inp))
-    app = _construct(app_console)
+    app = App(console_mod.Console(inp, out, portfakes.Poller(inp)))
     app.dir, app.inp, app.out = d, inp, out
     os.chdir(BASE)
-    del original
     return app
-
-
-def _construct(console):
-    # App builds its own Console on sys.stdin; swap in the scripted one.
-    saved = console_mod.Console
-    console_mod.Console = lambda: console
-    import meshport.app as app_mod
-    app_mod.Console = console_mod.Console
-    try:
-        return App()
-    finally:
-        console_mod.Console = saved
-        app_mod.Console = saved
 
 
 def _messages(app):

@@ -75,13 +75,13 @@ class FloodNode:
                 raise wire.FrameError("replay")
             kind, origin, pid, hops_left = _HEAD.unpack_from(payload, 0)
             body = payload[_HEAD.size:]
-            handled = self._handle(kind, origin, body, hops_left, now_ms)
+            self._handle(kind, origin, body, hops_left, now_ms)
         except wire.FrameError as exc:
             self._reject(exc.reason)
             return []
         self.replay.accept(sender, boot, ctr)
         self.stats["rx"] += 1
-        return self._after_new_packet((origin, pid), payload, hops_left, rssi, now_ms, handled)
+        return self._after_new_packet((origin, pid), payload, hops_left, rssi, now_ms)
 
     def tick(self, now_ms):
         due = [p for p in self.pending if p[0] <= now_ms]
@@ -120,11 +120,11 @@ class FloodNode:
             self.seen.popitem(last=False)
 
     def _handle(self, kind, origin, body, hops_left, now_ms):
-        """Validate and apply a packet; returns False for a duplicate."""
+        """Validate and apply a packet's content (duplicates apply nothing new)."""
         handler = _HANDLERS.get(kind)
         if handler is None:
             raise wire.FrameError("malformed")
-        return handler(self, origin, body, hops_left, now_ms)
+        handler(self, origin, body, hops_left, now_ms)
 
     def _handle_reading(self, origin, body, hops_left, now_ms):
         readings = wire.decode_readings(bytes([1]) + body)
@@ -136,7 +136,6 @@ class FloodNode:
             self.readings[origin] = reading
             self.events.append(("reading", origin, reading.boot, reading.seq, reading.t_ms,
                                 reading.values))
-        return True
 
     def _handle_request(self, origin, body, hops_left, now_ms):
         if len(body) < _ADDR.size:
@@ -147,7 +146,6 @@ class FloodNode:
             self.events.append(("request", origin, req_id, bytes(body[_ADDR.size:])))
             reply = _ADDR.pack(origin, req_id) + bytes([self.hop_limit - hops_left + 1]) + b"pong"
             self._queue_now(self._originate(_KIND_REPLY, reply, now_ms))
-        return True
 
     def _handle_reply(self, origin, body, hops_left, now_ms):
         if len(body) < _ADDR.size + 1:
@@ -157,12 +155,11 @@ class FloodNode:
             self._remember((origin, "rep", req_id))
             hops = body[_ADDR.size]
             self.events.append(("reply", req_id, origin, bytes(body[_ADDR.size + 1:]), hops))
-        return True
 
     def _queue_now(self, frames):
         self.outbox.extend(frames)
 
-    def _after_new_packet(self, key, payload, hops_left, rssi, now_ms, handled):
+    def _after_new_packet(self, key, payload, hops_left, rssi, now_ms):
         out, self.outbox = self.outbox, []
         if key in self.seen:
             self._on_duplicate(key)
