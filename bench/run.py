@@ -131,6 +131,24 @@ BENCHES = {
     "heap": bench_heap,
     "live50": bench_live50,
 }
+# Benchmarks that live in their own module bench/<module>.py with run(quick) -> dict.
+MODULE_BENCHES = {
+    "deploy": "deploy_bench",        # nowmesh deploy vs mpremote fs cp -r vs ampy put
+    "nodes20": "nodes_bench",        # `nowmesh nodes --json` on a converged 20-node mesh
+    "provision": "provision_bench",  # image + flash --all vs flash + deploy, 5 boards
+}
+
+
+def _module_bench(module_name):
+    def run(quick):
+        import importlib
+        return importlib.import_module(module_name).run(quick)
+    return run
+
+
+for _name, _module in MODULE_BENCHES.items():
+    if os.path.exists(os.path.join(HERE, _module + ".py")):
+        BENCHES[_name] = _module_bench(_module)
 
 
 def main(argv=None):

@@ -17,7 +17,34 @@ COMMANDS = {
     "console": ("nowmesh.commands.console", "stream a node's console events, or send it one command"),
     "emulate": ("nowmesh.commands.emulate", "run a live emulated mesh of micropython nodes behind ptys"),
     "decode": ("nowmesh.commands.decode", "decode a frame capture of an emulated mesh"),
+    # Host tools for boards (and emulated nodes' port paths).
+    "ports": ("nowmesh.commands.ports", "list serial ports and what is attached to each"),
+    "flash": ("nowmesh.commands.flash", "write MicroPython (or a nowmesh image) to boards with esptool"),
+    "deploy": ("nowmesh.commands.deploy", "copy the compiled nowmesh firmware and config to boards"),
+    "image": ("nowmesh.commands.image", "build one flash image per node: MicroPython plus a ready filesystem"),
+    "monitor": ("nowmesh.commands.monitor", "live dashboard of the whole mesh through one node"),
+    "export": ("nowmesh.commands.export", "export a monitor SQLite log as CSV or JSON lines"),
+    "topology": ("nowmesh.commands.topology", "write the mesh's nodes and radio links as JSON, DOT, SVG or PNG"),
 }
+# One-shot queries share one module; it reads the command name from args.command.
+for _name, _help in (
+        ("status", "a node's status"), ("nodes", "every node the mesh knows"),
+        ("neighbors", "a node's radio neighbours"), ("routes", "a node's routing table"),
+        ("readings", "the latest reading of every node"), ("ping", "ping a node through the mesh"),
+        ("trace", "the hop-by-hop path to a node"), ("send", "send a message to a node"),
+        ("config-get", "read a node's config"), ("config-set", "change a node's config"),
+        ("reboot", "reboot a node")):
+    COMMANDS[_name] = ("nowmesh.commands.oneshot", _help)
+
+
+def _load(module_name):
+    # A command whose module is not written yet is left out, not an error.
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
 
 
 def build_parser():
@@ -27,7 +54,9 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
+        module = _load(module_name)
+        if module is None:
+            continue
         command = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(command)
         command.set_defaults(_run=module.run, _parser=command)
