@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 
-from nowmesh import boards
+from nowmesh import boards, emulation_registry
 from nowmesh.emulation.medium_server import MediumServer
 from nowmesh.emunode.board import EmulatedBoard
 from nowmesh.errors import InputError
@@ -101,9 +101,13 @@ class Emulation:
             self.stop()
             raise
         self.write_nodes_file()
+        # Listed for `nowmesh ports` while running (nowmesh.emulation_registry).
+        self._registration = emulation_registry.register(self.state_dir)
         return self
 
     def stop(self):
+        emulation_registry.unregister(getattr(self, "_registration", None))
+        self._registration = None
         for node in self.nodes:
             if node.board is not None:
                 node.board.stop()
