@@ -1,5 +1,5 @@
 """Runtime control of a running `nowmesh emulate`: `nowmesh emulate kill|restart|
-cut|uncut|loss|status --state-dir DIR` against its control socket, and a
+cut|uncut|move|partition|heal|loss|status --state-dir DIR` against its control socket, and a
 scenario file applied live. One 3-node mesh runs in a subprocess, as a user runs it."""
 import json
 import os
@@ -14,7 +14,10 @@ from nowmesh.cli import main
 from nowmesh.emulate_control import socket_path
 
 SCENARIO = {"events": [{"t": 1, "action": "kill", "nodes": ["n3"]},
-                       {"t": 1, "action": "loss", "p": 0.05}]}
+                       {"t": 1, "action": "loss", "p": 0.05},
+                       {"t": 1, "action": "move", "node": "n3", "x": 0, "y": 460},
+                       {"t": 1, "action": "partition", "groups": [["n1"]]},
+                       {"t": 2, "action": "heal"}]}
 
 
 def _wait_until(check, timeout, what):
@@ -72,6 +75,14 @@ def test_scenario_kill_and_loss_are_applied_live(running, capsys):
     assert _node(status, "n1")["running"] and _node(status, "n2")["running"]
     nodes_file = json.loads((running / "nodes.json").read_text())
     assert [n["running"] for n in nodes_file["nodes"]] == [True, True, False]
+    assert _node(status, "n3")["position"] == [0.0, 460.0]
+    log = _wait_until(lambda: "t=2s heal" in _log(running) and _log(running), 20, "the scenario's heal")
+    assert "scenario: t=1s partition n1" in log
+    assert {_node(_status(running, capsys), n)["group"] for n in ("n1", "n2", "n3")} == {0}
+
+
+def _log(state_dir):
+    return (state_dir.parent / "emulate.log").read_text()
 
 
 def test_kill_restart_cut_uncut_and_loss_commands(running, capsys):
@@ -131,8 +142,28 @@ def test_control_needs_state_dir_and_a_node(capsys):
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("action", [{"action": "partition", "groups": [["n1"]]}, {"action": "heal"},
-                                    {"action": "channel", "node": "n1", "channel": 6}])
+def test_move_partition_and_heal_commands(running, capsys):
+    assert main(["emulate", "move", "n2", "10,-20.5", "--state-dir", str(running)]) == 0
+    assert "move n2: running" in capsys.readouterr().out
+    assert _node(_status(running, capsys), "n2")["position"] == [10.0, -20.5]
+
+    assert main(["emulate", "partition", "n1", "--state-dir", str(running)]) == 0
+    assert capsys.readouterr().out.strip() == "partition: n2,n3 | n1"
+    assert [_node(_status(running, capsys), n)["group"] for n in ("n1", "n2", "n3")] == [1, 0, 0]
+    assert main(["emulate", "heal", "--state-dir", str(running)]) == 0
+    assert capsys.readouterr().out.strip() == "heal: n1,n2,n3"
+
+    assert main(["emulate", "partition", "n1,n9", "--state-dir", str(running)]) == 2
+    assert 'unknown node "n9"' in capsys.readouterr().err
+    assert {_node(_status(running, capsys), n)["group"] for n in ("n1", "n2", "n3")} == {0}
+    for argv in (["move", "n2", "ten,20"], ["move", "n2"], ["heal", "n1"], ["partition"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["emulate"] + argv + ["--state-dir", str(running)])
+        assert exc.value.code == 2
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("action", [{"action": "channel", "node": "n1", "channel": 6}])
 def test_scenario_actions_not_supported_live_exit_2_before_starting(tmp_path, capsys, action):
     scenario = tmp_path / "s.json"
     scenario.write_text(json.dumps({"events": [dict(t=3, **action)]}))

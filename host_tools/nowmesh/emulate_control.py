@@ -1,14 +1,18 @@
-"""Runtime control of a running `nowmesh emulate`: kill, restart, cut, loss.
+"""Runtime control of a running `nowmesh emulate`: kill, restart, cut, move, partition, loss.
 
 The emulate process serves `STATE_DIR/control.sock`, a unix socket speaking
 JSON lines: one request object per line, one reply object per line.
 
     {"op": "kill", "node": "n2"}          -> {"ok": true, "data": {...}}
     {"op": "loss", "p": 0.2}              -> {"ok": true, "data": {"loss": 0.2}}
+    {"op": "move", "node": "n2", "xy": [120, 40]}
+    {"op": "partition", "groups": [["n1", "n2"]]}   (unlisted nodes form the other side)
+    {"op": "heal"}
     {"op": "nope"}                        -> {"ok": false, "kind": "input", "error": "..."}
 
 `kill`/`restart` power a node's process off/on (Emulation.kill/restart, and
-nodes.json follows); `cut`/`uncut`/`loss` change the air (MediumControl).
+nodes.json follows); `cut`/`uncut`/`move`/`partition`/`heal`/`loss` change the
+air (MediumControl).
 `ScenarioPlayer` applies a scenario file's events through the same
 `Controller` in real time. docs/testing-with-emulated-nodes.md shows both.
 """
@@ -23,8 +27,8 @@ from nowmesh.errors import InputError, ToolError
 from nowmesh.sim.topology import unknown_node_message
 
 SOCKET_NAME = "control.sock"
-OPS = ("kill", "restart", "cut", "uncut", "loss", "status")
-LIVE_ACTIONS = ("kill", "revive", "reboot", "loss")
+OPS = ("kill", "restart", "cut", "uncut", "move", "partition", "heal", "loss", "status")
+LIVE_ACTIONS = ("kill", "revive", "reboot", "move", "partition", "heal", "loss")
 MAX_UNIX_PATH = 100               # sun_path is 108 bytes on Linux, 104 on macOS
 
 
@@ -48,7 +52,7 @@ class Controller:
         raise InputError("command line", None, "%s (this emulation has %s)"
                          % (unknown_node_message(str(name), names), listed))
 
-    def apply(self, op, node=None, p=None):
+    def apply(self, op, node=None, p=None, xy=None, groups=None):
         if op not in OPS:
             raise InputError("command line", None, 'unknown operation "%s"; expected one of: %s'
                              % (op, ", ".join(OPS)))
@@ -57,7 +61,11 @@ class Controller:
                 return self.status()
             if op == "loss":
                 return self.set_loss(p)
+            if op in ("partition", "heal"):
+                return self.partition(groups if op == "partition" else [])
             target = self.node(node)
+            if op == "move":
+                return self.move(target, xy)
             if op == "kill":
                 self.emu.kill(target.name)
             elif op == "restart":
@@ -72,6 +80,38 @@ class Controller:
         self._medium(lambda medium: medium.set_loss(float(p)))
         return {"loss": float(p)}
 
+    def move(self, target, xy):
+        if (not isinstance(xy, (list, tuple)) or len(xy) != 2
+                or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in xy)):
+            raise InputError("command line", None, "move needs a position X,Y in metres, got %r" % (xy,))
+        if self.emu.topology.positions is None:
+            raise InputError("command line", None, "move needs a topology with positions; this one is "
+                             "a link table (links have no distance to change)")
+        self._medium(lambda medium: medium.move(target.mac, float(xy[0]), float(xy[1])))
+        return self._describe(target, self._medium_status())
+
+    def partition(self, groups):
+        """Split the air into groups of named nodes (plus one of everyone unlisted); [] heals."""
+        if not isinstance(groups, list) or not all(isinstance(g, list) and g for g in groups):
+            raise InputError("command line", None, "partition needs groups of node names, such as [[\"n1\", \"n2\"]]")
+        group_of = {}
+        for number, names in enumerate(groups, start=1):
+            for name in names:
+                mac = self.node(name).mac
+                if mac in group_of:
+                    raise InputError("command line", None, "node %s is in two groups" % name)
+                group_of[mac] = number
+        self._medium(lambda medium: medium.partition(group_of))
+        medium = self._medium_status()
+        return {"groups": self._groups(medium)}
+
+    @staticmethod
+    def _groups(medium):
+        groups = {}
+        for entry in medium.get("nodes", ()):
+            groups.setdefault(entry.get("group", 0), []).append(entry["name"])
+        return [groups[g] for g in sorted(groups)]
+
     def status(self):
         medium = self._medium_status()
         return {"state_dir": self.emu.state_dir, "medium": "%s:%d" % tuple(self.emu.medium.address),
@@ -83,6 +123,8 @@ class Controller:
         for entry in medium.get("nodes", ()):
             if entry["mac"] == info["mac"]:
                 info["cut"] = entry["cut"]
+                info["group"] = entry.get("group", 0)
+                info["position"] = entry.get("position")
         return info
 
     def _medium_status(self):
@@ -180,15 +222,16 @@ class ControlServer:
         except ValueError as exc:
             return {"ok": False, "kind": "input", "error": "bad request line: %s" % exc}
         try:
-            return {"ok": True, "data": self.controller.apply(request.get("op"), request.get("node"),
-                                                              request.get("p"))}
+            return {"ok": True, "data": self.controller.apply(
+                request.get("op"), request.get("node"), request.get("p"),
+                xy=request.get("xy"), groups=request.get("groups"))}
         except InputError as exc:
             return {"ok": False, "kind": "input", "error": exc.message}
         except Exception as exc:          # noqa: BLE001 -- reported to the client, the server lives on
             return {"ok": False, "kind": "tool", "error": str(exc) or type(exc).__name__}
 
 
-def request(state_dir, op, node=None, p=None, timeout_s=30.0):
+def request(state_dir, op, node=None, p=None, timeout_s=30.0, **fields):
     """Send one operation to the emulation running in state_dir; its reply data.
 
     ToolError (exit 1) when none runs there, InputError (exit 2) for an
@@ -204,7 +247,7 @@ def request(state_dir, op, node=None, p=None, timeout_s=30.0):
         raise ToolError("no emulation is running in %s (no %s there: start one with "
                         "`nowmesh emulate --state-dir %s`)" % (state_dir, SOCKET_NAME, state_dir)) from None
     with sock:
-        message = {"op": op, "node": node, "p": p}
+        message = dict(fields, op=op, node=node, p=p)
         sock.sendall(json.dumps(message).encode() + b"\n")
         reply = b""
         while not reply.endswith(b"\n"):
@@ -272,9 +315,17 @@ class ScenarioPlayer:
 
     def _apply(self, event):
         names = self.controller.emu.topology.names
+        params = event.params
         if event.action == "loss":
-            self.controller.apply("loss", p=event.params["p"])
-            what = "p=%g" % event.params["p"]
+            self.controller.apply("loss", p=params["p"])
+            what = "p=%g" % params["p"]
+        elif event.action == "move":
+            self.controller.apply("move", names[params["node"]], xy=[params["x"], params["y"]])
+            what = "%s to %g,%g" % (names[params["node"]], params["x"], params["y"])
+        elif event.action in ("partition", "heal"):
+            groups = [[names[i] for i in group] for group in params.get("groups", [])]
+            self.controller.apply(event.action, groups=groups)
+            what = " | ".join(",".join(g) for g in groups)
         else:
             op = "kill" if event.action == "kill" else "restart"
             for index in event.params["nodes"]:

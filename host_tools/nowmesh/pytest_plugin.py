@@ -114,6 +114,19 @@ class EmulatedMesh:
     def uncut(self, name):
         self.cut(name, on=False)
 
+    def move(self, name, x_m, y_m):
+        """Carry the node to (x, y) metres (topologies with positions); links follow."""
+        self._medium(lambda medium: medium.move(self.node(name).mac, x_m, y_m))
+
+    def partition(self, groups):
+        """Split the air: each list of names hears only itself; unlisted nodes form one more group."""
+        group_of = {self.node(n).mac: number for number, names in enumerate(groups, start=1) for n in names}
+        self._medium(lambda medium: medium.partition(group_of))
+
+    def heal(self):
+        """Undo partition(): every node can hear every node in range again."""
+        self._medium(lambda medium: medium.partition({}))
+
     def set_loss(self, probability):
         """Extra per-frame loss probability on every link, from now on."""
         self._medium(lambda medium: medium.set_loss(probability))

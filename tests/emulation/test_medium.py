@@ -22,6 +22,8 @@ GOLDEN = [
     (protocol.tx(258, B, b"hi", sync=True), "000e 03 00000102 01 024e4d000002 6869"),
     (protocol.cut(B, True), "0008 10 024e4d000002 01"),
     (protocol.set_loss(0.25), "0005 12 0003d090"),
+    (protocol.move(B, 1.5, -2), "000f 14 024e4d000002 00000096 ffffff38"),
+    (protocol.partition({B: 2, A: 1}), "000f 15 024e4d000001 01 024e4d000002 02"),
     (protocol.welcome(1, 6), "0004 81 0001 06"),
     (protocol.rx(A, -60, b"hi"), "000a 82 024e4d000001 c4 6869"),
     (protocol.txdone(258, False), "0006 83 00000102 00"),
@@ -223,6 +225,49 @@ def test_positions_topology_rssi_is_the_radio_models(emulation):
         a.sock.sendall(protocol.tx(1, protocol.BROADCAST, b"beacon"))
         assert b.expect(protocol.RX) == (A, expected, b"beacon")
         assert a.expect(protocol.TXDONE) == (1, True)
+    finally:
+        a.sock.close()
+        b.sock.close()
+
+
+def test_partition_silences_links_across_groups_until_healed(pair):
+    emu, (a, b) = pair
+    with MediumControl(emu.server.address) as control:
+        control.partition({A: 1})                        # b stays in group 0
+        a.sock.sendall(protocol.tx(1, B, b"across"))
+        assert a.expect(protocol.TXDONE) == (1, False)   # unheard, so never ACKed
+        groups = {n["name"]: n["group"] for n in control.status()["nodes"]}
+        assert groups == {"a": 1, "b": 0, "c": 0}
+        control.partition({A: 1, B: 1})                  # same side again
+        a.sock.sendall(protocol.tx(2, B, b"same side"))
+        assert b.expect(protocol.RX) == (A, -55, b"same side")
+        control.partition({})                            # heal
+        assert {n["group"] for n in control.status()["nodes"]} == {0}
+        with pytest.raises(MediumError, match="no node"):
+            control.partition({bytes(6): 1})
+        with pytest.raises(MediumError, match="positions"):
+            control.move(A, 10, 10)                      # a link table has no distances
+
+
+def test_move_recomputes_rssi_from_the_new_distance(emulation):
+    from nowmesh.sim import radio
+    from nowmesh.sim.topology import line
+    topology = line(2, 150.0)
+    emu = emulation(topology, seed=4)
+    model = radio.RadioModel(line(2, 150.0), 4)
+    model.move(1, 40.0, 0.0)
+    expected = radio.clip_rssi(model.rx_dbm(0, 1))
+    a, b = RawNode(emu.server.address, A), RawNode(emu.server.address, B)
+    try:
+        with MediumControl(emu.server.address) as control:
+            control.move(B, 40.0, 0.0)
+            assert control.status()["nodes"][1]["position"] == [40.0, 0.0]
+            a.sock.sendall(protocol.tx(1, protocol.BROADCAST, b"closer"))
+            assert b.expect(protocol.RX) == (A, expected, b"closer")
+            assert a.expect(protocol.TXDONE) == (1, True)
+            control.move(B, 5000.0, 0.0)                 # out of range: nothing arrives
+            a.sock.sendall(protocol.tx(2, B, b"far"))
+            assert a.expect(protocol.TXDONE) == (2, False)
     finally:
         a.sock.close()
         b.sock.close()

@@ -15,6 +15,10 @@ Control the running emulation (it serves DIR/control.sock):
   nowmesh emulate cut n2 --state-dir /tmp/mesh        # n2 runs on but is off the air
   nowmesh emulate uncut n2 --state-dir /tmp/mesh
   nowmesh emulate loss 0.2 --state-dir /tmp/mesh      # extra per-frame loss
+  nowmesh emulate move n4 300,40 --state-dir /tmp/mesh   # carry n4 to x=300 m, y=40 m
+  nowmesh emulate partition n1,n2 --state-dir /tmp/mesh  # n1,n2 hear only each other
+  nowmesh emulate partition n1,n2 n3,n4 --state-dir /tmp/mesh   # three groups (the rest is one)
+  nowmesh emulate heal --state-dir /tmp/mesh           # undo the partition
   nowmesh emulate status --state-dir /tmp/mesh        # nodes, pids, ports, cut flags (JSON)
 """
 import argparse
@@ -32,8 +36,9 @@ def add_arguments(p):
     p.formatter_class = argparse.RawDescriptionHelpFormatter     # keep the examples' lines
     p.add_argument("action", nargs="?", choices=OPS, metavar="ACTION",
                    help="control an emulation already running in --state-dir: %s" % ", ".join(OPS))
-    p.add_argument("target", nargs="?", metavar="NAME|P",
-                   help="the node for kill/restart/cut/uncut; the probability for loss")
+    p.add_argument("target", nargs="*", metavar="ARG",
+                   help="kill/restart/cut/uncut NODE; move NODE X,Y; partition NODE,NODE [NODE,...] ...; "
+                        "loss P")
     p.add_argument("--nodes", type=int, default=5, help="node count for generated layouts")
     p.add_argument("--topology", default="line", metavar="line|grid|random|FILE")
     p.add_argument("--seed", type=int, default=1)
@@ -53,8 +58,8 @@ def add_arguments(p):
 def run(args):
     if args.action:
         return run_control(args)
-    if args.target is not None:
-        args._parser.error("unexpected argument %r (actions: %s)" % (args.target, ", ".join(OPS)))
+    if args.target:
+        args._parser.error("unexpected argument %r (actions: %s)" % (args.target[0], ", ".join(OPS)))
     if not 1 <= args.nodes <= 200:
         args._parser.error("--nodes must be between 1 and 200")
     if not 0.0 <= args.loss < 1.0:
@@ -97,27 +102,43 @@ def _wait(seconds):
 def run_control(args):
     if not args.state_dir:
         args._parser.error("%s needs --state-dir DIR, the folder of the running emulation" % args.action)
-    node, p = None, None
-    if args.action == "loss":
-        try:
-            p = float(args.target)
-        except (TypeError, ValueError):
-            args._parser.error("loss needs a probability, such as: nowmesh emulate loss 0.2 --state-dir DIR")
-    elif args.action != "status":
-        if args.target is None:
-            args._parser.error("%s needs a node name, such as: nowmesh emulate %s n2 --state-dir DIR"
-                               % (args.action, args.action))
-        node = args.target
-    elif args.target is not None:
-        args._parser.error("status takes no node")
-    data = request(args.state_dir, args.action, node=node, p=p)
+    arity, parse_fields, what, example = CONTROL_ARGS[args.action]
+    usage = "%s takes %s, such as: nowmesh emulate %s --state-dir DIR" % (args.action, what, example)
+    if len(args.target) != arity if arity is not None else not args.target:
+        args._parser.error(usage)
+    try:
+        fields = parse_fields(args.target)
+    except ValueError:
+        args._parser.error(usage)
+    data = request(args.state_dir, args.action, **fields)
     if args.action == "status":
         print(json.dumps(data, indent=2))
     elif args.action == "loss":
         print("loss %g" % data["loss"])
+    elif args.action in ("partition", "heal"):
+        print("%s: %s" % (args.action, " | ".join(",".join(g) for g in data["groups"])))
     else:
         print("%s %s: %s" % (args.action, data["name"], _state(data)))
     return 0
+
+
+def _xy(text):
+    x, y = text.split(",")
+    return [float(x), float(y)]
+
+
+# action -> (positional argument count, None for one or more; request fields; what it takes; example)
+CONTROL_ARGS = {
+    "status": (0, lambda a: {}, "no argument", "status"),
+    "heal": (0, lambda a: {}, "no argument", "heal"),
+    "loss": (1, lambda a: {"p": float(a[0])}, "a probability", "loss 0.2"),
+    "move": (2, lambda a: {"node": a[0], "xy": _xy(a[1])}, "a node and a position X,Y in metres",
+             "move n2 120,40"),
+    "partition": (None, lambda a: {"groups": [g.split(",") for g in a]},
+                  "one or more comma-separated groups of nodes", "partition n1,n2"),
+}
+for _action in ("kill", "restart", "cut", "uncut"):
+    CONTROL_ARGS[_action] = (1, lambda a: {"node": a[0]}, "a node name", "%s n2" % _action)
 
 
 def _state(info):

@@ -37,6 +37,7 @@ class EmulatedNode:
         self.send = None              # callable(bytes) while a process is connected
         self.radio_on = False         # a WLAN interface of the node is active
         self.cut = False              # control: off the air (KILL/CUT)
+        self.group = 0                # control: PARTITION group; only equal groups hear each other
         self.pending = deque()        # tokens of unicast frames in the MAC queue, in order
 
     @property
@@ -107,6 +108,17 @@ class Air:
         node.cut = True
         self._power_off(node)
 
+    def move(self, mac, x_m, y_m):
+        """A new position; ValueError for a topology given as a link table."""
+        self.radio.move(self._node(mac).index, x_m, y_m)
+
+    def partition(self, groups):
+        """{mac: group}; nodes not named are group 0. An empty map heals."""
+        for mac in groups:
+            self._node(mac)                       # KeyError before anything changes
+        for node in self.nodes:
+            node.group = groups.get(node.mac, 0)
+
     def set_loss(self, probability):
         if not 0.0 <= probability <= 1.0:
             raise ValueError("loss must be from 0 to 1, got %r" % probability)
@@ -119,9 +131,14 @@ class Air:
             "counters": dict(self.counters),
             "radio": dict(self.medium.counters),
             "nodes": [{"name": n.name, "mac": n.mac.hex(":"), "channel": n.channel,
-                       "connected": n.send is not None, "radio_on": n.radio_on, "cut": n.cut}
+                       "connected": n.send is not None, "radio_on": n.radio_on, "cut": n.cut,
+                       "group": n.group, "position": self._position(n)}
                       for n in self.nodes],
         }
+
+    def _position(self, node):
+        positions = self.radio.positions
+        return None if positions is None else [round(c, 2) for c in positions[node.index]]
 
     def _node(self, mac):
         node = self.by_mac.get(bytes(mac))
@@ -139,7 +156,7 @@ class Air:
     # -- the Medium's host callbacks -------------------------------------------
     def reachable(self, i, j):
         a, b = self.nodes[i], self.nodes[j]
-        return a.on_air and b.on_air and a.channel == b.channel
+        return a.on_air and b.on_air and a.channel == b.channel and a.group == b.group
 
     def reachability_changed(self):
         pass                          # listeners() is never cached here

@@ -1,4 +1,4 @@
-"""A control client for a running medium: cut, kill, loss, status.
+"""A control client for a running medium: cut, kill, move, partition, loss, status.
 
 For tests now and `nowmesh emulate` later; each call waits for the medium's
 REPLY, so when it returns the change is in force for every later frame.
@@ -36,6 +36,13 @@ class MediumControl:
 
     def set_loss(self, probability):
         return self._call(protocol.set_loss(probability))
+
+    def move(self, mac, x_m, y_m):
+        return self._call(protocol.move(mac, x_m, y_m))
+
+    def partition(self, groups):
+        """{mac: group 1..255}; unlisted nodes are group 0; {} heals."""
+        return self._call(protocol.partition(groups))
 
     def status(self):
         return json.loads(self._call(protocol.status()))

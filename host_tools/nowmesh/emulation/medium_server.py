@@ -27,6 +27,11 @@ IDLE_WAIT_S = 0.5                 # longest select() when no event is due
 MAX_OUTPUT = 1 << 20              # a process this far behind is disconnected
 
 
+# control message -> the Air method that applies it (STATUS answers with JSON)
+CONTROL = {protocol.CUT: "cut", protocol.KILL: "kill", protocol.SET_LOSS: "set_loss",
+           protocol.MOVE: "move", protocol.PARTITION: "partition", protocol.STATUS: None}
+
+
 class Connection:
     def __init__(self, sock):
         self.sock = sock
@@ -189,7 +194,7 @@ class MediumServer:
             self._hello(conn, fields[0])
         elif kind in (protocol.CHANNEL, protocol.RADIO, protocol.TX):
             self._node_message(conn, kind, fields)
-        elif kind in (protocol.CUT, protocol.KILL, protocol.SET_LOSS, protocol.STATUS):
+        elif kind in CONTROL:
             self._control(conn, kind, fields)
         else:
             self._refuse(conn, "unexpected message type 0x%02x" % kind)
@@ -226,16 +231,11 @@ class MediumServer:
             self.air.transmit(node, token, dst, frame)
 
     def _control(self, conn, kind, fields):
+        if kind == protocol.STATUS:
+            self._send(conn, protocol.reply(True, json.dumps(self.air.status())))
+            return
         try:
-            if kind == protocol.CUT:
-                self.air.cut(*fields)
-            elif kind == protocol.KILL:
-                self.air.kill(fields[0])
-            elif kind == protocol.SET_LOSS:
-                self.air.set_loss(fields[0])
-            else:
-                self._send(conn, protocol.reply(True, json.dumps(self.air.status())))
-                return
+            getattr(self.air, CONTROL[kind])(*fields)
         except (KeyError, ValueError) as error:
             self._send(conn, protocol.reply(False, str(error.args[0])))
             return

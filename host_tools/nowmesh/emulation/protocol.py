@@ -17,6 +17,8 @@ CUT = 0x10          # mac[6], cut u8: 1 = unreachable, 0 = back on air
 KILL = 0x11         # mac[6]: cut, and drop its queued frames (power loss)
 SET_LOSS = 0x12     # ppm u32: extra per-frame loss probability * 1e6
 STATUS = 0x13       # empty: ask for a JSON status line
+MOVE = 0x14         # mac[6], x i32, y i32 (centimetres): a new position
+PARTITION = 0x15    # n * (mac[6], group u8): only same-group nodes hear each other; empty heals
 # medium -> node
 WELCOME = 0x81      # index u16, channel u8
 RX = 0x82           # src mac[6], rssi i8, frame
@@ -70,6 +72,16 @@ def status():
     return encode(STATUS)
 
 
+def move(mac, x_m, y_m):
+    return encode(MOVE, _mac(mac) + struct.pack(">ii", int(round(x_m * 100)), int(round(y_m * 100))))
+
+
+def partition(groups):
+    """groups: {mac: group number 1..255}; nodes not listed are in group 0."""
+    body = b"".join(_mac(mac) + bytes((group,)) for mac, group in sorted(groups.items()))
+    return encode(PARTITION, body)
+
+
 def welcome(index, channel_number):
     return encode(WELCOME, struct.pack(">HB", index, channel_number))
 
@@ -99,7 +111,7 @@ def _mac(mac):
 
 # Minimum body length per type: shorter bodies are protocol errors.
 _MIN_BODY = {HELLO: 6, CHANNEL: 1, TX: 11, RADIO: 1, CUT: 7, KILL: 6, SET_LOSS: 4,
-             STATUS: 0, WELCOME: 3, RX: 7, TXDONE: 5, ERROR: 0, REPLY: 1}
+             STATUS: 0, MOVE: 14, PARTITION: 0, WELCOME: 3, RX: 7, TXDONE: 5, ERROR: 0, REPLY: 1}
 
 
 def parse(kind, body):
@@ -118,6 +130,13 @@ def parse(kind, body):
         return token, body[5:11], body[11:], bool(flags & FLAG_SYNC)
     if kind == CUT:
         return body[:6], bool(body[6])
+    if kind == MOVE:
+        x_cm, y_cm = struct.unpack_from(">ii", body, 6)
+        return body[:6], x_cm / 100.0, y_cm / 100.0
+    if kind == PARTITION:
+        if len(body) % 7:
+            raise ProtocolError("partition body is not a list of 7-byte entries")
+        return ({bytes(body[k:k + 6]): body[k + 6] for k in range(0, len(body), 7)},)
     if kind == SET_LOSS:
         return (struct.unpack_from(">I", body)[0] / 1e6,)
     if kind == WELCOME:
