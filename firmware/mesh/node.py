@@ -15,6 +15,7 @@ from .neighbours import NeighbourTable
 from .store import ReadingStore, raw_newer
 from .prng import Rng
 from .replay import ReplayTable
+from .routes import estimate_hops
 from .wire import MAX_PAYLOAD, T_DATA, FrameError, Reading, encode_reading
 
 _CTR_LIMIT = 0xFFFFFFFF  # frame counter must never wrap within a boot (CTR nonce)
@@ -194,6 +195,19 @@ class Node:
         if len(dst_id) != 6 or dst_id == BROADCAST or dst_id == self.id:
             raise ValueError("dst must be another node's 6-byte id")
         return dst_id
+
+    def route_list(self):
+        """[(dst id, next hop id, metric, hops)] for the console's `routes`;
+        hops is routes.estimate_hops's estimate. Empty for policies without routes."""
+        routes = getattr(self.policy, "routes", None)
+        if routes is None:
+            return []
+        out = []
+        for dst, nh, metric in routes.entries():
+            n = self.neighbours.get(nh)
+            cost = n.cost() if n is not None else metric
+            out.append((dst, nh, metric, estimate_hops(metric, cost, nh == dst)))
+        return out
 
     def snapshot(self):
         """Comparable copy of all protocol state (not stats or events)."""

@@ -117,5 +117,27 @@ class RouteTable:
         if victim is not None:
             del self.table[victim]
 
+    def entries(self):
+        """[(dst, next hop id, metric)] of the routes in use (withdrawn ones
+        and those whose next hop left the neighbour table are skipped)."""
+        out = []
+        for dst, v in self.table.items():
+            n = self.nbrs.by_slot(v >> 48)
+            if n is not None:
+                out.append((dst, n.id, (v >> 40) & 0xFF))
+        return out
+
     def snapshot(self):
         return sorted(self.table.items())
+
+
+def estimate_hops(metric, link_cost, direct):
+    """Radio hops of a route, estimated from its metric (the sum of its links'
+    costs) and the cost of its first link, taking the links further on to be
+    like the first. Every link costs at least 8 (1/8 ETX units, 8 = perfect),
+    which bounds the estimate: at most 1 + (metric - first link) // 8.
+    Exact on even links; no per-route state needed."""
+    if direct:
+        return 1
+    c = max(8, min(link_cost, metric))
+    return max(2, min((metric + c // 2) // c, 1 + (metric - c) // 8))

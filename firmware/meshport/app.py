@@ -169,8 +169,13 @@ class App:
             answer = self._remote_command(body)
         else:
             answer = {"ok": False, "error": "unknown request"}
-        self.send_all(self.node.reply(sender, req_id, b"R" + json.dumps(answer).encode(),
-                                      self.clock.now()))
+        body = b"R" + json.dumps(answer).encode()
+        try:
+            frames = self.node.reply(sender, req_id, body, self.clock.now())
+        except ValueError:            # more fragments than a routed packet may have
+            body = b"R" + json.dumps({"ok": False, "error": "answer too large for the mesh"}).encode()
+            frames = self.node.reply(sender, req_id, body, self.clock.now())
+        self.send_all(frames)
 
     def _on_reply(self, event):
         req_id, sender, payload, hops = event[1], event[2], event[3], event[4]
@@ -228,7 +233,10 @@ class App:
 
     def start_request(self, args, payload):
         target = self.resolve(args.get("node"))
-        req_id, frames = self.node.request(target, payload, self.clock.now())
+        try:
+            req_id, frames = self.node.request(target, payload, self.clock.now())
+        except ValueError as e:       # too many requests in flight, or to ourselves
+            raise commands.CommandError(str(e))
         self.pending[req_id] = [self._current_id, self.clock.now()]
         self.send_all(frames)
         return commands.PENDING

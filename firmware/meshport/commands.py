@@ -39,6 +39,25 @@ def neighbour_entries(node):
     return list(getattr(table, "table", {}).values())
 
 
+def name_of(app, node_id):
+    # The port learns names from remote replies; direct neighbours name
+    # themselves in their hellos.
+    name = app.name_of(node_id)
+    if name is None:
+        name = getattr(app.node.neighbours.get(node_id), "name", None)
+    return name
+
+
+def parse_id(text):
+    """'aa:bb:cc:dd:ee:ff' -> 6 bytes, or None."""
+    if not isinstance(text, str) or len(text) != 17 or text.count(":") != 5:
+        return None
+    try:
+        return bytes([int(part, 16) for part in text.split(":")])
+    except ValueError:
+        return None
+
+
 def _neighbours(app, args):
     out = []
     for n in neighbour_entries(app.node):
@@ -49,9 +68,29 @@ def _neighbours(app, args):
     return out
 
 
+def _route_entry(app, dst, nh, metric, hops):
+    # rssi and cost describe the link to the next hop, so a host can walk
+    # a path hop by hop with one small `routes` request per node.
+    n = app.node.neighbours.get(nh)
+    return {"id": hex_id(dst), "name": name_of(app, dst), "next_hop": hex_id(nh),
+            "metric": metric, "hops": hops, "rssi": getattr(n, "rssi", None),
+            "cost": n.cost() if n is not None else None}
+
+
 def _routes(app, args):
     lister = getattr(app.node, "route_list", None)
-    return lister() if lister else []
+    found = lister() if lister else []
+    dst = args.get("dst")
+    if dst is None:
+        return [_route_entry(app, *r) for r in found]
+    want = parse_id(dst) or app.resolve(dst)
+    for r in found:
+        if r[0] == want:
+            return [_route_entry(app, *r)]
+    n = app.node.neighbours.get(want)        # a neighbour is reachable without a route
+    if n is not None and n.cost() < 255:
+        return [_route_entry(app, want, want, n.cost(), 1)]
+    return []
 
 
 def _readings(app, args):
@@ -59,7 +98,7 @@ def _readings(app, args):
     out = []
     for origin, r in app.node.readings.items():
         heard = app.node_heard_ms(origin)
-        out.append({"id": hex_id(origin), "name": app.name_of(origin), "seq": r.seq,
+        out.append({"id": hex_id(origin), "name": name_of(app, origin), "seq": r.seq,
                     "age_s": None if heard is None else (now - heard) // 1000,
                     "values": [list(v) for v in r.values]})
     return out

@@ -1,0 +1,54 @@
+# The console's `routes` command on the ESP32 port (under micropython, with
+# the board fakes of portfakes): entries, the `dst` lookup, remote use, and
+# a request flood that must be refused, not crash the board.
+import json
+
+from test_port import _make_app, _messages, _run
+
+
+def _replies(app):
+    return {m.get("re"): m for m in _messages(app) if "re" in m}
+
+
+def _pair(a_index, b_index):
+    a, b = _make_app(a_index), _make_app(b_index)
+    for _ in range(2):        # the second round: links have proven themselves, routes form
+        a.next_publish = b.next_publish = 0
+        _run([a, b], 8)
+    return a, b
+
+
+def test_routes_lists_the_neighbour_with_link_quality():
+    a, b = _pair(71, 72)
+    a.inp.type('@nm1 {"id": 1, "cmd": "routes"}\n')
+    a.inp.type('@nm1 {"id": 2, "cmd": "routes", "args": {"dst": "02:00:00:00:00:48"}}\n')
+    a.inp.type('@nm1 {"id": 3, "cmd": "routes", "args": {"dst": "nobody"}}\n')
+    _run([a, b], 2)
+    got = _replies(a)
+    entries = got[1]["data"]
+    assert [e["id"] for e in entries] == ["02:00:00:00:00:48"]
+    e = entries[0]
+    assert e["next_hop"] == "02:00:00:00:00:48" and e["hops"] == 1 and e["name"] in (None, "node72")
+    assert 8 <= e["metric"] < 255 and e["cost"] is not None and e["rssi"] is not None
+    assert got[2]["data"] == entries
+    assert got[3]["ok"] is False and "unknown node" in got[3]["error"]
+
+
+def test_routes_runs_on_a_remote_node():
+    a, b = _pair(73, 74)
+    a.inp.type('@nm1 {"id": 4, "cmd": "routes", "node": "02:00:00:00:00:4a"}\n')
+    _run([a, b], 10)
+    reply = _replies(a)[4]
+    assert reply["ok"] and reply["node"] == "02:00:00:00:00:4a"
+    assert [e["id"] for e in reply["data"]] == ["02:00:00:00:00:49"]
+
+
+def test_too_many_requests_in_flight_is_an_error_reply():
+    a = _make_app(75)
+    # Nobody answers 02:..:63, so every ping stays in flight.
+    for i in range(20):
+        a.inp.type('@nm1 %s\n' % json.dumps({"id": 100 + i, "cmd": "ping",
+                                             "args": {"node": "02:00:00:00:00:63"}}))
+    _run([a], 3)
+    refused = [m for m in _replies(a).values() if m.get("ok") is False]
+    assert refused and "in flight" in refused[0]["error"]
