@@ -20,6 +20,8 @@ Control the running emulation (it serves DIR/control.sock):
   nowmesh emulate partition n1,n2 n3,n4 --state-dir /tmp/mesh   # three groups (the rest is one)
   nowmesh emulate heal --state-dir /tmp/mesh           # undo the partition
   nowmesh emulate status --state-dir /tmp/mesh        # nodes, pids, ports, cut flags (JSON)
+One chip in ROM download mode for esptool (docs/rom-bootloader.md):
+  nowmesh emulate --bootloader esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
 """
 import argparse
 import json
@@ -29,6 +31,7 @@ import time
 
 from nowmesh.emulate_control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
 from nowmesh.emulator import DEFAULT_HEAP, Emulation
+from nowmesh.rombootloader import command as bootloader_command
 from nowmesh.sim.radio import ENVIRONMENTS
 
 
@@ -53,9 +56,12 @@ def add_arguments(p):
                    help="apply a scenario file's kill/revive/reboot/loss events in real time")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--capture", metavar="FILE", help="record every frame on air; read it with nowmesh decode")
+    bootloader_command.add_arguments(p)
 
 
 def run(args):
+    if args.bootloader:
+        return bootloader_command.run(args)
     if args.action:
         return run_control(args)
     if args.target:
