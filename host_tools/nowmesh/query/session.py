@@ -1,0 +1,172 @@
+"""A query session with one node over its serial console.
+
+Opening a session asks the node for its `hello` and refuses, with one clear
+message, a port where something other than nowmesh answers (a bare
+MicroPython REPL, another firmware) or a node speaking another console
+protocol version. Commands then run on the node itself, or through it on a
+remote node of the mesh; `run_many` keeps several in flight at once (the
+answers of remote nodes take a mesh round trip each, so a whole-mesh query
+is as slow as its slowest answer, not the sum of them).
+"""
+import itertools
+import time
+
+from nowmesh.console import ConsoleClient, ConsoleError
+from nowmesh.console.protocol import PROTO, format_command
+from nowmesh.errors import ToolError
+
+# A node keeps at most 16 mesh requests in flight (relay_queue_max) and
+# refuses more; the host stays well below, leaving room for other tools.
+IN_FLIGHT = 6
+LOCAL_TIMEOUT_S = 3.0
+# The node answers a remote command within 10 s (an error "timeout" at worst).
+REMOTE_TIMEOUT_S = 12.0
+HELLO_TRIES = 3           # an emulated node may miss the first line after its port opens
+_REPL_SIGNS = (">>>", "MicroPython v", "raw REPL", "Type \"help()\"")
+
+
+class FirmwareError(ToolError):
+    """The port answers, but not as a node running this nowmesh."""
+
+
+def is_node_id(text):
+    """'aa:bb:cc:dd:ee:ff' (a node's MAC as the console writes it)?"""
+    if not isinstance(text, str) or len(text) != 17 or text.count(":") != 5:
+        return False
+    return all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in text.split(":"))
+
+
+class Outcome:
+    """The result of one command: ok with data, or an error message."""
+
+    __slots__ = ("ok", "data", "error", "seconds")
+
+    def __init__(self, ok, data=None, error=None, seconds=None):
+        self.ok, self.data, self.error, self.seconds = ok, data, error, seconds
+
+    def value(self, what):
+        if not self.ok:
+            raise ConsoleError("%s: %s" % (what, self.error))
+        return self.data
+
+
+class MeshSession:
+    def __init__(self, url, baudrate=115200, client=None):
+        self.url = url
+        self.client = client or ConsoleClient(url, baudrate)
+        self.hello = None
+        self.texts = []           # ordinary output lines seen, for diagnostics
+        self.names = {}           # node id -> name, as learnt during the session
+        self._ids = itertools.count(1000)
+
+    def __enter__(self):
+        try:
+            self.hello = self.check_hello()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.client.close()
+
+    @property
+    def local_id(self):
+        return self.hello["id"]
+
+    @property
+    def local_name(self):
+        return self.hello.get("name")
+
+    # -- the node's identity -----------------------------------------------------
+    def check_hello(self):
+        """The node's hello data; FirmwareError if it is not this nowmesh."""
+        for _ in range(HELLO_TRIES):
+            outcome = self.run_many([("hello", None, None)], LOCAL_TIMEOUT_S / HELLO_TRIES)[0]
+            if outcome.ok or outcome.error != "no answer":
+                break
+        return self._judge_hello(outcome, self.url)
+
+    def remote_hello(self, node_id):
+        return self._judge_hello(self.run_many([("hello", None, node_id)])[0], node_id)
+
+    def _judge_hello(self, outcome, where):
+        if not outcome.ok:
+            raise FirmwareError(self._why_no_hello(outcome.error, where))
+        data = outcome.data if isinstance(outcome.data, dict) else {}
+        if data.get("proto") != PROTO:
+            raise FirmwareError("%s speaks console protocol %s; this nowmesh speaks %d: update %s"
+                                % (where, data.get("proto"), PROTO,
+                                   "the node's firmware (nowmesh deploy)" if (data.get("proto") or 0) < PROTO
+                                   else "nowmesh on this computer"))
+        if not is_node_id(data.get("id")):
+            raise FirmwareError("%s answered hello without a node id: not a nowmesh node" % where)
+        return data
+
+    def _why_no_hello(self, error, where):
+        if error == "no answer":
+            if any(sign in text for text in self.texts for sign in _REPL_SIGNS):
+                return ("%s runs MicroPython but not nowmesh (its REPL answered): "
+                        "put nowmesh on it with `nowmesh deploy %s`" % (where, self.url))
+            seen = " (it printed: %r)" % self.texts[-1][:60] if self.texts else ""
+            return "%s does not answer as a nowmesh node%s: another firmware, or not booted?" % (where, seen)
+        if error.startswith("unknown command"):
+            return "%s runs an older nowmesh firmware without 'hello': update it (nowmesh deploy)" % where
+        if error.startswith("protocol"):
+            return "%s: %s" % (where, error)
+        return "%s: hello failed: %s" % (where, error)
+
+    # -- commands ------------------------------------------------------------------
+    def command(self, name, args=None, node=None, timeout=None):
+        """Run one command (on `node` through the mesh if given) -> its data;
+        ConsoleError (a ToolError) with the node's message on failure."""
+        outcome = self.run_many([(name, args, node)], timeout)[0]
+        where = node or self.local_name or self.url
+        return outcome.value("%s on %s" % (name, where))
+
+    def run_many(self, requests, timeout=None):
+        """[(name, args, node)] -> [Outcome], several in flight at once.
+
+        Each request gets `timeout` seconds from when it is sent (default:
+        3 s on the node itself, 12 s through the mesh)."""
+        pending = list(range(len(requests)))
+        waiting = {}               # command id -> (index, deadline, sent)
+        results = [None] * len(requests)
+        port = self.client.port
+        while pending or waiting:
+            while pending and len(waiting) < IN_FLIGHT:
+                index = pending.pop(0)
+                name, args, node = requests[index]
+                limit = timeout or (LOCAL_TIMEOUT_S if node is None else REMOTE_TIMEOUT_S)
+                cmd_id = next(self._ids)
+                sent = time.monotonic()
+                waiting[cmd_id] = (index, sent + limit, sent)
+                port.write(format_command(cmd_id, name, args, node).encode())
+            port.flush()
+            self._collect(waiting, results)
+            now = time.monotonic()
+            for cmd_id in [c for c, w in waiting.items() if w[1] <= now]:
+                results[waiting.pop(cmd_id)[0]] = Outcome(False, error="no answer")
+        return results
+
+    def _collect(self, waiting, results):
+        """Read lines for a short while, filing replies to waiting commands."""
+        for line in self.client.lines(0.05):
+            if line.kind == "mismatch":
+                proto = line.data.get("proto")
+                for cmd_id in list(waiting):
+                    results[waiting.pop(cmd_id)[0]] = Outcome(
+                        False, error="protocol %s: the node speaks console protocol %s, this nowmesh %d"
+                                     % (proto, proto, PROTO), data={"proto": proto})
+            elif line.kind == "text" and line.text.strip():
+                self.texts = (self.texts + [line.text])[-20:]
+            elif line.kind == "reply" and line.data.get("re") in waiting:
+                index, _deadline, sent = waiting.pop(line.data["re"])
+                results[index] = Outcome(bool(line.data.get("ok")), line.data.get("data"),
+                                         line.data.get("error") or "command failed",
+                                         time.monotonic() - sent)
+            if not waiting:
+                return
