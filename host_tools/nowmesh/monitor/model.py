@@ -256,6 +256,8 @@ def _ping_reply(state, rec):
 
 def _other_event(state, rec):
     ev = rec.get("ev")
+    if not ev:
+        return
     if ev == "output":
         text = str(rec.get("text", ""))[:120]
         if text.strip():
