@@ -1,0 +1,100 @@
+"""Copy the compiled nowmesh firmware and the node config to boards.
+
+Compiles firmware/ with mpy-cross for the board's bytecode version, sends
+only files whose sha256 (computed on the board) differs, writes nowmesh.json
+with the project's network key (made on first use, kept in --key-file),
+soft-resets and checks that nowmesh is up with the requested name and channel.
+Safe to interrupt or unplug at any moment: deploy again to complete it.
+
+Examples:
+  nowmesh deploy /dev/ttyUSB0 --name kitchen
+  nowmesh deploy /dev/ttyUSB0 --json            # second time: "files_sent": 0
+  nowmesh deploy --all                          # every attached ESP32/MicroPython board
+  nowmesh deploy --all --state-dir /tmp/mesh    # every node of `nowmesh emulate --state-dir /tmp/mesh`
+"""
+import json
+import sys
+import threading
+
+from nowmesh.deploy import fleet
+from nowmesh.deploy.config import DEFAULT_KEY_FILE
+from nowmesh.deploy.session import DeployOptions, deploy_board
+from nowmesh.errors import InputError, ToolError
+
+
+def add_arguments(p):
+    p.add_argument("port", nargs="?", help="serial port path or pyserial URL of the board")
+    p.add_argument("--all", action="store_true",
+                   help="every attached board (USB ids of ESP32 bridges and MicroPython), or with "
+                        "--state-dir every node of a running emulation; in parallel")
+    p.add_argument("--state-dir", metavar="DIR", help="with --all: the folder of `nowmesh emulate`")
+    p.add_argument("--name", help="node name (1-16 printable characters); default: keep the "
+                                  "board's, or n-XXXXXX from its MAC")
+    p.add_argument("--channel", type=int, help="Wi-Fi channel 1-14 (default: keep, or 1)")
+    p.add_argument("--board", help="board profile from boards/ (writes board.json)")
+    p.add_argument("--key-file", default=DEFAULT_KEY_FILE,
+                   help="network key file, made on first use (default: ./%(default)s)")
+    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args):
+    options = DeployOptions(name=args.name, channel=args.channel, board=args.board,
+                            key_file=args.key_file, baud=args.baud)
+    if args.all:
+        return _run_all(args, options)
+    if not args.port:
+        raise InputError("command line", "PORT", "give a port (`nowmesh ports` lists them) or --all")
+    if args.state_dir:
+        raise InputError("command line", "--state-dir", "only with --all")
+    result = deploy_board(args.port, options, _Progress(args.json).show)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(_summary(result))
+    return 0
+
+
+def _run_all(args, options):
+    if args.port:
+        raise InputError("command line", "PORT", "give a port or --all, not both")
+    if args.name:
+        raise InputError("command line", "--name", "every board needs its own name: not with --all")
+    targets = (fleet.emulated_ports(args.state_dir) if args.state_dir
+               else [(port, None) for port in fleet.usb_ports()])
+    if not targets:
+        raise ToolError("no boards found (plugged in? `nowmesh ports` lists serial ports)")
+    results = fleet.deploy_all(targets, options, _Progress(args.json, prefixed=True).show)
+    failed = [r for r in results if "error" in r]
+    if args.json:
+        print(json.dumps({"boards": results, "ok": len(results) - len(failed), "failed": len(failed)},
+                         sort_keys=True))
+    else:
+        for r in results:
+            print("%-14s %s" % (r["port"], "FAILED: " + r["error"] if "error" in r else _summary(r)))
+        print("%d of %d boards deployed" % (len(results) - len(failed), len(results)))
+    return 1 if failed else 0
+
+
+def _summary(r):
+    return ("%(name)s (%(id)s, channel %(channel)s): %(files_sent)d files sent, %(files_unchanged)d "
+            "unchanged, %(files_removed)d removed; %(bytes_sent)d bytes written in %(seconds).2fs" % r)
+
+
+class _Progress:
+    """Progress lines on stderr (stdout stays for the result)."""
+
+    def __init__(self, quiet, prefixed=False):
+        self.quiet = quiet
+        self.prefixed = prefixed
+        self.lock = threading.Lock()
+
+    def show(self, *event):
+        if self.quiet:
+            return
+        port, event = (event[0], event[1:]) if self.prefixed else ("", event)
+        stage = event[0]
+        text = "%s %d/%d" % (stage, event[1] + 1, event[2]) if stage == "sending" else \
+            " ".join(str(e) for e in event)
+        with self.lock:
+            print("%s%s" % (port + ": " if port else "", text), file=sys.stderr, flush=True)

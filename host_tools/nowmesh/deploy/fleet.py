@@ -1,0 +1,68 @@
+"""`deploy --all`: find every attached board (or every node of a running
+emulation) and deploy to all of them in parallel, one thread per port."""
+import copy
+import json
+import os
+import threading
+
+from nowmesh.deploy.config import load_or_create_key
+from nowmesh.deploy.session import deploy_board
+from nowmesh.errors import InputError, ToolError
+
+# USB ids of the serial bridges and native USB ports ESP32 boards use, and of
+# MicroPython's own USB device (docs/deploy.md): variation by table.
+USB_IDS = {
+    (0x10C4, 0xEA60): "CP210x",
+    (0x1A86, 0x7523): "CH340",
+    (0x1A86, 0x55D4): "CH9102",
+    (0x0403, 0x6001): "FTDI",
+    (0x0403, 0x6015): "FTDI",
+    (0x303A, 0x1001): "Espressif USB",
+    (0x303A, 0x4001): "MicroPython",
+}
+
+
+def usb_ports():
+    """Serial ports whose USB id is a known ESP32 bridge or MicroPython."""
+    from serial.tools import list_ports
+    return sorted(p.device for p in list_ports.comports() if (p.vid, p.pid) in USB_IDS)
+
+
+def emulated_ports(state_dir):
+    """Ports of the running nodes of `nowmesh emulate --state-dir DIR`."""
+    path = os.path.join(state_dir, "nodes.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            nodes = json.load(f)["nodes"]
+    except FileNotFoundError:
+        raise InputError(path, None, "no running emulation here (start one with "
+                                     "`nowmesh emulate --state-dir %s`)" % state_dir) from None
+    except (ValueError, KeyError, TypeError):
+        raise InputError(path, None, "not an emulation's nodes file") from None
+    return [(n["port"], n["name"]) for n in nodes if n.get("running") and n.get("port")]
+
+
+def deploy_all(targets, options, progress):
+    """targets: [(port, name or None)]. -> [result or {"port", "error"}] in order.
+    Every board gets the same key; each keeps its own name unless the
+    target names one (emulated nodes: their emulation name)."""
+    key = load_or_create_key(options.key_file)       # once, before the threads race for it
+    results = [None] * len(targets)
+
+    def one(i, port, name):
+        board_options = copy.copy(options)
+        board_options.name = name
+        try:
+            results[i] = deploy_board(port, board_options, lambda *a: progress(port, *a), key=key)
+            progress(port, "done")
+        except (ToolError, InputError, OSError) as exc:
+            results[i] = {"port": port, "error": str(exc)}
+            progress(port, "failed", str(exc))
+
+    threads = [threading.Thread(target=one, args=(i, port, name), daemon=True)
+               for i, (port, name) in enumerate(targets)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -1,0 +1,166 @@
+"""One deploy to one board: probe, plan, stage, commit, reset, confirm.
+
+    result = deploy_board("/dev/ttyUSB0", DeployOptions(name="kitchen"))
+    result["files_sent"], result["bytes_sent"], result["seconds"]
+
+See docs/deploy.md for what goes over the wire and why it is safe to unplug
+the board at any moment.
+"""
+import json
+import time
+
+from nowmesh import boards
+from nowmesh.console.client import PortError, open_port
+from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.deploy import build, device
+from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes, default_name,
+                                   load_or_create_key, node_config, parse_existing)
+from nowmesh.deploy.plan import make_plan
+from nowmesh.deploy.rawrepl import DeviceGone, RawRepl
+from nowmesh.errors import ToolError
+
+CONFIG = "nowmesh.json"
+BOARD_FILE = "board.json"
+
+
+class DeployOptions:
+    def __init__(self, name=None, channel=None, board=None, key_file=DEFAULT_KEY_FILE,
+                 baud=115200, boot_timeout=30.0, firmware_dir=build.FIRMWARE):
+        self.name = name
+        self.channel = channel
+        self.board = board
+        self.key_file = key_file
+        self.baud = baud
+        self.boot_timeout = boot_timeout
+        self.firmware_dir = firmware_dir
+
+    def board_profile(self):
+        return boards.load_board(self.board) if self.board else None
+
+
+class NodeDidNotStart(ToolError):
+    """The files are on the board, but nowmesh did not come up."""
+
+
+def _quiet(stage, done=0, total=0):
+    pass
+
+
+def deploy_board(url, options, progress=_quiet, key=None, port=None):
+    """Deploy the firmware and config to the board at `url`; -> result dict.
+    `key` (hex) defaults to the options' key file; `port` is an open pyserial
+    port to use instead of opening `url` (tests cut it to emulate an unplug)."""
+    started = time.monotonic()
+    key = key or load_or_create_key(options.key_file)
+    profile = options.board_profile()
+    serial_port = port or open_port(url, options.baud, timeout=0.05)
+    repl = RawRepl(serial_port, url)
+    try:
+        result = _deploy(repl, options, key, profile, progress)
+        progress("confirming")
+        result.update(_confirm(repl, options))
+    except DeviceGone as exc:
+        raise DeviceGone("%s; the board keeps its old firmware or the new one, never none: "
+                         "deploy again to complete it" % exc) from None
+    finally:
+        try:
+            serial_port.close()
+        except Exception:      # an unplugged port may fail to close; nothing left to do
+            pass
+    result.update(port=url, bytes_sent=repl.bytes_written, bytes_received=repl.bytes_read,
+                  seconds=round(time.monotonic() - started, 3))
+    return result
+
+
+def _deploy(repl, options, key, profile, progress):
+    progress("connecting")
+    repl.enter()
+    managed = list(build.SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
+    found = device.probe(repl, managed, build.PACKAGES)
+    compiler = build.Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
+    local = build.firmware_tree(compiler, options.firmware_dir)
+    local[CONFIG] = _config_file(repl, found, options, key)
+    if profile:
+        local[BOARD_FILE] = json.dumps(profile, sort_keys=True).encode()
+    plan = make_plan(local, found.files, found.dirs, build.PACKAGES)
+    if plan.mkdirs:
+        repl.exec(device.mkdir_program(plan.mkdirs))
+    programs = device.stage_programs(plan.send, found.deflate)
+    for i, program in enumerate(programs):
+        progress("sending", i, len(programs))
+        repl.exec(program)
+    if not plan.nothing_to_do:
+        progress("committing")
+        repl.exec(device.commit_program(plan.commit, plan.remove))
+    return {"files_sent": len(plan.send), "file_bytes_sent": plan.bytes_to_send,
+            "files_committed": len(plan.commit), "files_unchanged": len(plan.unchanged),
+            "files_removed": len(plan.remove), "compressed": found.deflate,
+            "mpy": compiler.bytecode, "arch": compiler.arch,
+            "micropython": ".".join(str(v) for v in found.version)}
+
+
+def _config_file(repl, found, options, key):
+    existing = parse_existing(found.config_text)
+    name = options.name
+    if name is None and "name" not in existing:
+        name = default_name(device.board_mac(repl))
+    config = node_config(existing, key, name, options.channel, options.board)
+    check_config(config)
+    return config_bytes(config, found.config_text, existing)
+
+
+def _confirm(repl, options):
+    """Soft-reset into main.py; wait for its hello; check name and channel."""
+    repl.run_main()
+    hello = _wait_for_hello(repl, options.boot_timeout)
+    status = _command(repl, "status", 10.0)
+    expected = config_expected(options)
+    for field, want in expected.items():
+        if want is not None and status.get(field) != want:
+            raise NodeDidNotStart("%s: nowmesh started with %s %r, not %r" % (
+                repl.url, field, status.get(field), want))
+    return {"name": status.get("name"), "id": hello.get("id"), "channel": status.get("channel"),
+            "fw": hello.get("fw"), "board": hello.get("board")}
+
+
+def config_expected(options):
+    return {"name": options.name, "channel": options.channel}
+
+
+def _lines(repl, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = repl.read_until(b"\n", max(0.0, deadline - time.monotonic()))
+        if raw is None:
+            return
+        yield parse_line(raw.decode("utf-8", "replace"))
+
+
+def _wait_for_hello(repl, timeout):
+    last_text = ""
+    for line in _lines(repl, timeout):
+        if line.kind == "event" and line.data.get("ev") == "hello":
+            return line.data
+        if line.kind == "mismatch":
+            raise NodeDidNotStart("%s: the node speaks another console protocol version (%s): "
+                                  "update the tools" % (repl.url, line.text))
+        if line.kind == "text" and line.text.strip():
+            last_text = line.text.strip()
+            if last_text.startswith("nowmesh: cannot start"):
+                raise NodeDidNotStart("%s: the files are on the board but main.py reports: %s"
+                                      % (repl.url, last_text))
+    raise NodeDidNotStart("%s: no hello from nowmesh within %gs after the reset%s" % (
+        repl.url, timeout, " (last line: %s)" % last_text if last_text else ""))
+
+
+def _command(repl, name, timeout):
+    repl.write(format_command(1, name).encode())
+    for line in _lines(repl, timeout):
+        if line.kind == "reply" and line.data.get("re") == 1:
+            if not line.data.get("ok"):
+                raise NodeDidNotStart("%s: %s failed: %s" % (repl.url, name, line.data.get("error")))
+            return line.data.get("data") or {}
+    raise NodeDidNotStart("%s: nowmesh did not answer %r within %gs" % (repl.url, name, timeout))
+
+
+__all__ = ["DeployOptions", "deploy_board", "NodeDidNotStart", "PortError", "DEFAULT_KEY_FILE"]
