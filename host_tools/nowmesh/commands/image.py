@@ -20,7 +20,7 @@ import json
 import os
 import sys
 
-from nowmesh.deploy.config import DEFAULT_KEY_FILE, load_or_create_key
+from nowmesh.deploy.config import DEFAULT_KEY_FILE
 from nowmesh.image.build import build_images
 
 
@@ -41,12 +41,13 @@ def add_arguments(p):
 
 
 def run(args):
-    if not os.path.exists(args.key_file):
-        print("creating network key file %s (keep it: every node of the mesh needs this key)"
+    had_key = os.path.exists(args.key_file)
+    manifest = build_images(args.firmware, args.board, args.name, args.out, args.key_file,
+                            flash_size=args.flash_size, channel=args.channel,
+                            interval_s=_interval(args.interval))
+    if not had_key:
+        print("created network key file %s (keep it: every node of the mesh needs this key)"
               % args.key_file, file=sys.stderr)
-    key = load_or_create_key(args.key_file)
-    manifest = build_images(args.firmware, args.board, args.name, args.out, key, flash_size=args.flash_size,
-                            channel=args.channel, interval_s=_interval(args.interval))
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:

@@ -87,9 +87,12 @@ def merge(fw, region, fs_bytes):
     return bytes(image)
 
 
-def build_images(firmware_path, board_name, names, out_dir, key, flash_size=None, channel=1,
+def build_images(firmware_path, board_name, names, out_dir, key_file, flash_size=None, channel=1,
                  interval_s=None):
-    """Write DIR/<name>.bin for each node and DIR/manifest.json; return the manifest."""
+    """Write DIR/<name>.bin for each node and DIR/manifest.json; return the manifest.
+
+    The network key comes from `key_file` (nowmesh deploy's; created if
+    missing, but only once the firmware and layout are known to be good)."""
     check_names(names)
     board = boards.load_board(board_name)
     size = _flash_size(flash_size or board["flash_size"])
@@ -98,7 +101,10 @@ def build_images(firmware_path, board_name, names, out_dir, key, flash_size=None
         region = layout.find_fs_region(fw, size)
     except layout.LayoutError as e:
         raise InputError(firmware_path, "", str(e)) from None
-    configs = {name: node_config(name, key, channel, interval_s, board["name"]) for name in names}
+    configs = {name: node_config(name, "00" * 16, channel, interval_s, board["name"]) for name in names}
+    key = deploy_config.load_or_create_key(key_file)
+    for config in configs.values():
+        config["key"] = key
     common = firmware_files(board)
     os.makedirs(out_dir, exist_ok=True)
     nodes = {}
