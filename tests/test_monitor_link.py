@@ -1,0 +1,149 @@
+"""The monitor's link on a real pty (the serial seam): the test plays the board
+on the pty's master side, writing what a board prints (garbage included) and
+reading what the monitor sends. Unplugging closes the pty; plugging back
+re-points a stable symlink, as udev's /dev/serial/by-id/ links do."""
+import json
+import os
+import queue
+import select
+import time
+
+import pytest
+
+from nowmesh.console.protocol import PREFIX
+from nowmesh.monitor.link import MAX_LINE, MonitorLink
+
+
+class PtyBoard:
+    """The board end of a pty, reachable through the stable path `link`."""
+
+    def __init__(self, link):
+        self.master, self.slave = os.openpty()
+        self.link = link
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(os.ttyname(self.slave), link)
+        self.sent = b""
+
+    def write(self, data):
+        os.write(self.master, data)
+
+    def commands(self, timeout=5.0, want=1):
+        """Command objects the host wrote, waiting until `want` arrived."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [json.loads(line[len(PREFIX):]) for line in self.sent.decode().splitlines()
+                     if line.startswith(PREFIX)]
+            if len(found) >= want:
+                return found
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                self.sent += os.read(self.master, 4096)
+        raise AssertionError("the host sent %r" % self.sent)
+
+    def reply(self, command, data):
+        self.write((PREFIX + json.dumps({"re": command["id"], "ok": True, "data": data}) + "\r\n").encode())
+
+    def unplug(self):
+        # udev removes the by-id link with the device (a dangling link could
+        # point at a pty number some other program gets next).
+        os.remove(self.link)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def next_record(link, where, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            record = link.records.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        seen.append(record)
+        if where(record):
+            return record, seen
+    raise AssertionError("no such record; saw %r" % seen)
+
+
+@pytest.fixture
+def board_and_link(tmp_path):
+    path = str(tmp_path / "ttyUSB-by-id")
+    board = PtyBoard(path)
+    link = MonitorLink(path, poll_s=60, retry_s=0.1, remote_status=False)
+    link.connect_once()
+    link.start()
+    try:
+        yield board, link
+    finally:
+        link.stop()
+
+
+HELLO = {"ev": "hello", "proto": 1, "fw": "0.1.0", "name": "kitchen", "id": "24:0a:c4:12:34:56", "board": "esp32-devkitc"}
+
+
+def test_polls_go_out_and_replies_come_back_matched_by_id(board_and_link):
+    board, link = board_and_link
+    sent = board.commands(want=5)
+    assert [c["cmd"] for c in sent] == ["hello", "readings", "neighbours", "routes", "status"]
+    assert len({c["id"] for c in sent}) == 5
+    board.write((PREFIX + json.dumps({"ev": "stats", "uptime_s": 3}) + "\n").encode())
+    board.reply(sent[4], {"name": "kitchen", "uptime_s": 4})
+    board.reply(sent[0], HELLO)
+    status, seen = next_record(link, lambda r: r.get("cmd") == "status")
+    assert status["ev"] == "poll" and status["data"]["uptime_s"] == 4 and status["ok"]
+    assert [r["ev"] for r in seen] == ["link", "stats", "poll"]    # events flow while replies are awaited
+    hello, _ = next_record(link, lambda r: r.get("cmd") == "hello")
+    assert hello["data"]["name"] == "kitchen"
+    link.request("ping", {"node": "24:0a:c4:aa:bb:cc"})
+    ping = [c for c in board.commands(want=6) if c["cmd"] == "ping"][0]
+    assert ping["args"] == {"node": "24:0a:c4:aa:bb:cc"}
+    board.write((PREFIX + json.dumps({"re": ping["id"], "ok": False, "error": "timeout"}) + "\n").encode())
+    reply, _ = next_record(link, lambda r: r.get("ev") == "reply")
+    assert reply["cmd"] == "ping" and reply["ok"] is False and reply["error"] == "timeout"
+
+
+def test_garbage_on_the_line_is_shown_and_the_stream_goes_on(board_and_link):
+    board, link = board_and_link
+    board.write(bytes(range(256)))                                 # binary noise, no line end
+    board.write(b"\xff\xfe" + b"x" * (3 * MAX_LINE))               # a runaway line
+    board.write(b"\n@nm1 {bad json\n@nm1 [1, 2]\n\x00\x00\r\n@nm7 {\"ev\": \"hello\"}\n")
+    board.write((PREFIX + json.dumps({"ev": "reading", "id": "24:0a:c4:aa:bb:cc", "seq": 3,
+                                      "values": [["temp", 21.5, "C"]]}) + "\n").encode())
+    reading, seen = next_record(link, lambda r: r.get("ev") == "reading")
+    assert reading["values"] == [["temp", 21.5, "C"]]
+    outputs = [r for r in seen if r["ev"] == "output"]
+    assert len(outputs) >= 3 and all(len(r["text"]) <= MAX_LINE for r in outputs)
+    assert any(r["text"] == "@nm1 {bad json" for r in outputs)
+    links = [r for r in seen if r["ev"] == "link"]
+    assert [r["state"] for r in links] == ["connected", "mismatch"]     # @nm7: another protocol version
+    assert "protocol 7" in links[1]["detail"]
+
+
+def test_unplug_and_plug_back_reconnects(board_and_link):
+    board, link = board_and_link
+    board.commands(want=1)
+    board.unplug()
+    lost, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "disconnected")
+    assert "went away" in lost["detail"]
+    waiting, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "reconnecting")
+    assert "no such port" in waiting["detail"]
+    time.sleep(0.5)                  # retries while away make no further records
+    assert [r for r in _drain(link) if r.get("ev") == "link"] == []
+    board = PtyBoard(board.link)     # plugged back: a new tty behind the same by-id path
+    back, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "connected")
+    assert back["port"] == board.link
+    hello = board.commands()[0]
+    assert hello["cmd"] == "hello"   # it asks who is there again
+    board.reply(hello, HELLO)
+    next_record(link, lambda r: r.get("cmd") == "hello" and r["ok"])
+    board.unplug()
+
+
+def _drain(link):
+    out = []
+    while True:
+        try:
+            out.append(link.records.get_nowait())
+        except queue.Empty:
+            return out
