@@ -105,9 +105,14 @@ def bench_heap(quick):
     if proc.returncode != 0:
         raise SystemExit("heap probe failed:\n" + proc.stderr)
     probe = json.loads(proc.stdout.strip().splitlines()[-1])
-    print("  one node after %d frames of a 100-node mesh: heap_bytes %d (max live %d), "
-          "%d readings held (micropython unix port, 64-bit)" % (
-              probe["frames_replayed"], probe["heap_bytes"], probe["max_live_bytes"], probe["readings_held"]))
+    target = 32 * 1024
+    probe["target_bytes"] = target
+    probe["target_met"] = probe["heap_bytes"] <= target
+    print("  one node after %d frames of a 100-node mesh: heap_bytes %d (max live %d; target %d: %s), "
+          "%d readings held (micropython unix port, %d-bit)" % (
+              probe["frames_replayed"], probe["heap_bytes"], probe["max_live_bytes"], target,
+              "met" if probe["target_met"] else "NOT met", probe["readings_held"], 8 * probe["word_bytes"]))
+    print("  " + ", ".join("%s %d" % kv for kv in sorted(probe["breakdown"].items(), key=lambda kv: -kv[1])))
     return dict(probe, capture=info)
 
 

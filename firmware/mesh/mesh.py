@@ -78,8 +78,9 @@ class MeshPolicy:
         relay = n is None or not n.hello or n.selects_me or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
             or sender == ae.sync_from
         limit = self.cfg.hop_limit
+        canonical = node.readings.canonical   # one id object per origin in every table
         for raw, r, hops, metric in items:
-            origin = r.origin
+            origin = canonical(r.origin)
             if origin == node.id:
                 continue
             if cost <= _ROUTE_COST_MAX:
@@ -115,11 +116,12 @@ class MeshPolicy:
         me = self.node.id
         sym, selects, q_out = False, False, -1
         two = []
+        canonical = self.node.readings.canonical
         for nid, q, mpr in entries:
             if nid == me:
                 sym, selects, q_out = True, mpr, q
             elif q >= _Q2_MIN or (q >= _Q2_KEEP and nid in n.two_hop):
-                two.append(nid)   # hysteresis: a wobbling estimate does not churn relays
+                two.append(canonical(nid))   # hysteresis: a wobbling estimate does not churn relays
         two = tuple(two)
         if two != n.two_hop or sym != n.sym:
             self._relays_dirty = True

@@ -91,7 +91,9 @@ class NeighbourTable:
         if new:
             if len(self.table) >= self.max_entries:
                 self.drop(self._least_recent())
-            n = Neighbour(node_id, bytes(mac), rssi, now_ms, self.timeout_ms // _SILENCE_FACTOR)
+            # ESP-NOW: the MAC is the node id; share the object (64 B on 64-bit)
+            mac = node_id if mac == node_id else bytes(mac)
+            n = Neighbour(node_id, mac, rssi, now_ms, self.timeout_ms // _SILENCE_FACTOR)
             n.slot = self._free_slot()
             self.table[node_id] = n
             self._slots[n.slot] = n

@@ -7,6 +7,15 @@
 # forgotten. Its next frame is then accepted as if first heard, so frames of
 # that sender captured earlier can be replayed once each until it is tracked
 # again. Size max_senders above the number of nodes a node can hear.
+#
+# Memory: one bytearray per sender (boot, top counter, stamp as u32, then the
+# window bitmap), not a list holding a 64-bit mask: the mask alone would be a
+# heap-allocated long int (over 62 bits on 64-bit, 30 on 32-bit builds).
+# 12 + window/8 bytes: 2 GC blocks per sender instead of 4.
+import struct
+
+_HEAD = "<III"       # boot, top counter, stamp
+_MASK_AT = 12
 
 
 class ReplayTable:
@@ -15,9 +24,9 @@ class ReplayTable:
             raise ValueError("max_senders and window must be >= 1")
         self.max_senders = max_senders
         self.window = window
+        self._mask_len = (window + 7) // 8
         self._full = (1 << window) - 1
-        # sender -> [boot, top_ctr, seen_mask, stamp]; bit i of seen_mask means
-        # counter top_ctr - i was accepted. stamp orders updates for eviction.
+        # sender -> record; bit i of the bitmap means counter top - i was accepted.
         self._senders = {}
         self._stamp = 0
 
@@ -29,46 +38,68 @@ class ReplayTable:
         s = self._senders.get(sender)
         if s is None:
             return True
-        if boot != s[0]:
-            return boot > s[0]
-        if ctr > s[1]:
+        s_boot, top = struct.unpack_from("<II", s, 0)
+        if boot != s_boot:
+            return boot > s_boot
+        if ctr > top:
             return True
-        d = s[1] - ctr
+        d = top - ctr
         if d >= self.window:
             return False
-        return not (s[2] >> d) & 1
+        return not (s[_MASK_AT + (d >> 3)] >> (d & 7)) & 1
 
     def accept(self, sender, boot, ctr):
         """Record (boot, ctr) as seen. Returns False (and changes nothing) for a replay."""
         if not self.check(sender, boot, ctr):
             return False
-        sender = bytes(sender)
-        self._stamp += 1
+        self._stamp = (self._stamp + 1) & 0xFFFFFFFF
         s = self._senders.get(sender)
-        if s is None or boot > s[0]:
-            if s is None and len(self._senders) >= self.max_senders:
-                self._evict()
-            self._senders[sender] = [boot, ctr, 1, self._stamp]
+        if s is None or boot > struct.unpack_from("<I", s, 0)[0]:
+            if s is None:
+                if len(self._senders) >= self.max_senders:
+                    self._evict()
+                s = self._senders[bytes(sender)] = bytearray(_MASK_AT + self._mask_len)
+            else:
+                s[_MASK_AT:] = bytes(self._mask_len)
+            struct.pack_into(_HEAD, s, 0, boot, ctr, self._stamp)
+            s[_MASK_AT] = 1
             return True
-        if ctr > s[1]:
-            shift = ctr - s[1]
-            s[2] = ((s[2] << shift) | 1) & self._full if shift < self.window else 1
-            s[1] = ctr
+        top = struct.unpack_from("<I", s, 4)[0]
+        if ctr > top:
+            shift = ctr - top
+            mask = self._mask(s)
+            self._set_mask(s, ((mask << shift) | 1) & self._full if shift < self.window else 1)
+            top = ctr
         else:
-            s[2] |= 1 << (s[1] - ctr)
-        s[3] = self._stamp
+            d = top - ctr
+            s[_MASK_AT + (d >> 3)] |= 1 << (d & 7)
+        struct.pack_into("<II", s, 4, top, self._stamp)
         return True
+
+    def _mask(self, s):
+        return int.from_bytes(bytes(s[_MASK_AT:]), "little")
+
+    def _set_mask(self, s, mask):
+        s[_MASK_AT:] = mask.to_bytes(self._mask_len, "little")
 
     def _evict(self):
         oldest = None
+        oldest_stamp = 0
         for sender, s in self._senders.items():
-            if oldest is None or s[3] < self._senders[oldest][3]:
-                oldest = sender
+            stamp = struct.unpack_from("<I", s, 8)[0]
+            if oldest is None or stamp < oldest_stamp:
+                oldest, oldest_stamp = sender, stamp
         del self._senders[oldest]
 
     def forget(self, sender):
         self._senders.pop(sender, None)
 
     def snapshot(self):
-        """Comparable copy of the whole state (for tests and debugging)."""
-        return sorted([(k, tuple(v)) for k, v in self._senders.items()])
+        """Comparable copy of the whole state (for tests and debugging):
+        [(sender, boot, top counter, bitmap, stamp)]."""
+        out = []
+        for k, s in self._senders.items():
+            boot, top, stamp = struct.unpack_from(_HEAD, s, 0)
+            out.append((k, boot, top, self._mask(s), stamp))
+        out.sort()
+        return out

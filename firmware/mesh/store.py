@@ -22,6 +22,15 @@ def raw_newer(a_boot, a_seq, b_boot, b_seq):
 class ReadingStore:
     def __init__(self):
         self.raw = {}  # origin id -> encoded reading (bytes)
+        # origin id -> the same id object: every table keyed by origin (routes,
+        # heard, intervals, repair wheel, two-hop sets) shares one bytes object
+        # per origin instead of a fresh copy per decoded frame (64 B each on
+        # 64-bit MicroPython, 32 B on an ESP32).
+        self._ids = {}
+
+    def canonical(self, origin):
+        """The id object this store keys origin by (origin itself if unknown)."""
+        return self._ids.get(origin, origin)
 
     def __len__(self):
         return len(self.raw)
@@ -56,12 +65,14 @@ class ReadingStore:
         return [self[k] for k in self.raw]
 
     def put(self, origin, raw):
+        origin = self._ids.setdefault(origin, origin)
         self.raw[origin] = raw
 
     def put_reading(self, r):
-        self.raw[r.origin] = encode_reading(r)
+        self.put(r.origin, encode_reading(r))
 
     def pop(self, origin):
+        self._ids.pop(origin, None)
         return self.raw.pop(origin, None)
 
     def key_of(self, origin):
