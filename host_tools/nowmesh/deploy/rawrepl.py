@@ -45,6 +45,7 @@ class RawRepl:
         self.bytes_written = 0
         self.bytes_read = 0
         self.raw_paste = True          # cleared if the device answers R\x00
+        self.in_raw_repl = False       # main.py was stopped: run_main() starts it again
         self._pending = bytearray()    # bytes read ahead of what a caller asked for
 
     # -- bytes ---------------------------------------------------------------
@@ -116,6 +117,7 @@ class RawRepl:
                 raise NotMicroPython("%s: the board did not come back to the raw REPL after a "
                                      "soft reset" % self.url)
         self._pending.clear()
+        self.in_raw_repl = True
 
     def run_main(self):
         """Leave the raw REPL and soft-reset from the friendly REPL: boot.py
@@ -123,6 +125,7 @@ class RawRepl:
         self.write(b"\r\x02")
         self.read_until(b">>> ", 3.0)
         self.write(b"\x04")
+        self.in_raw_repl = False
 
     # -- running code --------------------------------------------------------
     def exec(self, code, timeout=30.0):

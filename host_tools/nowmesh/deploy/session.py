@@ -17,7 +17,7 @@ from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes,
                                    load_or_create_key, node_config, parse_existing)
 from nowmesh.deploy.plan import make_plan
 from nowmesh.deploy.rawrepl import DeviceGone, RawRepl
-from nowmesh.errors import ToolError
+from nowmesh.errors import InputError, ToolError
 
 CONFIG = "nowmesh.json"
 BOARD_FILE = "board.json"
@@ -25,13 +25,14 @@ BOARD_FILE = "board.json"
 
 class DeployOptions:
     def __init__(self, name=None, channel=None, board=None, key_file=DEFAULT_KEY_FILE,
-                 baud=115200, boot_timeout=30.0, firmware_dir=build.FIRMWARE):
+                 baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=build.FIRMWARE):
         self.name = name
         self.channel = channel
         self.board = board
         self.key_file = key_file
         self.baud = baud
         self.boot_timeout = boot_timeout
+        self.repl_timeout = repl_timeout      # for the REPL prompt after Ctrl-C / soft reset
         self.firmware_dir = firmware_dir
 
     def board_profile(self):
@@ -53,6 +54,7 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None):
     started = time.monotonic()
     key = key or load_or_create_key(options.key_file)
     profile = options.board_profile()
+    check_config(node_config({"name": "-"}, key, options.name, options.channel, options.board))
     serial_port = port or open_port(url, options.baud, timeout=0.05)
     repl = RawRepl(serial_port, url)
     try:
@@ -62,6 +64,9 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None):
     except DeviceGone as exc:
         raise DeviceGone("%s; the board keeps its old firmware or the new one, never none: "
                          "deploy again to complete it" % exc) from None
+    except (ToolError, InputError):
+        _restart_quietly(repl)         # main.py was stopped for the deploy: start it again
+        raise
     finally:
         try:
             serial_port.close()
@@ -72,9 +77,18 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None):
     return result
 
 
+def _restart_quietly(repl):
+    if not repl.in_raw_repl:
+        return
+    try:
+        repl.run_main()
+    except ToolError:
+        pass
+
+
 def _deploy(repl, options, key, profile, progress):
     progress("connecting")
-    repl.enter()
+    repl.enter(timeout=options.repl_timeout)
     managed = list(build.SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
     found = device.probe(repl, managed, build.PACKAGES)
     compiler = build.Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
