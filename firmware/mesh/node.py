@@ -8,7 +8,9 @@
 # fails is counted in stats['rejected'][reason] and changes nothing else.
 from .config import NodeConfig
 from .crypto import Keys, seal
-from .flood import BROADCAST, FloodPolicy  # noqa: F401  (FloodPolicy: the placeholder, still selectable)
+# The flood placeholder policy (mesh.flood.FloodPolicy) is not imported here:
+# a board running the mesh policy would keep its code on the heap for nothing.
+from .unicast import BROADCAST
 from .frames import DATA_HEAD, packet_key
 from .mesh import MeshPolicy
 from .neighbours import NeighbourTable
