@@ -95,7 +95,7 @@ def emulated_ports():
             found.append({"port": node["port"], "kind": "emulated", "vid": None, "pid": None,
                           "bridge": None, "guess": "emulated node %s" % node.get("name"),
                           "boards": [], "node": node.get("name"), "mac": node.get("mac"),
-                          "pid_process": node.get("pid"), "state_dir": emulation["state_dir"]})
+                          "process": node.get("pid"), "state_dir": emulation["state_dir"]})
     return found
 
 
