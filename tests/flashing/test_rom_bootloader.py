@@ -1,6 +1,7 @@
 """The emulated ROM bootloader against unmodified esptool (CLI subprocesses and
 its Python API) on a real pty, plus golden wire bytes of the protocol."""
 import hashlib
+import signal
 import struct
 import subprocess
 import sys
@@ -129,6 +130,22 @@ def test_golden_wire_bytes(tmp_path):
     assert md5 == [bytes.fromhex("0113220000000000") + hashlib.md5(b"\xff" * 4096).hexdigest().encode() + b"\0\0"]
     assert slip.encode(b"\xc0\xdb") == b"\xc0\xdb\xdc\xdb\xdd\xc0"
     assert slip.Decoder().feed(b"noise\xc0\xdb\xdc\xdb\xdd\xc0\xc0ab\xc0") == [b"\xc0\xdb", b"ab"]
+
+
+def test_emulate_bootloader_command_serves_until_interrupted(tmp_path):
+    flash_file = tmp_path / "c3.bin"
+    proc = subprocess.Popen([sys.executable, "-m", "nowmesh", "emulate", "--bootloader", "esp32c3",
+                             "--flash-size", "2MB", "--flash-file", str(flash_file)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        port = first.split(" on ")[1].split(" ")[0]
+        assert first.startswith("esp32c3 ROM bootloader on /dev/") and flash_file.stat().st_size == 2 << 20
+        out = esptool(port, "flash-id")
+        assert out.returncode == 0 and "Detected flash size: 2MB" in out.stdout, out.stdout + out.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
 
 
 def test_emulate_command_refuses_a_flash_file_of_the_wrong_size(tmp_path, capsys):

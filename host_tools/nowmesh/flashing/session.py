@@ -61,7 +61,10 @@ def port_kind(path):
 def open_serial(path):
     """Open `path` exclusively at the ROM's baud rate; one clear ToolError if it cannot be."""
     try:
-        port = serial.serial_for_url(path, do_not_open=True, exclusive=True)
+        # exclusive: a second program on the same board would corrupt the transfer
+        # (URL handlers such as rfc2217:// do not take the option)
+        options = {} if "://" in path else {"exclusive": True}
+        port = serial.serial_for_url(path, do_not_open=True, **options)
         port.baudrate = ROM_BAUD
         port.open()
         return port
