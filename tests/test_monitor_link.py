@@ -122,10 +122,13 @@ def test_garbage_on_the_line_is_shown_and_the_stream_goes_on(board_and_link):
 
 def test_unplug_and_plug_back_reconnects(board_and_link):
     board, link = board_and_link
-    board.commands(want=1)
+    link.request("ping", {"node": "24:0a:c4:aa:bb:cc"})
+    assert board.commands(want=6)[-1]["cmd"] == "ping"        # sent, never answered
     board.unplug()
-    lost, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "disconnected")
+    lost, seen = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "disconnected")
     assert "went away" in lost["detail"]
+    failed, _ = next_record(link, lambda r: r.get("ev") == "reply")
+    assert (failed["cmd"], failed["ok"], failed["error"]) == ("ping", False, "the link was lost")
     waiting, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "reconnecting")
     assert "no such port" in waiting["detail"]
     time.sleep(0.5)                  # retries while away make no further records

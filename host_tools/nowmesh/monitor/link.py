@@ -109,6 +109,10 @@ class MonitorLink:
     def _lost(self, why):
         self._close()
         self._link_state("disconnected", why)
+        for kind, cmd, args, node, _sent in self._pending.values():
+            if kind == "reply":       # the user asked: say the answer will not come
+                self._fail(kind, cmd, args, node, "the link was lost")
+        self._pending.clear()
         self._stop.wait(self.retry_s)
 
     def _close(self):
@@ -196,10 +200,13 @@ class MonitorLink:
         for cmd_id, (kind, cmd, args, node, sent) in list(self._pending.items()):
             if now - sent > REPLY_TIMEOUT_S:
                 del self._pending[cmd_id]
-                rec = {"cmd": cmd, "node": node, "ok": False, "error": "no answer within %gs" % REPLY_TIMEOUT_S}
-                if args:
-                    rec["args"] = args
-                self._emit(kind, **rec)
+                self._fail(kind, cmd, args, node, "no answer within %gs" % REPLY_TIMEOUT_S)
+
+    def _fail(self, kind, cmd, args, node, error):
+        rec = {"cmd": cmd, "node": node, "ok": False, "error": error}
+        if args:
+            rec["args"] = args
+        self._emit(kind, **rec)
 
     def _link_state(self, state, detail):
         # One record per change: a port that stays away is not a record every retry.
