@@ -63,13 +63,9 @@ class FakeSerial:
             self._out += b"\r\n>>> "
         elif self.mode == "rom":
             for packet in self._decoder.feed(data):
-                if packet[1:2] != b"\x08" and self.rom.synced and self.baudrate != self.rom.baud:
-                    continue              # the ROM hears garbage at the wrong rate
                 for response in self.rom.handle(packet, self.baudrate):
                     self._out += slip.encode(response)
-                actions, self.rom.after_send = self.rom.after_send, []
-                for action in actions:
-                    action()
+                self.rom.answered()
         return len(data)
 
     def read(self, n=1):

@@ -56,14 +56,18 @@ class RomLoader:
 
     # --- framing of requests and responses ----------------------------------
     def handle(self, packet, host_baud=None):
+        """Responses to one request. `host_baud` is the rate the host's UART runs at
+        (None: unknown, not checked)."""
         if self.app_running or len(packet) < 8 or packet[0] != 0x00:
             return []                                   # not a request: noise
         op, size, chk = struct.unpack_from("<BHI", packet, 1)
         data = packet[8:]
         if op == 0x08:
+            # A SYNC is always heard: it stands in for the reset into download mode that
+            # esptool does with DTR/RTS on a real board, and the ROM re-learns the rate.
             return self._sync(data, host_baud)
-        if not self.synced:
-            return []                                   # no baud rate locked yet: garbage to the ROM
+        if not self.synced or (host_baud and host_baud != self.baud):
+            return []                                   # garbage to a UART at another rate
         handler = COMMANDS.get(op)
         try:
             if handler is None or size != len(data):
@@ -72,6 +76,13 @@ class RomLoader:
         except RomError as e:
             return [self._response(op, 0, b"", e.code)]
         return [self._response(op, value, body, 0)]
+
+    def answered(self):
+        """Call once the responses are out: what the command changed takes effect
+        (a new baud rate, leaving the loader)."""
+        actions, self.after_send = self.after_send, []
+        for action in actions:
+            action()
 
     def _response(self, op, value, body, error):
         status = bytes((1 if error else 0, error)) + bytes(self.chip["status_len"] - 2)

@@ -114,21 +114,9 @@ class BootloaderPort:
         host_baud = self._host_baud()
         with self._lock:
             for packet in self._decoder.feed(data):
-                if self._wrong_rate(packet, host_baud):
-                    continue                      # framing garbage to the UART: no answer
-                answers = [slip.encode(r) for r in self.rom.handle(packet, host_baud)]
-                self._write(b"".join(answers))
-                actions, self.rom.after_send = self.rom.after_send, []
-                for action in actions:
-                    action()
+                self._write(b"".join(slip.encode(r) for r in self.rom.handle(packet, host_baud)))
+                self.rom.answered()
         self._flush_console()
-
-    def _wrong_rate(self, packet, host_baud):
-        # A SYNC is always heard: it stands in for the reset into download mode that
-        # esptool does with DTR/RTS on a real board, and the ROM re-learns the rate.
-        if packet[1:2] == b"\x08" or not self.rom.synced or not host_baud:
-            return False
-        return host_baud != self.rom.baud
 
     def _flush_console(self):
         with self._lock:
