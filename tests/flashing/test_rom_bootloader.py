@@ -34,14 +34,15 @@ def test_esptool_writes_verifies_and_reads_back(tmp_path, chip):
         assert ident.returncode == 0, ident.stdout + ident.stderr
         assert "Detecting chip type... %s" % board.rom.chip["name"] in ident.stdout
         assert "Detected flash size: 4MB" in ident.stdout
-        plain = esptool(board.port, "write-flash", "0x10000", tmp_path / "fw.bin")
+        plain = esptool(board.port, "write-flash", "0x10000", tmp_path / "fw.bin", options=["--chip", chip])
         assert plain.returncode == 0 and "Hash of data verified." in plain.stdout, plain.stdout + plain.stderr
         packed = esptool(board.port, "write-flash", "--compress", "0x20000", tmp_path / "fw.bin")
         assert packed.returncode == 0 and "Hash of data verified." in packed.stdout, packed.stdout + packed.stderr
         back = esptool(board.port, "read-flash", "0x20000", len(data), tmp_path / "back.bin")
         assert back.returncode == 0, back.stdout + back.stderr
         assert (tmp_path / "back.bin").read_bytes() == data
-        assert esptool(board.port, "verify-flash", "0x10000", tmp_path / "fw.bin").returncode == 0
+        assert esptool(board.port, "verify-flash", "0x10000", tmp_path / "fw.bin",
+                       options=["--chip", chip]).returncode == 0
         # the flash file is plain flash bytes at their addresses
         raw = flash_file.read_bytes()
         assert len(raw) == 4 << 20 and raw[0x10000:0x10000 + len(data)] == data
@@ -53,6 +54,12 @@ def test_esptool_writes_verifies_and_reads_back(tmp_path, chip):
         tampered = esptool(board.port, "verify-flash", "0x10000", tmp_path / "fw.bin")
         assert tampered.returncode != 0
         assert "verification failed" in (tampered.stdout + tampered.stderr).lower()
+
+
+def test_esptool_with_the_wrong_chip_argument_is_told_what_the_chip_is(tmp_path):
+    with BootloaderPort("esp32c3", str(tmp_path / "f.bin")) as board:
+        out = esptool(board.port, "flash-id", options=["--chip", "esp32s3"])
+        assert out.returncode != 0 and "This chip is ESP32-C3, not ESP32-S3" in out.stdout + out.stderr
 
 
 def test_chip_id_and_mac_reads(tmp_path):
