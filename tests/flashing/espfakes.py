@@ -3,6 +3,7 @@ an in-memory serial port with the emulated ROM loader behind it (the serial
 seam esptool's ESPLoader accepts in place of a port name)."""
 import os
 import random
+import tempfile
 
 import esptool.bin_image as bin_image
 from esptool.targets import CHIP_DEFS
@@ -21,7 +22,8 @@ def esp_image(chip, size=20000, seed=1):
     segment.name = ".dram0.data"
     image.segments = [segment]
     image.append_digest = True
-    path = "/dev/shm/nowmesh-img-%d-%s" % (os.getpid(), chip)
+    handle, path = tempfile.mkstemp(suffix=".bin")      # esptool's save() takes a file name
+    os.close(handle)
     try:
         image.save(path)
         with open(path, "rb") as f:
