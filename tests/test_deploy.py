@@ -61,11 +61,25 @@ def test_second_deploy_sends_no_file(node, key_file):
     first = _deploy(node, key_file, name="alpha")
     assert first["files_sent"] >= 1                     # at least the config: a new key
     assert first["name"] == "alpha" and first["id"] == node.mac.hex(":")
+    assert first["restarted"] is True
+    resets, pid = dict(node.board.resets), node.pid
     second = _deploy(node, key_file, name="alpha")
     assert second["files_sent"] == 0 and second["file_bytes_sent"] == 0
     assert second["files_unchanged"] == first["files_unchanged"] + first["files_committed"]
-    assert second["bytes_sent"] < first["bytes_sent"]
+    assert second["bytes_sent"] < 300 < first["bytes_sent"]
+    # the board hashed its files itself and said "same": main.py was never stopped
+    assert second["restarted"] is False and node.board.resets == resets and node.pid == pid
     assert _running_name(node) == "alpha"
+
+
+def test_a_changed_setting_is_not_mistaken_for_up_to_date(node, key_file):
+    _deploy(node, key_file, name="alpha")
+    renamed = _deploy(node, key_file, name="beta")
+    assert renamed["files_sent"] == 1 and renamed["restarted"] is True
+    assert _running_name(node) == "beta"
+    other_key = _deploy(node, key_file + ".other", name="beta")   # a different project's key
+    assert other_key["files_sent"] == 1
+    assert _deploy(node, key_file, name="alpha")["files_sent"] == 1
 
 
 def test_board_gets_the_compiled_tree_for_its_bytecode_version(node, key_file):

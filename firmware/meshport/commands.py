@@ -134,6 +134,15 @@ def _config_set(app, args):
     return {"field": field, "saved": True, "reboot_needed": True}
 
 
+def _files_digest(app, args):
+    # for `nowmesh deploy`: is the tree on the flash already the one to deploy?
+    paths = args.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise CommandError("files_digest needs 'paths' (a list of file or folder names)")
+    from .fsdigest import digest
+    return digest(paths)
+
+
 def _reboot(app, args):
     app.reboot_requested = True
     return {"rebooting": True}
@@ -149,6 +158,7 @@ HANDLERS = {
     "send": _send,
     "config_get": _config_get,
     "config_set": _config_set,
+    "files_digest": _files_digest,
     "reboot": _reboot,
 }
 # Commands that may run on a remote node through the mesh (answer fits a frame).

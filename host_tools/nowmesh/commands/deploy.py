@@ -13,10 +13,12 @@ Examples:
   nowmesh deploy --all --state-dir /tmp/mesh    # every node of `nowmesh emulate --state-dir /tmp/mesh`
 """
 import json
+import os
 import sys
 import threading
 
 from nowmesh.deploy import fleet
+from nowmesh.deploy.build import FIRMWARE
 from nowmesh.deploy.config import DEFAULT_KEY_FILE
 from nowmesh.deploy.session import DeployOptions, deploy_board
 from nowmesh.errors import InputError, ToolError
@@ -34,13 +36,16 @@ def add_arguments(p):
     p.add_argument("--board", help="board profile from boards/ (writes board.json)")
     p.add_argument("--key-file", default=DEFAULT_KEY_FILE,
                    help="network key file, made on first use (default: ./%(default)s)")
+    p.add_argument("--firmware", metavar="DIR", default=None,
+                   help="firmware tree to deploy (default: this project's firmware/)")
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args):
     options = DeployOptions(name=args.name, channel=args.channel, board=args.board,
-                            key_file=args.key_file, baud=args.baud)
+                            key_file=args.key_file, baud=args.baud,
+                            firmware_dir=_firmware_dir(args.firmware))
     if args.all:
         return _run_all(args, options)
     if not args.port:
@@ -53,6 +58,14 @@ def run(args):
     else:
         print(_summary(result))
     return 0
+
+
+def _firmware_dir(path):
+    if path is None:
+        return FIRMWARE
+    if not os.path.isfile(os.path.join(path, "main.py")):
+        raise InputError("command line", "--firmware", "%s has no main.py: not a firmware tree" % path)
+    return path
 
 
 def _run_all(args, options):

@@ -102,9 +102,8 @@ def check_config(config):
         raise InputError("command line", exc.field, exc.message) from None
 
 
-def config_bytes(config, existing_text, existing):
-    """Bytes to put in nowmesh.json: the board's own bytes when nothing
-    changed (so its hash matches and nothing is sent)."""
-    if existing_text and config == existing:
-        return existing_text.encode()
+def config_bytes(config):
+    """Bytes to put in nowmesh.json: one canonical form, so the same config
+    always hashes the same (a file the firmware rewrote after `config-set`
+    is written once more in this form)."""
     return json.dumps(config, sort_keys=True).encode()

@@ -12,7 +12,7 @@ import time
 from nowmesh import boards
 from nowmesh.console.client import PortError, open_port
 from nowmesh.console.protocol import format_command, parse_line
-from nowmesh.deploy import build, device
+from nowmesh.deploy import build, device, fastpath
 from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes, default_name,
                                    load_or_create_key, node_config, parse_existing)
 from nowmesh.deploy.plan import make_plan
@@ -58,9 +58,11 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None):
     serial_port = port or open_port(url, options.baud, timeout=0.05)
     repl = RawRepl(serial_port, url)
     try:
-        result = _deploy(repl, options, key, profile, progress)
-        progress("confirming")
-        result.update(_confirm(repl, options))
+        result = fastpath.up_to_date(repl, options, key, profile, _managed_files(profile))
+        if result is None:
+            result = _deploy(repl, options, key, profile, progress)
+            progress("confirming")
+            result.update(_confirm(repl, options), restarted=True)
     except DeviceGone as exc:
         raise DeviceGone("%s; the board keeps its old firmware or the new one, never none: "
                          "deploy again to complete it" % exc) from None
@@ -77,6 +79,11 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None):
     return result
 
 
+def _managed_files(profile):
+    """Top-level files a deploy writes (besides the package folders)."""
+    return list(build.SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
+
+
 def _restart_quietly(repl):
     if not repl.in_raw_repl:
         return
@@ -89,8 +96,7 @@ def _restart_quietly(repl):
 def _deploy(repl, options, key, profile, progress):
     progress("connecting")
     repl.enter(timeout=options.repl_timeout)
-    managed = list(build.SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
-    found = device.probe(repl, managed, build.PACKAGES)
+    found = device.probe(repl, _managed_files(profile), build.PACKAGES)
     compiler = build.Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
     local = build.firmware_tree(compiler, options.firmware_dir)
     local[CONFIG] = _config_file(repl, found, options, key)
@@ -120,7 +126,7 @@ def _config_file(repl, found, options, key):
         name = default_name(device.board_mac(repl))
     config = node_config(existing, key, name, options.channel, options.board)
     check_config(config)
-    return config_bytes(config, found.config_text, existing)
+    return config_bytes(config)
 
 
 def _confirm(repl, options):
@@ -155,6 +161,9 @@ def _wait_for_hello(repl, timeout):
     for line in _lines(repl, timeout):
         if line.kind == "event" and line.data.get("ev") == "hello":
             return line.data
+        if line.kind == "event" and line.data.get("ev") == "crash":
+            raise NodeDidNotStart("%s: the files are on the board but nowmesh crashed at start: %s"
+                                  % (repl.url, line.data.get("error")))
         if line.kind == "mismatch":
             raise NodeDidNotStart("%s: the node speaks another console protocol version (%s): "
                                   "update the tools" % (repl.url, line.text))

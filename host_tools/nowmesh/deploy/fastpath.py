@@ -1,0 +1,74 @@
+"""The unchanged re-deploy without stopping the node.
+
+A node running nowmesh answers console commands while the mesh runs. Three
+pipelined commands (hello, config_get, files_digest) tell whether the board
+already holds exactly the tree and config a deploy would write: the board
+hashes its files itself (firmware/meshport/fsdigest.py), the host computes the
+same digest over what it would send. Equal: nothing is sent, main.py keeps
+running, the mesh loses nothing. Anything else (a REPL, another firmware, an
+older nowmesh without files_digest, a difference): None, and the deploy goes
+through the raw REPL.
+"""
+import hashlib
+import json
+
+from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.deploy import build
+from nowmesh.deploy.config import config_bytes, node_config
+
+ANSWER_S = 0.6                 # a running node answers within its 50 ms console poll
+NOT_NOWMESH = (b">>> ", b"Traceback", b"raw REPL", b"\x04")
+
+
+def tree_digest(tree):
+    """The digest fsdigest.digest computes on the board, over {path: bytes}."""
+    total = hashlib.sha256()
+    for path in sorted(tree):
+        total.update(path.encode() + b"\n" + hashlib.sha256(tree[path]).hexdigest().encode() + b"\n")
+    return total.hexdigest()
+
+
+def ask(repl, paths):
+    """-> {"hello", "config", "files"} from a running nowmesh node, or None."""
+    commands = (("hello", None), ("config_get", None), ("files_digest", {"paths": paths}))
+    repl.discard_input()
+    repl.write("".join(format_command(90 + i, name, args) for i, (name, args) in enumerate(commands))
+               .encode())
+    answers = {}
+    while len(answers) < len(commands):
+        raw = repl.read_until(b"\n", ANSWER_S)
+        if raw is None or any(marker in raw for marker in NOT_NOWMESH):
+            return None
+        line = parse_line(raw.decode("utf-8", "replace"))
+        if line.kind == "reply" and line.data.get("re") in (90, 91, 92):
+            if not line.data.get("ok"):
+                return None             # e.g. an older nowmesh without files_digest
+            answers[line.data["re"] - 90] = line.data.get("data")
+    return {"hello": answers[0], "config": answers[1], "files": answers[2]}
+
+
+def up_to_date(repl, options, key, profile, managed_files):
+    """-> a deploy result if the board already has everything, else None."""
+    paths = list(managed_files) + list(build.PACKAGES)
+    found = ask(repl, paths)
+    if found is None or not isinstance(found["config"], dict):
+        return None
+    files = found["files"]
+    compiler = build.Compiler(files["mpy"] & 0xFF, (files["mpy"] >> 8) & 3, files["mpy"] >> 10)
+    tree = build.firmware_tree(compiler, options.firmware_dir)
+    shown = dict(found["config"])
+    shown.pop("key", None)                    # shown masked; ours goes in, the digest checks it
+    config = node_config(shown, key, options.name, options.channel, options.board)
+    if "name" not in config:
+        return None
+    tree["nowmesh.json"] = config_bytes(config)
+    if profile:
+        tree["board.json"] = json.dumps(profile, sort_keys=True).encode()
+    if tree_digest(tree) != files["digest"] or files["files"] != len(tree):
+        return None
+    hello = found["hello"]
+    return {"files_sent": 0, "file_bytes_sent": 0, "files_committed": 0,
+            "files_unchanged": len(tree), "files_removed": 0, "restarted": False,
+            "mpy": compiler.bytecode, "arch": compiler.arch, "name": hello.get("name"),
+            "id": hello.get("id"), "channel": config.get("channel"), "fw": hello.get("fw"),
+            "board": hello.get("board")}
