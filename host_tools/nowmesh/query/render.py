@@ -22,22 +22,28 @@ def link_label(link):
     return "%s, %s" % (rssi, etx)
 
 
-def _columns(topology):
-    names = [n["name"] for n in topology["nodes"]]
+def _depths(names, links, depth):
+    """Breadth-first distances over `links`, extending `depth` in place."""
     adjacent = {name: [] for name in names}
-    for link in topology["links"] + topology.get("weak_links", []):
+    for link in links:
         if link["a"] in adjacent and link["b"] in adjacent:
             adjacent[link["a"]].append(link["b"])
             adjacent[link["b"]].append(link["a"])
-    start = next((n["name"] for n in topology["nodes"] if n.get("local")), names[0] if names else None)
-    depth = {start: 0} if start is not None else {}
-    queue = deque([start] if start is not None else [])
+    queue = deque(sorted(depth, key=depth.get))
     while queue:
         here = queue.popleft()
         for there in sorted(adjacent[here]):
             if there not in depth:
                 depth[there] = depth[here] + 1
                 queue.append(there)
+
+
+def _columns(topology):
+    names = [n["name"] for n in topology["nodes"]]
+    start = next((n["name"] for n in topology["nodes"] if n.get("local")), names[0] if names else None)
+    depth = {start: 0} if start is not None else {}
+    _depths(names, topology["links"], depth)                    # the good links shape the picture,
+    _depths(names, topology.get("weak_links", []), depth)       # weak ones only place the rest
     last = max(depth.values(), default=-1) + 1
     columns = {}
     for name in sorted(names):
@@ -63,6 +69,31 @@ def layout(topology):
 def edges(topology):
     """(link, weak?) for every link between drawable nodes."""
     return [(l, False) for l in topology["links"]] + [(l, True) for l in topology.get("weak_links", [])]
+
+
+def link_path(a, b):
+    """Points to draw a link along: straight between neighbouring columns;
+    a link that skips columns bows upwards so it does not run through the
+    nodes between (a quadratic curve as 12 segments)."""
+    (x1, y1), (x2, y2) = a, b
+    if abs(x2 - x1) <= COLUMN_W * 1.01:
+        return [a, b]
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - min(0.35 * abs(x2 - x1), 110)   # peak <= 55 px up: inside the margin
+    points = []
+    for i in range(13):
+        t = i / 12.0
+        points.append(((1 - t) ** 2 * x1 + 2 * t * (1 - t) * cx + t * t * x2,
+                       (1 - t) ** 2 * y1 + 2 * t * (1 - t) * cy + t * t * y2))
+    return points
+
+
+def label_point(points):
+    """Where a link's label goes: the middle of its path, a little above."""
+    if len(points) == 2:
+        (x1, y1), (x2, y2) = points
+        return (x1 + x2) / 2, (y1 + y2) / 2 - 6
+    x, y = points[len(points) // 2]
+    return x, y - 6
 
 
 def to_json(topology):
@@ -94,13 +125,15 @@ def to_svg(topology):
            'font-family="Helvetica, Arial, sans-serif">' % (width, height, width, height),
            '<rect width="100%" height="100%" fill="white"/>']
     for link, weak in edges(topology):
-        (x1, y1), (x2, y2) = positions[link["a"]], positions[link["b"]]
+        points = link_path(positions[link["a"]], positions[link["b"]])
         dash = ' stroke-dasharray="6,4"' if weak else ""
         colour = "#999999" if weak else "#336699"
-        out.append('<line class="link" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"%s/>'
-                   % (x1, y1, x2, y2, colour, dash))
-        out.append('<text class="link-label" x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="%s">%s</text>'
-                   % ((x1 + x2) / 2, (y1 + y2) / 2 - 6, colour, escape(link_label(link))))
+        out.append('<polyline class="link" points="%s" fill="none" stroke="%s" stroke-width="2"%s/>'
+                   % (" ".join("%.1f,%.1f" % p for p in points), colour, dash))
+        x, y = label_point(points)
+        out.append('<text class="link-label" x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="%s" '
+                   'stroke="white" stroke-width="3" paint-order="stroke">%s</text>'
+                   % (x, y, colour, escape(link_label(link))))
     for n in topology["nodes"]:
         x, y = positions[n["name"]]
         fill = "#cce5ff" if n.get("local") else ("#ffffff" if n.get("answered", True) else "#eeeeee")

@@ -1,7 +1,7 @@
 """The topology as a PNG picture, drawn with pillow on render.py's layout."""
 from PIL import Image, ImageDraw, ImageFont
 
-from nowmesh.query.render import RADIUS, edges, layout, link_label
+from nowmesh.query.render import RADIUS, edges, label_point, layout, link_label, link_path
 
 _LINK, _WEAK, _TEXT, _GREY = (51, 102, 153), (153, 153, 153), (0, 0, 0), (102, 102, 102)
 
@@ -17,9 +17,12 @@ def _dashed(draw, start, end, fill, dash=6, gap=4):
         step += dash + gap
 
 
-def _centred(draw, xy, text, font, fill):
+def _centred(draw, xy, text, font, fill, backdrop=None):
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    draw.text((xy[0] - (right - left) / 2, xy[1] - (bottom - top) / 2), text, font=font, fill=fill)
+    x, y = xy[0] - (right - left) / 2, xy[1] - (bottom - top) / 2
+    if backdrop is not None:     # keep a label readable where it crosses a line
+        draw.rectangle([x - 2, y + top - 1, x + right - left + 2, y + bottom + 1], fill=backdrop)
+    draw.text((x, y), text, font=font, fill=fill)
 
 
 def write_png(topology, path):
@@ -28,13 +31,14 @@ def write_png(topology, path):
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default()
     for link, weak in edges(topology):
-        a, b = positions[link["a"]], positions[link["b"]]
-        if weak:
-            _dashed(draw, a, b, _WEAK)
-        else:
-            draw.line([a, b], fill=_LINK, width=2)
-        _centred(draw, ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 - 10), link_label(link), font,
-                 _WEAK if weak else _LINK)
+        points = link_path(positions[link["a"]], positions[link["b"]])
+        for start, end in zip(points, points[1:]):
+            if weak:
+                _dashed(draw, start, end, _WEAK)
+            else:
+                draw.line([start, end], fill=_LINK, width=2)
+        x, y = label_point(points)
+        _centred(draw, (x, y - 4), link_label(link), font, _WEAK if weak else _LINK, backdrop=(255, 255, 255))
     for n in topology["nodes"]:
         x, y = positions[n["name"]]
         fill = (204, 229, 255) if n.get("local") else ((255, 255, 255) if n.get("answered", True) else (238, 238, 238))

@@ -9,6 +9,7 @@ answers of remote nodes take a mesh round trip each, so a whole-mesh query
 is as slow as its slowest answer, not the sum of them).
 """
 import itertools
+import random
 import time
 
 from nowmesh.console import ConsoleClient, ConsoleError
@@ -19,9 +20,17 @@ from nowmesh.errors import ToolError
 # refuses more; the host stays well below, leaving room for other tools.
 IN_FLIGHT = 6
 LOCAL_TIMEOUT_S = 3.0
+# Remote requests leave the node as unicast bursts towards the same next hop;
+# sent back to back they collide or overrun a relay's receive buffer, and each
+# loss costs a 2 s end-to-end retry. A small gap between them is cheaper.
+REMOTE_GAP_S = 0.03
 # The node answers a remote command within 10 s (an error "timeout" at worst).
 REMOTE_TIMEOUT_S = 12.0
-HELLO_TRIES = 3           # an emulated node may miss the first line after its port opens
+HELLO_TRIES = 2           # an emulated node may miss the first line after its port opens
+# Asked once more when the mesh lost the request or its answer: these change
+# nothing, or (config_set) set the same value again.
+RETRYABLE = ("hello", "status", "neighbours", "routes", "readings", "config_get", "config_set", "ping")
+_LOST = ("no answer", "timeout")
 _REPL_SIGNS = (">>>", "MicroPython v", "raw REPL", "Type \"help()\"")
 
 
@@ -57,10 +66,14 @@ class MeshSession:
         self.hello = None
         self.texts = []           # ordinary output lines seen, for diagnostics
         self.names = {}           # node id -> name, as learnt during the session
-        self._ids = itertools.count(1000)
+        # Ids unlike any earlier session's: a reply to a command an earlier
+        # session left unanswered may still arrive on the port.
+        self._ids = itertools.count(random.randrange(1, 1 << 30))
+        self._last_remote = 0.0
 
     def __enter__(self):
         try:
+            self.client.port.reset_input_buffer()    # output nobody read yet is old news
             self.hello = self.check_hello()
         except BaseException:
             self.close()
@@ -135,13 +148,23 @@ class MeshSession:
         pending = list(range(len(requests)))
         waiting = {}               # command id -> (index, deadline, sent)
         results = [None] * len(requests)
+        retried = set()
         port = self.client.port
-        while pending or waiting:
+        while True:
+            for index in self._lost(requests, results, retried):
+                results[index] = None
+                retried.add(index)
+                pending.append(index)
+            if not pending and not waiting:
+                return results
             while pending and len(waiting) < IN_FLIGHT:
                 index = pending.pop(0)
                 name, args, node = requests[index]
                 limit = timeout or (LOCAL_TIMEOUT_S if node is None else REMOTE_TIMEOUT_S)
                 cmd_id = next(self._ids)
+                if node is not None:
+                    time.sleep(max(0.0, self._last_remote + REMOTE_GAP_S - time.monotonic()))
+                    self._last_remote = time.monotonic()
                 sent = time.monotonic()
                 waiting[cmd_id] = (index, sent + limit, sent)
                 port.write(format_command(cmd_id, name, args, node).encode())
@@ -150,7 +173,12 @@ class MeshSession:
             now = time.monotonic()
             for cmd_id in [c for c, w in waiting.items() if w[1] <= now]:
                 results[waiting.pop(cmd_id)[0]] = Outcome(False, error="no answer")
-        return results
+
+    @staticmethod
+    def _lost(requests, results, retried):
+        """Indexes of retryable requests the mesh lost, each once."""
+        return [i for i, r in enumerate(results) if r is not None and not r.ok and r.error in _LOST
+                and i not in retried and requests[i][0] in RETRYABLE]
 
     def _collect(self, waiting, results):
         """Read lines for a short while, filing replies to waiting commands."""

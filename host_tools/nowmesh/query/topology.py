@@ -6,18 +6,24 @@ how A hears B (rssi) and the ETX of the link as A measures it from both
 directions (cost, 1/8 ETX units, 255 = unusable). `merge_links` pairs A's
 view of B with B's view of A, so each radio link appears once:
 
-- rssi is the weaker of the two ends' figures, cost the worse of the two;
-- a link whose ends both list each other with a cost of at most `max_cost`
-  is in `links`; one worse than that (but usable by the mesh, cost < 255)
-  is in `weak_links`, as are links heard in one direction only;
+- rssi is the weaker of the two ends' figures (each end hears the other
+  through its own shadowing: the weaker direction limits the link);
+- cost is the better of the two ends' ETX figures: both measure the same
+  two-way link (an end's cost already uses its own and the other end's
+  delivery ratio), and what differs between them is noise (a burst of
+  collisions at one end inflates its figure for a while);
+- a link whose ends both list each other, with a cost of at most
+  `max_cost`, is in `links`; one worse than that (but usable by the mesh,
+  cost < 255) is in `weak_links`, as are links heard in one direction only;
 - when one end did not answer, the other end's view is used alone
   (`"one_sided": true`).
 
-The default bar, cost 16 (ETX 2: each direction delivers at least about
-70 % of frames), keeps the links the mesh relies on and leaves out the
-fringe pairs that hear each other now and then at the edge of range.
+The default bar, cost 24 (ETX 3), keeps the links the mesh relies on and
+leaves out the fringe pairs that hear each other now and then at the edge
+of range (in a live emulated line: good links measure ETX 1-1.7, the
+fringe pair two spacings apart ETX 3.2-10).
 """
-DEFAULT_MAX_COST = 16
+DEFAULT_MAX_COST = 24
 UNUSABLE = 255
 
 
@@ -53,13 +59,15 @@ def _merge_pair(pair, heard, tables, names):
     a, b = sorted(pair, key=lambda i: names.get(i) or i)
     at_a, at_b = heard.get((a, b)), heard.get((b, a))
     one_sided = (at_a is None and tables.get(a) is None) or (at_b is None and tables.get(b) is None)
-    one_way = (at_a is None or at_b is None) and not one_sided
     views = [v for v in (at_a, at_b) if v is not None]
     rssis = [v[0] for v in views if v[0] is not None]
     costs = [v[1] for v in views if v[1] is not None]
-    cost = max(costs) if costs else None
-    if cost is not None and cost >= UNUSABLE:
-        return None                           # heard, but an end cannot use it
+    usable = [c for c in costs if c < UNUSABLE]
+    if costs and not usable:
+        return None                           # heard, but neither end can use it
+    # one way: an end does not list the other, or says its hellos miss us
+    one_way = not one_sided and (at_a is None or at_b is None or len(usable) < len(costs))
+    cost = min(usable) if usable else None
     link = {"a": names.get(a) or a, "b": names.get(b) or b, "a_id": a, "b_id": b,
             "rssi": min(rssis) if rssis else None, "cost": cost,
             "etx": None if cost is None else round(cost / 8.0, 2),
