@@ -129,3 +129,14 @@ def test_an_image_booted_from_flash_joins_the_mesh(tmp_path, images, make_emulat
     mesh.restart("n2")                        # a power cycle: same flash, boot counter moves on
     assert mesh.command("n2", "status")["boot"] == 2
     mesh.wait_for_readings(at="n1", from_=["n2"], timeout=45, max_age_s=3)
+
+
+def test_an_image_for_4mb_on_an_8mb_board_is_a_corrupt_filesystem(tmp_path, images):
+    """v1.26+ sizes the filesystem from the physical flash: littlefs refuses a
+    superblock whose block count differs, and MicroPython reports corruption."""
+    flash = tmp_path / "flash.bin"
+    data = bytearray(b"\xff" * (8 << 20))
+    data[0x1000:0x1000 + len(images["barn"])] = images["barn"]
+    flash.write_bytes(data)
+    boot = flashboot.prepare(str(flash), str(tmp_path / "fs"), BOARD)
+    assert boot.state == "corrupt" and boot.region.end == 8 << 20

@@ -32,6 +32,7 @@ import time
 
 from nowmesh.emulate_control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
 from nowmesh.emulator import DEFAULT_HEAP, Emulation
+from nowmesh.errors import InputError
 from nowmesh.rombootloader import command as bootloader_command
 from nowmesh.sim.radio import ENVIRONMENTS
 
@@ -60,6 +61,9 @@ def add_arguments(p):
     p.add_argument("--node-flash", action="append", default=[], metavar="NODE=FILE",
                    help="NODE boots from this flash file (e.g. written by esptool) instead of a "
                         "fresh firmware folder; repeatable (docs/images.md)")
+    p.add_argument("--key-file", metavar="FILE",
+                   help="give the other nodes the network key in this key file (nowmesh-key.json, "
+                        "as in the images) instead of the emulator's test key")
     bootloader_command.add_arguments(p)
 
 
@@ -77,7 +81,7 @@ def run(args):
     emu = Emulation(args.topology, nodes=args.nodes, seed=args.seed, state_dir=args.state_dir,
                     board=args.board, heap=args.heap, interval_s=args.interval, loss=args.loss,
                     environment=args.environment, capture=args.capture,
-                    flash_images=_node_flash(args))
+                    flash_images=_node_flash(args), **_key(args))
     scenario = load_live_scenario(args.scenario, emu) if args.scenario else None
     controller = Controller(emu)
     os.makedirs(emu.state_dir, exist_ok=True)
@@ -107,6 +111,15 @@ def _node_flash(args):
         if not (node and eq and path):
             args._parser.error("--node-flash takes NODE=FILE, such as --node-flash n3=/tmp/n3.flash")
     return {node: path for node, _, path in pairs}
+
+
+def _key(args):
+    if not args.key_file:
+        return {}
+    if not os.path.exists(args.key_file):
+        raise InputError(args.key_file, "", "key file not found")
+    from nowmesh.deploy.config import load_or_create_key
+    return {"key": load_or_create_key(args.key_file)}
 
 
 def _wait(seconds):
