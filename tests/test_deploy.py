@@ -145,7 +145,7 @@ def test_key_file_made_once_reused_and_never_printed(node, tmp_path, capsys, mon
     assert json.loads(key_path.read_text())["key"] == key
     out = capsys.readouterr()
     assert key not in out.out and key not in out.err
-    assert "0 files sent" in out.out                     # second run, human summary
+    assert "0 sent" in out.out and "left running" in out.out   # second run, human summary
 
 
 def test_json_output_shape(node, key_file, capsys):

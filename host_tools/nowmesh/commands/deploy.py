@@ -90,8 +90,10 @@ def _run_all(args, options):
 
 
 def _summary(r):
-    return ("%(name)s (%(id)s, channel %(channel)s): %(files_sent)d files sent, %(files_unchanged)d "
-            "unchanged, %(files_removed)d removed; %(bytes_sent)d bytes written in %(seconds).2fs" % r)
+    state = "restarted" if r.get("restarted") else "up to date, left running"
+    return ("%(name)s (%(id)s, channel %(channel)s): %(files_sent)d sent, %(files_unchanged)d "
+            "unchanged, %(files_removed)d removed; %(bytes_sent)d bytes written in %(seconds).2fs; "
+            % r) + state
 
 
 class _Progress:
