@@ -80,6 +80,9 @@ def test_replies_update_the_node_and_failures_are_shown():
     state.apply({"ev": "reply", "t": 2.0, "cmd": "status", "node": MAC % 3, "ok": False, "error": "timeout"})
     texts = [text for _t, text in state.events]
     assert texts[-2:] == ["ping n4: 38 ms, 3 hops", "status n3 failed: timeout"]
+    state.apply({"ev": "reply", "t": 3.0, "cmd": "ping", "node": None, "args": {"node": MAC % 4}, "ok": True,
+                 "data": {"node": MAC % 4, "rtt_ms": 50, "hops": 4}})
+    assert state.nodes[MAC % 4]["hops"] == 4          # a ping's answer says how far the node is now
 
 
 def test_garbage_and_unknown_records_never_raise_and_events_stay_bounded():

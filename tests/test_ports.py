@@ -90,7 +90,8 @@ def test_registry_lists_live_emulations_and_drops_dead_ones(registry, tmp_path):
     state = tmp_path / "emu"
     state.mkdir()
     (state / "nodes.json").write_text(json.dumps({"nodes": [
-        {"name": "n1", "mac": "02:4e:4d:00:00:01", "port": "/dev/pts/90", "pid": 1, "running": True},
+        {"name": "n1", "mac": "02:4e:4d:00:00:01", "port": "/dev/pts/90", "pid": os.getpid(), "running": True},
+        {"name": "n3", "mac": "02:4e:4d:00:00:03", "port": "/dev/pts/91", "pid": 2 ** 30, "running": True},
         {"name": "n2", "mac": "02:4e:4d:00:00:02", "port": None, "pid": None, "running": False}]}))
     entry = emulation_registry.register(str(state))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

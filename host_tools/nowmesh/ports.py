@@ -90,7 +90,8 @@ def emulated_ports():
     for emulation in emulation_registry.running_emulations():
         nodes = _read_nodes_file(os.path.join(emulation["state_dir"], "nodes.json"))
         for node in nodes:
-            if not node.get("running") or not node.get("port"):
+            if not node.get("running") or not node.get("port") or \
+                    not emulation_registry.pid_alive(node.get("pid")):
                 continue
             found.append({"port": node["port"], "kind": "emulated", "vid": None, "pid": None,
                           "bridge": None, "guess": "emulated node %s" % node.get("name"),
