@@ -59,23 +59,47 @@ def node_config(name, key, channel=1, interval_s=None, board=None):
     return config
 
 
+_COMPILED = {}        # sources digest -> compiled files: one mpy-cross run per process and tree
+
+
 def firmware_files(board):
     """{path on the board: bytes} common to every node: boot.py and main.py as
     source, the packages compiled with mpy-cross, the board profile."""
     from nowmesh.emulator import FIRMWARE, FIRMWARE_ITEMS
-    from nowmesh.firmware_build import compile_tree
-    files = {}
-    with tempfile.TemporaryDirectory(prefix="nowmesh-image-") as tmp:
-        packages = [item for item in FIRMWARE_ITEMS if not item.endswith(".py")]
-        for rel, path in compile_tree(FIRMWARE, tmp, packages).items():
-            with open(path, "rb") as f:
-                files[rel.replace(os.sep, "/")] = f.read()
-    for item in FIRMWARE_ITEMS:
-        if item.endswith(".py"):
-            with open(os.path.join(FIRMWARE, item), "rb") as f:
-                files[item] = f.read()
+    sources = _firmware_sources(FIRMWARE, FIRMWARE_ITEMS)
+    digest = hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest()
+    if digest not in _COMPILED:
+        _COMPILED[digest] = _compile(FIRMWARE, FIRMWARE_ITEMS)
+    files = {path: data for path, data in sources.items() if "/" not in path}   # boot.py, main.py
+    files.update(_COMPILED[digest])
     files["board.json"] = json.dumps(board).encode()
     return files
+
+
+def _firmware_sources(firmware_dir, items):
+    """{relative path: bytes} of every .py the image is made from."""
+    sources = {}
+    for item in items:
+        top = os.path.join(firmware_dir, item)
+        walk = [(firmware_dir, [], [item])] if item.endswith(".py") else os.walk(top)
+        for root, _dirs, names in walk:
+            for name in names:
+                if name.endswith(".py"):
+                    path = os.path.join(root, name)
+                    with open(path, "rb") as f:
+                        sources[os.path.relpath(path, firmware_dir).replace(os.sep, "/")] = f.read()
+    return sources
+
+
+def _compile(firmware_dir, items):
+    from nowmesh.firmware_build import compile_tree
+    compiled = {}
+    with tempfile.TemporaryDirectory(prefix="nowmesh-image-") as tmp:
+        packages = [item for item in items if not item.endswith(".py")]
+        for rel, path in compile_tree(firmware_dir, tmp, packages).items():
+            with open(path, "rb") as f:
+                compiled[rel.replace(os.sep, "/")] = f.read()
+    return compiled
 
 
 def merge(fw, region, fs_bytes):
