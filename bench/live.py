@@ -60,3 +60,86 @@ def _pick(values, fraction):
     if not values:
         return None
     return round(values[min(len(values) - 1, int(fraction * len(values)))], 2)
+
+
+# ---------------------------------------------------------------- heap peaks
+# Every node's own `stats` events carry gc.mem_alloc() right after a
+# gc.collect() (heap_alloc): the live heap of the whole interpreter, which on
+# an emulated node also holds what a board keeps in ROM -- the REPL shim (its
+# SHIM_HEAP allowance) and the emulation-only espnow/network/machine modules,
+# here compiled from source on the node -- and, on this 64-bit unix port,
+# twice an ESP32's pointer and object-header sizes.
+
+def _watch_heap(port, seconds, out):
+    from nowmesh.console import ConsoleClient
+    rec = out.setdefault(port, {"alloc": [], "free": [], "crashes": [], "readings": 0})
+    try:
+        with ConsoleClient(port) as client:
+            for line in client.lines(seconds):
+                if line.kind != "event":
+                    continue
+                ev = line.data.get("ev")
+                if ev == "stats":
+                    rec["alloc"].append(line.data.get("heap_alloc"))
+                    rec["free"].append(line.data.get("heap_free"))
+                    rec["readings"] = line.data.get("readings")
+                elif ev == "crash":
+                    rec["crashes"].append(line.data.get("error"))
+    except Exception as exc:           # a node that went away is reported, not fatal
+        rec["crashes"].append(repr(exc))
+
+
+def heap_peaks(nodes=20, seconds=60.0, heap=None, topology="random"):
+    """Peak gc.mem_alloc() of every node of a live mesh, from its stats events."""
+    import threading
+    from nowmesh.emulator import DEFAULT_HEAP
+    heap = heap or DEFAULT_HEAP
+    out = {}
+    with Emulation(topology, nodes=nodes, interval_s=10, heap=heap) as emu:
+        threads = [threading.Thread(target=_watch_heap, args=(n.port, seconds, out)) for n in emu.nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    peaks = sorted(max(r["alloc"]) for r in out.values() if r["alloc"])
+    return {"nodes": nodes, "seconds": seconds, "heap": heap, "heap_bytes_per_node": parse_heap_bytes(heap),
+            "nodes_reporting": len(peaks), "crashes": sum(len(r["crashes"]) for r in out.values()),
+            "readings_held_min": min([r["readings"] for r in out.values()] or [0]),
+            "peak_heap_alloc_bytes": {"max": peaks[-1] if peaks else None, "median": _pick(peaks, 0.5)},
+            "min_heap_free_bytes": min([min(r["free"]) for r in out.values() if r["free"]] or [None])}
+
+
+def boots_at(heap, seconds=8.0):
+    """Does one emulated node start the firmware with this heap? -> (ok, first error line)."""
+    from nowmesh.console import ConsoleClient
+    with Emulation("line", nodes=1, heap=heap, interval_s=10) as emu:
+        with ConsoleClient(emu.nodes[0].port) as client:
+            client.port.write(b"\x04")        # soft reset: see the boot from its start
+            for line in client.lines(seconds):
+                text = line.text or ""
+                if line.kind == "event" and line.data.get("ev") == "stats":
+                    return True, None
+                if "MemoryError" in text or (line.kind == "event" and line.data.get("ev") == "crash"):
+                    return False, (text or line.data.get("error")).strip()
+    return False, "no stats event within %gs" % seconds
+
+
+def code_heap():
+    """Heap the imported code takes on this interpreter (no mesh running):
+    the firmware compiled by mpy-cross, and the emulation-only modules."""
+    import subprocess
+    import sys
+    import tempfile
+    from nowmesh.emulator import EMULATION_PATH, FIRMWARE
+    from nowmesh.firmware_build import compile_tree
+    probe = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport machine, espnow, network, esp32\n"
+             "gc.collect()\nb = gc.mem_alloc()\nimport meshport.app\ngc.collect()\n"
+             "print(b - a, gc.mem_alloc() - b)\n")
+    upy = os.path.join(os.path.dirname(sys.executable), "micropython")
+    with tempfile.TemporaryDirectory() as tmp:
+        compile_tree(FIRMWARE, tmp, ["mesh", "meshport"])
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join([tmp] + EMULATION_PATH))
+        proc = subprocess.run([upy, "-X", "heapsize=1M", "-c", probe], capture_output=True, text=True,
+                              env=env, timeout=60)
+    shims, firmware = [int(x) for x in proc.stdout.split()]
+    return {"firmware_code_bytes": firmware, "emulation_modules_bytes": shims}

@@ -127,6 +127,28 @@ def bench_live50(quick):
     return result
 
 
+def bench_live20_heap(quick):
+    """Firmware heap on emulated boards of a live 20-node mesh (issue 4's heap target)."""
+    from live import boots_at, code_heap, heap_peaks
+    from nowmesh.emunode.board import SHIM_HEAP
+    result = heap_peaks(20, 30.0 if quick else 60.0)
+    result.update(code_heap())
+    result["repl_shim_bytes"] = SHIM_HEAP
+    ok, error = boots_at("110K")
+    result["starts_at_110K"] = ok
+    result["error_at_110K"] = error
+    peak = result["peak_heap_alloc_bytes"]["max"]
+    print("  20 live nodes at heap %(heap)s: peak gc.mem_alloc() %(peak)s B (median %(median)s), "
+          "min free %(free)s B, %(crashes)d crashes, %(reporting)d/20 nodes reporting" % {
+              "heap": result["heap"], "peak": peak, "median": result["peak_heap_alloc_bytes"]["median"],
+              "free": result["min_heap_free_bytes"], "crashes": result["crashes"],
+              "reporting": result["nodes_reporting"]})
+    print("  of which imported code: firmware %(firmware_code_bytes)d B, emulation-only modules "
+          "%(emulation_modules_bytes)d B; REPL shim allowance %(repl_shim_bytes)d B (64-bit unix port)" % result)
+    print("  at heap 110K: %s" % ("starts" if ok else "does not start (%s)" % error))
+    return result
+
+
 BENCHES = {
     "random100": bench_random100,
     "grid25_kill": bench_grid25_kill,
@@ -135,6 +157,7 @@ BENCHES = {
     "nowmesh1000": bench_nowmesh1000,
     "heap": bench_heap,
     "live50": bench_live50,
+    "live20_heap": bench_live20_heap,
 }
 # Benchmarks that live in their own module bench/<module>.py with run(quick) -> dict.
 MODULE_BENCHES = {
