@@ -125,10 +125,11 @@ def build_images(firmware_path, board_name, names, out_dir, key_file, flash_size
         region = layout.find_fs_region(fw, size)
     except layout.LayoutError as e:
         raise InputError(firmware_path, "", str(e)) from None
-    configs = {name: node_config(name, "00" * 16, channel, interval_s, board["name"]) for name in names}
+    # every other setting is checked before the key file is read or created
+    for name in names:
+        node_config(name, "00" * 16, channel, interval_s, board["name"])
     key = deploy_config.load_or_create_key(key_file)
-    for config in configs.values():
-        config["key"] = key
+    configs = {name: node_config(name, key, channel, interval_s, board["name"]) for name in names}
     common = firmware_files(board)
     os.makedirs(out_dir, exist_ok=True)
     nodes = {}
