@@ -97,6 +97,15 @@ def test_keys_ping_and_query_the_selected_node():
     assert link.polls == 1
 
 
+def test_ctrl_c_quits_and_stops_the_link():
+    async def script(app, pilot, link):
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.2)
+        assert app.return_code == 0               # exit() was called: the app is on its way out
+
+    assert run_pilot(script).stopped
+
+
 def test_the_link_state_shows_a_reconnect():
     async def script(app, pilot, link):
         link.records.put({"ev": "link", "t": 5.0, "state": "reconnecting", "port": "/dev/ttyUSB0",

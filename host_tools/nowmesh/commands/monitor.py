@@ -1,7 +1,7 @@
 """Watch the whole mesh through one node: a live dashboard of nodes (name, id,
 hops, last heard, link RSSI, uptime, free heap), the latest readings with
 units and age, and recent events. Keys: p ping the selected node, s its
-status, r poll now, q quit.
+status, r poll now, q or Ctrl-C quit.
 
 The node is polled every --poll seconds (readings, neighbours, routes,
 status, and one remote node's status per round). Unplugging the board, a

@@ -1,12 +1,13 @@
 """The monitor's terminal dashboard (textual): a view over MonitorSession's model.
 
-Keys: p ping the selected node, s its status, r poll now, q quit. The view
+Keys: p ping the selected node, s its status, r poll now, q (or Ctrl-C) quit. The view
 never talks to the port: it drains the session on a timer and redraws from
 the model, so tests drive it with a recorded link and textual's pilot.
 """
 import time
 
 from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
@@ -47,7 +48,9 @@ class MonitorApp(App):
     #events { width: 1fr; border-left: solid $accent; }
     """
     BINDINGS = [("p", "ping", "ping node"), ("s", "status", "node status"),
-                ("r", "refresh", "poll now"), ("q", "quit", "quit")]
+                ("r", "refresh", "poll now"), ("q", "quit", "quit"),
+                # A monitor is a terminal tool: Ctrl-C quits, as everywhere else in nowmesh.
+                Binding("ctrl+c", "quit", "quit", show=False, priority=True)]
 
     def __init__(self, session, clock=time.time, refresh_s=0.25, seconds=None):
         super().__init__()
