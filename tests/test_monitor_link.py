@@ -150,3 +150,20 @@ def _drain(link):
             out.append(link.records.get_nowait())
         except queue.Empty:
             return out
+
+
+def test_a_node_that_stops_speaking_the_protocol_shows_as_silent(tmp_path):
+    board = PtyBoard(str(tmp_path / "ttyACM0"))
+    link = MonitorLink(board.link, poll_s=60, remote_status=False, silent_after_s=0.5)
+    link.connect_once()
+    link.start()
+    try:
+        board.write(b">>> \r\n")          # a REPL prompt is text, not the protocol
+        silent, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "silent")
+        assert "REPL" in silent["detail"]
+        board.write((PREFIX + json.dumps({"ev": "stats", "uptime_s": 1}) + "\n").encode())
+        back, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "connected")
+        assert back["detail"] == "the node answers again"
+    finally:
+        link.stop()
+        board.unplug()

@@ -28,8 +28,10 @@ SILENT_AFTER_S = 15.0           # connected, but no protocol line for this long
 
 
 class MonitorLink:
-    def __init__(self, url, baudrate=115200, poll_s=5.0, retry_s=0.5, remote_status=True, opener=open_port):
+    def __init__(self, url, baudrate=115200, poll_s=5.0, retry_s=0.5, remote_status=True, opener=open_port,
+                 silent_after_s=SILENT_AFTER_S):
         self.url = url
+        self.silent_after_s = silent_after_s
         self.baudrate = baudrate
         self.poll_s = poll_s
         self.retry_s = retry_s
@@ -186,10 +188,10 @@ class MonitorLink:
             if self.remote_status and self._known_remote:
                 self._remote_turn = (self._remote_turn + 1) % len(self._known_remote)
                 self._send("poll", "status", None, self._known_remote[self._remote_turn])
-        if now - self._last_protocol > SILENT_AFTER_S and not self._silent:
+        if now - self._last_protocol > self.silent_after_s and not self._silent:
             self._silent = True
-            self._link_state("silent", "no console protocol for %ds: at the REPL, or another firmware?"
-                             % SILENT_AFTER_S)
+            self._link_state("silent", "no console protocol for %gs: at the REPL, or another firmware?"
+                             % self.silent_after_s)
 
     def _send(self, kind, cmd, args, node):
         cmd_id = next(self._ids)
