@@ -7,4 +7,5 @@ filesystem, and emulated boards that boot from a flash file (docs/images.md).
 - fsimage:    LittleFS images as MicroPython's VfsLfs2 writes and reads them
 - build:      one image per node and the manifest (`nowmesh image`)
 - flashboot:  an emulated board's power-on from its flash file
+- download:   a node of a running emulated mesh re-flashed through ROM download mode
 """
