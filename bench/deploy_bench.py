@@ -36,40 +36,49 @@ TREE = list(SOURCE_FILES) + list(PACKAGES)
 
 
 class CountingProxy:
-    """A pty path in front of a board's port that counts bytes both ways."""
+    """A pty path in front of a board's port that counts bytes both ways and,
+    with `baud`, paces each direction like a UART at that rate (10 bits per
+    byte): an ESP32 DevKitC's CP210x/CH340 bridge at 115200 baud. Without
+    it the link is as fast as the pty (like the native USB of an S3 or C3)."""
 
-    def __init__(self, board_port):
+    def __init__(self, board_port, baud=None):
         self.board = os.open(board_port, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self.board)
         self.master, self.slave = pty.openpty()
         tty.setraw(self.slave)               # kept open: the path stays valid between tools
         self.port = os.ttyname(self.slave)
-        self.to_board = self.from_board = 0
+        self.byte_s = 10.0 / baud if baud else 0.0
+        self.count = {"to_board": 0, "from_board": 0}
         self._stop = False
-        self._thread = threading.Thread(target=self._forward, daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._forward, args=args, daemon=True)
+                         for args in ((self.master, self.board, "to_board"),
+                                      (self.board, self.master, "from_board"))]
+        for t in self._threads:
+            t.start()
 
-    def _forward(self):
+    def _forward(self, source, target, counter):
+        free_at = time.perf_counter()        # when the emulated wire is idle again
         while not self._stop:
-            ready, _, _ = select.select([self.board, self.master], [], [], 0.1)
-            for fd in ready:
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:
-                    continue
-                if fd == self.master:
-                    self.to_board += len(data)
-                    _write_all(self.board, data)
-                else:
-                    self.from_board += len(data)
-                    _write_all(self.master, data)
+            ready, _, _ = select.select([source], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                data = os.read(source, 256 if self.byte_s else 65536)
+            except OSError:
+                continue
+            if self.byte_s:
+                free_at = max(free_at, time.perf_counter()) + len(data) * self.byte_s
+                time.sleep(max(0.0, free_at - time.perf_counter()))
+            self.count[counter] += len(data)
+            _write_all(target, data)
 
     def counters(self):
-        return self.to_board, self.from_board
+        return self.count["to_board"], self.count["from_board"]
 
     def close(self):
         self._stop = True
-        self._thread.join()
+        for t in self._threads:
+            t.join()
         for fd in (self.board, self.master, self.slave):
             os.close(fd)
 
@@ -158,7 +167,7 @@ def _median(runs):
     return {k: round(statistics.median(r[k] for r in runs), 4 if k == "seconds" else 0) for k in keys}
 
 
-def _scenarios(node, proxy, stage, key_file, firmware):
+def _scenarios(node, proxy, stage, key_file, firmware, with_ampy):
     nowmesh = [os.path.join(BIN, "nowmesh"), "deploy", proxy.port, "--name", "n1",
                "--key-file", key_file, "--firmware", firmware, "--json"]
     mpremote = [os.path.join(BIN, "mpremote"), "connect", proxy.port, "fs", "cp", "-r"] + \
@@ -171,15 +180,96 @@ def _scenarios(node, proxy, stage, key_file, firmware):
         runs = [_measure(proxy, command) for command in ampy]
         return {k: sum(r[k] for r in runs) for k in ("seconds", "bytes_to_board", "bytes_from_board")}
 
-    return [
+    scenarios = [
         ("nowmesh deploy, first", lambda: (_wipe(node), _measure(proxy, nowmesh))[1]),
         ("nowmesh deploy, unchanged", lambda: _measure(proxy, nowmesh)),
         ("nowmesh library call, first", lambda: (_wipe(node), _measure_library(proxy, options))[1]),
         ("nowmesh library call, unchanged", lambda: _measure_library(proxy, options)),
         ("mpremote fs cp -r, first", lambda: (_wipe(node), _measure(proxy, mpremote))[1]),
         ("mpremote fs cp -r, unchanged", lambda: _measure(proxy, mpremote)),
-        ("ampy put, first", lambda: (_wipe(node), ampy_all())[1]),
     ]
+    if with_ampy:
+        scenarios.append(("ampy put, first", lambda: (_wipe(node), ampy_all())[1]))
+    return scenarios
+
+
+def _startup_s(command):
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        runs.append(time.perf_counter() - started)
+    return round(statistics.median(runs), 3)
+
+
+# (label, baud): the pty as it is (native USB), and a UART bridge's pace.
+LINKS = (("pty, no rate limit (native USB)", None), ("UART 115200 baud (CP210x/CH340 bridge)", 115200))
+
+
+def run(quick):
+    repeats = 1 if quick else 3
+    work = tempfile.mkdtemp(prefix="nowmesh-deploy-bench-")
+    emulation = Emulation("line", nodes=1, state_dir=os.path.join(work, "emu"), interval_s=5)
+    links = {}
+    try:
+        emulation.start()
+        node = emulation.nodes[0]
+        firmware = _committed_firmware(work)
+        stage = _stage_tree(firmware, os.path.join(work, "tree"))
+        tree_bytes = sum(os.path.getsize(os.path.join(r, f)) for r, _d, fs in os.walk(stage) for f in fs)
+        key_file = os.path.join(work, "nowmesh-key.json")
+        for label, baud in LINKS:
+            # ampy paces itself (32-byte chunks, sleeps): minutes at 115200, so only in full runs
+            with_ampy = baud is None or not quick
+            links[label] = _measure_link(node, baud, stage, key_file, firmware, with_ampy, repeats)
+        startup = {"nowmesh --version": _startup_s([os.path.join(BIN, "nowmesh"), "--version"]),
+                   "mpremote --version": _startup_s([os.path.join(BIN, "mpremote"), "--version"])}
+    finally:
+        emulation.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return _report(links, tree_bytes, startup)
+
+
+def _measure_link(node, baud, stage, key_file, firmware, with_ampy, repeats):
+    proxy = CountingProxy(node.port, baud)
+    rows = {}
+    try:
+        for name, scenario in _scenarios(node, proxy, stage, key_file, firmware, with_ampy):
+            print("  %s%s ..." % (name, ", %d baud" % baud if baud else ""), flush=True)
+            rows[name] = _median([scenario() for _ in range(repeats)])
+            if "first" in name:
+                _check_copied(node, stage)
+    finally:
+        proxy.close()
+    return rows
+
+
+def _ratio(rows, slow, fast, key="seconds"):
+    if slow not in rows or not rows[fast][key]:
+        return None
+    return round(rows[slow][key] / rows[fast][key], 2)
+
+
+RATIOS = (
+    ("first: mpremote / nowmesh (commands)", "mpremote fs cp -r, first", "nowmesh deploy, first"),
+    ("unchanged: mpremote / nowmesh (commands)", "mpremote fs cp -r, unchanged", "nowmesh deploy, unchanged"),
+    ("first: mpremote / nowmesh (library call)", "mpremote fs cp -r, first", "nowmesh library call, first"),
+    ("unchanged: mpremote / nowmesh (library call)", "mpremote fs cp -r, unchanged",
+     "nowmesh library call, unchanged"),
+    ("first: ampy / nowmesh (commands)", "ampy put, first", "nowmesh deploy, first"),
+)
+
+
+def _work_ratios(rows, startup):
+    """Commands' wall time minus each command's own start-up (python imports),
+    which says little about deploying and varies with the machine's load."""
+    def work(name, tool):
+        return max(rows[name]["seconds"] - startup["%s --version" % tool], 0.001)
+    out = {}
+    for case in ("first", "unchanged"):
+        out["%s: mpremote / nowmesh (commands minus start-up)" % case] = round(
+            work("mpremote fs cp -r, %s" % case, "mpremote") / work("nowmesh deploy, %s" % case, "nowmesh"), 2)
+    return out
 
 
 def _table(rows):
@@ -191,55 +281,22 @@ def _table(rows):
     return "\n".join(lines)
 
 
-def run(quick):
-    repeats = 1 if quick else 3
-    work = tempfile.mkdtemp(prefix="nowmesh-deploy-bench-")
-    emulation = Emulation("line", nodes=1, state_dir=os.path.join(work, "emu"), interval_s=5)
-    try:
-        emulation.start()
-        node = emulation.nodes[0]
-        proxy = CountingProxy(node.port)
-        try:
-            firmware = _committed_firmware(work)
-            stage = _stage_tree(firmware, os.path.join(work, "tree"))
-            tree_bytes = sum(os.path.getsize(os.path.join(r, f)) for r, _d, fs in os.walk(stage) for f in fs)
-            key_file = os.path.join(work, "nowmesh-key.json")
-            rows = {}
-            for name, scenario in _scenarios(node, proxy, stage, key_file, firmware):
-                print("  %s ..." % name, flush=True)
-                rows[name] = _median([scenario() for _ in range(repeats)])
-                if "first" in name:
-                    _check_copied(node, stage)
-        finally:
-            proxy.close()
-    finally:
-        emulation.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    return _report(rows, tree_bytes)
-
-
-def _ratio(rows, slow, fast, key="seconds"):
-    return round(rows[slow][key] / rows[fast][key], 2) if rows[fast][key] else None
-
-
-def _report(rows, tree_bytes):
-    ratios = {
-        "first_mpremote_over_nowmesh_cli": _ratio(rows, "mpremote fs cp -r, first", "nowmesh deploy, first"),
-        "unchanged_mpremote_over_nowmesh_cli": _ratio(rows, "mpremote fs cp -r, unchanged",
-                                                      "nowmesh deploy, unchanged"),
-        "first_mpremote_over_nowmesh_library": _ratio(rows, "mpremote fs cp -r, first",
-                                                      "nowmesh library call, first"),
-        "unchanged_mpremote_over_nowmesh_library": _ratio(rows, "mpremote fs cp -r, unchanged",
-                                                          "nowmesh library call, unchanged"),
-        "first_bytes_mpremote_over_nowmesh": _ratio(rows, "mpremote fs cp -r, first",
-                                                    "nowmesh deploy, first", "bytes_to_board"),
-        "first_ampy_over_nowmesh_cli": _ratio(rows, "ampy put, first", "nowmesh deploy, first"),
-    }
+def _report(links, tree_bytes, startup):
     print("  firmware tree: %d bytes (main.py, boot.py, %s compiled)" % (tree_bytes, ", ".join(PACKAGES)))
-    print(_table(rows))
-    for name, value in ratios.items():
-        print("  %-42s %s" % (name.replace("_", " "), value))
+    out = {"tree_bytes": tree_bytes, "startup_s": startup, "links": {}}
+    for label, rows in links.items():
+        ratios = {name: _ratio(rows, slow, fast) for name, slow, fast in RATIOS}
+        ratios["first: bytes to board, mpremote / nowmesh"] = _ratio(
+            rows, "mpremote fs cp -r, first", "nowmesh deploy, first", "bytes_to_board")
+        ratios.update(_work_ratios(rows, startup))
+        print("\n  link: %s" % label)
+        print(_table(rows))
+        for name, value in ratios.items():
+            print("    %-48s %s" % (name, value))
+        out["links"][label] = {"rows": rows, "ratios": ratios}
+    print("\n  command start-up alone (python imports): %s" % ", ".join(
+        "%s %.3fs" % item for item in startup.items()))
     with open("/proc/loadavg") as f:
-        load = f.read().split()[:3]
-    print("  load average while measuring: %s (2 cores shared; figures are noisy)" % " ".join(load))
-    return {"rows": rows, "ratios": ratios, "tree_bytes": tree_bytes, "loadavg": load}
+        out["loadavg"] = f.read().split()[:3]
+    print("  load average: %s (2 cores shared with other work; figures are noisy)" % " ".join(out["loadavg"]))
+    return out
