@@ -35,12 +35,16 @@ def test_every_reading_value_is_a_row_once(tmp_path):
     path = tmp_path / "log.sqlite"
     write_log(path, [
         reading(100.0, 2, 7, 21.5),
-        poll(101.0, [{"id": MAC % 2, "name": "n2", "seq": 7, "age_s": 1, "values": [["temp", 21.5, "C"]]},   # seen
+        poll(101.0, [{"id": MAC % 2, "name": "n2", "seq": 7, "age_s": 1,                                  # seen
+                      "values": [["temp", 21.5, "C"], ["rh", 50.0, "%"]]},
                      {"id": MAC % 3, "name": "n3", "seq": 4, "age_s": 3, "values": [["temp", 19.0, "C"]]},
                      {"id": MAC % 1, "name": "n1", "seq": 9, "age_s": None, "values": [["temp", 20.0, "C"]]}]),
         poll(106.0, [{"id": MAC % 3, "name": "n3", "seq": 4, "age_s": 8, "values": [["temp", 19.0, "C"]]}]),  # again
         {"ev": "link", "t": 107.0, "state": "disconnected", "port": "/dev/ttyUSB0", "detail": "gone"},
         reading(110.0, 2, 8, "n/a"),
+        poll(111.0, [{"id": MAC % 2, "name": "n2", "seq": 8, "age_s": 1,      # float32 copy of the event
+                      "values": [["temp", "n/a", "C"], ["rh", 50.000001907348633, "%"]]}]),
+        reading(120.0, 2, 1, 22.0),                                         # n2 rebooted: seq from 1 again
     ])
     conn = sqlite3.connect(str(path))
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -48,9 +52,10 @@ def test_every_reading_value_is_a_row_once(tmp_path):
     assert rows == [(100.0, MAC % 2, 7, "temp", 21.5, "C", "event"), (100.0, MAC % 2, 7, "rh", 50.0, "%", "event"),
                     (98.0, MAC % 3, 4, "temp", 19.0, "C", "poll"),
                     (101.0, MAC % 1, 9, "temp", 20.0, "C", "poll"),      # own reading: current at the poll
-                    (110.0, MAC % 2, 8, "temp", "n/a", "C", "event"), (110.0, MAC % 2, 8, "rh", 50.0, "%", "event")]
+                    (110.0, MAC % 2, 8, "temp", "n/a", "C", "event"), (110.0, MAC % 2, 8, "rh", 50.0, "%", "event"),
+                    (120.0, MAC % 2, 1, "temp", 22.0, "C", "event"), (120.0, MAC % 2, 1, "rh", 50.0, "%", "event")]
     assert [r[0] for r in conn.execute("SELECT ev FROM events ORDER BY id")] == \
-        ["reading", "poll", "poll", "link", "reading"]
+        ["reading", "poll", "poll", "link", "reading", "poll", "reading"]
     assert json.loads(conn.execute("SELECT data FROM events WHERE ev = 'link'").fetchone()[0])["detail"] == "gone"
 
 

@@ -5,7 +5,7 @@ Schema version 1 (PRAGMA user_version; docs/monitor.md has the full text):
 - events(id, session, t, ev, node_id, data): every record as JSON (console
   events, polls, replies, link changes, output lines);
 - readings(id, session, t, node_id, node_name, seq, name, value, unit, source):
-  one row per value of each new reading (a node's seq seen once per session),
+  one row per value of each new reading (a repeat of a recent one is skipped),
   from `reading` events ("event") or `readings` polls ("poll"; t = heard time).
 
 Durability: WAL journal, a commit after every batch the monitor drains (a few
@@ -13,6 +13,7 @@ times a second), and close() commits; Ctrl-C loses nothing that was drained.
 Opening a file that is not a nowmesh log (or a newer schema) is refused, never
 overwritten.
 """
+import collections
 import json
 import os
 import sqlite3
@@ -33,6 +34,7 @@ CREATE INDEX readings_node_t ON readings(node_id, t);
 CREATE INDEX events_t ON events(t);
 """
 TABLES = ("sessions", "events", "readings")
+RECENT_PER_NODE = 16      # readings per node remembered to skip repeats
 
 
 def _not_a_log(path, why):
@@ -58,7 +60,7 @@ class MonitorLog:
     def __init__(self, path, port=None):
         self.path = path
         self.conn = self._open(path)
-        self._seen = {}          # node_id -> newest seq logged this session
+        self._seen = {}          # node_id -> (seq, fingerprint) of the readings logged last
         self.session = self.conn.execute("INSERT INTO sessions (started, port, tool_version) VALUES (?, ?, ?)",
                                          (time.time(), port, __version__)).lastrowid
         self.conn.commit()
@@ -90,10 +92,14 @@ class MonitorLog:
             self._add_reading(*reading)
 
     def _add_reading(self, t, node_id, name, seq, values, source):
-        if seq is not None:
-            if node_id in self._seen and seq <= self._seen[node_id]:
-                return            # polled again, or heard twice: one row per reading
-            self._seen[node_id] = seq
+        # One row set per reading: a poll repeats what an event (or the last
+        # poll) brought. A reading is its seq *and* values: a node that
+        # rebooted counts seq from 1 again, with other values.
+        key = (seq, _fingerprint(values))
+        recent = self._seen.setdefault(node_id, collections.deque(maxlen=RECENT_PER_NODE))
+        if key in recent:
+            return
+        recent.append(key)
         rows = [(self.session, t, node_id, name, seq, str(v[0]), _sqlite_value(v[1]), v[2], source)
                 for v in values or () if isinstance(v, (list, tuple)) and len(v) == 3]
         self.conn.executemany("INSERT INTO readings (session, t, node_id, node_name, seq, name, value, unit, source) "
@@ -107,6 +113,12 @@ class MonitorLog:
             self.conn.commit()
             self.conn.close()
             self.conn = None
+
+
+def _fingerprint(values):
+    # Events print values rounded (21.4); polls send the node's float32 (21.399999618530273).
+    return tuple((str(v[0]), round(v[1], 2) if isinstance(v[1], float) else v[1])
+                 for v in values or () if isinstance(v, (list, tuple)) and len(v) == 3)
 
 
 def _sqlite_value(value):
