@@ -106,6 +106,20 @@ def test_corrupt_file_on_the_board_is_replaced(node, key_file):
     assert _running_name(node) == "alpha"
 
 
+def test_a_file_the_board_cannot_write_changes_nothing_and_is_reported(node, key_file):
+    _deploy(node, key_file, name="alpha")
+    good = _board_file(node, "mesh/wire.mpy")
+    with open(os.path.join(node.fs_dir, "mesh", "wire.mpy"), "ab") as f:
+        f.write(b"\0")                                   # wire.mpy must be sent again ...
+    os.mkdir(os.path.join(node.fs_dir, "mesh", "wire.mpy.nmnew"))   # ... and cannot be staged
+    with pytest.raises(ToolError, match="writing the new files failed.*nothing was changed"):
+        _deploy(node, key_file, name="alpha")
+    assert not os.path.exists(os.path.join(node.fs_dir, "mesh", "wire.mpy.nmnew"))   # cleaned up
+    assert _running_name(node) == "alpha"                # main.py was started again
+    assert _deploy(node, key_file, name="alpha")["files_sent"] == 1
+    assert _board_file(node, "mesh/wire.mpy") == good
+
+
 def test_stale_files_of_ours_go_and_nothing_else(node, key_file):
     os.makedirs(os.path.join(node.fs_dir, "meshport", "old_driver"), exist_ok=True)
     for path in ("mesh/retired.py", "meshport/old_driver/x.mpy", "mesh/wire.mpy.nmnew", "notes.txt"):

@@ -16,7 +16,7 @@ from nowmesh.deploy import build, device, fastpath
 from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes, default_name,
                                    load_or_create_key, node_config, parse_existing)
 from nowmesh.deploy.plan import make_plan
-from nowmesh.deploy.rawrepl import DeviceGone, RawRepl
+from nowmesh.deploy.rawrepl import DeviceError, DeviceGone, RawRepl
 from nowmesh.errors import InputError, ToolError
 
 CONFIG = "nowmesh.json"
@@ -105,10 +105,7 @@ def _deploy(repl, options, key, profile, progress):
     plan = make_plan(local, found.files, found.dirs, build.PACKAGES)
     if plan.mkdirs:
         repl.exec(device.mkdir_program(plan.mkdirs))
-    programs = device.stage_programs(plan.send, found.deflate)
-    for i, program in enumerate(programs):
-        progress("sending", i, len(programs))
-        repl.exec(program)
+    _stage(repl, plan, found.deflate, progress)
     if not plan.nothing_to_do:
         progress("committing")
         repl.exec(device.commit_program(plan.commit, plan.remove))
@@ -117,6 +114,26 @@ def _deploy(repl, options, key, profile, progress):
             "files_removed": len(plan.remove), "compressed": found.deflate,
             "mpy": compiler.bytecode, "arch": compiler.arch,
             "micropython": ".".join(str(v) for v in found.version)}
+
+
+def _stage(repl, plan, allow_deflate, progress):
+    programs = device.stage_programs(plan.send, allow_deflate)
+    try:
+        for i, program in enumerate(programs):
+            progress("sending", i, len(programs))
+            repl.exec(program)
+    except DeviceError as exc:
+        # e.g. a full filesystem: take the staged copies away again, so the
+        # space is free and the board is exactly as before
+        try:
+            repl.exec(device.commit_program([], [path + device.STAGED for path, _, _ in plan.send]))
+        except ToolError:
+            pass
+        full = "ENOSPC" in exc.traceback or "28" in str(exc).split(":")[-1]
+        raise DeviceError("%s: writing the new files failed: %s; nothing was changed%s" % (
+            repl.url, str(exc).split(": ", 1)[-1],
+            " (the board's filesystem is full: %d bytes to write)" % plan.bytes_to_send if full else ""),
+            exc.traceback) from None
 
 
 def _config_file(repl, found, options, key):
