@@ -167,3 +167,23 @@ def test_a_node_that_stops_speaking_the_protocol_shows_as_silent(tmp_path):
     finally:
         link.stop()
         board.unplug()
+
+
+def test_monitor_command_errors_are_one_line(tmp_path, capsys):
+    from nowmesh import cli
+    log = tmp_path / "new.sqlite"
+    assert cli.main(["monitor", "/dev/does-not-exist", "--json", "--log", str(log)]) == 1
+    assert "no such port" in capsys.readouterr().err
+    assert not log.exists()                       # nothing created for a run that never started
+    board = PtyBoard(str(tmp_path / "ttyUSB0"))
+    try:
+        assert cli.main(["monitor", board.link]) == 1  # stdout is not a terminal here
+        assert "needs a terminal; use --json" in capsys.readouterr().err
+        assert cli.main(["monitor", board.link, "--json", "--log", str(tmp_path)]) == 2
+        assert "is a folder" in capsys.readouterr().err
+        for bad in (["--seconds", "0"], ["--poll", "0.1"]):
+            with pytest.raises(SystemExit) as exit_info:
+                cli.main(["monitor", board.link, "--json"] + bad)
+            assert exit_info.value.code == 2
+    finally:
+        board.unplug()

@@ -20,7 +20,7 @@ import sys
 from nowmesh.errors import ToolError
 from nowmesh.monitor.link import MonitorLink
 from nowmesh.monitor.session import MonitorSession, json_printer, stream_json
-from nowmesh.monitor.store import MonitorLog
+from nowmesh.monitor.store import MonitorLog, check_log_path
 
 
 def add_arguments(p):
@@ -42,13 +42,14 @@ def run(args):
         args._parser.error("--poll must be at least 0.5 seconds")
     if not args.json and not sys.stdout.isatty():
         raise ToolError("the dashboard needs a terminal; use --json for a stream of JSON lines")
-    log = MonitorLog(args.log, port=args.port) if args.log else None
+    if args.log:
+        check_log_path(args.log)      # a foreign or damaged file is refused before anything starts
     link = MonitorLink(args.port, args.baud, poll_s=args.poll, remote_status=args.remote_status)
+    link.connect_once()               # a wrong port fails now, with one clear line
     try:
-        link.connect_once()           # a wrong port fails now, with one clear line
+        log = MonitorLog(args.log, port=args.port) if args.log else None
     except BaseException:
-        if log is not None:
-            log.close()
+        link.stop()
         raise
     if args.json:
         session = MonitorSession(link, log=log, on_record=json_printer())
@@ -60,5 +61,8 @@ def run(args):
 
 def _dashboard(session, seconds):
     from nowmesh.monitor.app import MonitorApp
-    MonitorApp(session, seconds=seconds).run()
+    try:
+        MonitorApp(session, seconds=seconds).run()
+    finally:
+        session.close()               # the app closes it on unmount; this covers a crash
     return 0

@@ -56,7 +56,11 @@ class MonitorLink:
     def connect_once(self):
         """Open the port now, in the caller's thread: a wrong path fails here, clearly."""
         self._port = self._open(self.url, self.baudrate, timeout=0.1)
-        self._connected()
+        try:
+            self._connected()
+        except (serial.SerialException, OSError) as exc:
+            self._close()
+            raise PortError("%s: the port went away (%s)" % (self.url, _reason(exc))) from None
 
     def start(self):
         self._thread = threading.Thread(target=self._run, name="nowmesh-monitor-link", daemon=True)
@@ -82,17 +86,18 @@ class MonitorLink:
     # -- the thread ---------------------------------------------------------------------
     def _run(self):
         while not self._stop.is_set():
-            if self._port is None and not self._reopen():
-                continue
             try:
+                if self._port is None and not self._reopen():
+                    continue
                 self._serve_once()
             except (serial.SerialException, OSError) as exc:
-                self._lost("the port went away (%s)" % (exc.strerror if isinstance(exc, OSError) and exc.strerror else exc))
+                # A port can vanish between any two calls, even right after opening.
+                self._lost("the port went away (%s)" % _reason(exc))
 
     def _reopen(self):
         try:
             self._port = self._open(self.url, self.baudrate, timeout=0.1)
-        except PortError as exc:
+        except (PortError, serial.SerialException, OSError) as exc:
             self._link_state("reconnecting", str(exc).split(": ", 1)[-1])
             self._stop.wait(self.retry_s)
             return False
@@ -220,3 +225,7 @@ class MonitorLink:
         fields["ev"] = ev
         fields["t"] = time.time()
         self.records.put(fields)
+
+
+def _reason(exc):
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -52,6 +52,7 @@ class MonitorSession:
         self.drain(limit=10 ** 9)
         if self.log is not None:
             self.log.close()
+            self.log = None           # closing twice (app unmount, then the command) is fine
 
 
 def json_printer(out=None):

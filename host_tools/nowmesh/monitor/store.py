@@ -138,6 +138,14 @@ def _readings_in(record):
                 yield t, item["id"], item.get("name"), item.get("seq"), item.get("values"), "poll"
 
 
+def check_log_path(path):
+    """Before a monitor starts: an existing file must be a log we can append to."""
+    if os.path.isdir(path):
+        raise InputError(path, "", "is a folder, not a monitor log")
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        open_for_reading(path).close()
+
+
 def open_for_reading(path):
     """A read-only connection to a log; InputError if missing or not a log."""
     if not os.path.exists(path):
