@@ -39,9 +39,11 @@ def run(args):
     if not found:
         print("no serial ports found (is the board plugged in, with a data cable?)")
         return 0
-    print("%-22s %-10s %-28s %s" % ("port", "usb id", "attached", "answers"))
-    for entry in found:
-        print("%-22s %-10s %-28s %s" % (entry["port"], _usb_id(entry), _attached(entry), _answers(entry["probe"])))
+    rows = [("port", "usb id", "attached", "answers")]
+    rows += [(e["port"], _usb_id(e), _attached(e), _answers(e["probe"])) for e in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
     return 0
 
 
