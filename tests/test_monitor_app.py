@@ -77,6 +77,9 @@ def test_the_dashboard_fills_from_the_recorded_stream():
     assert nodes[0][6] == "96896"
     assert {r[0] for r in seen["readings"]} == {"n1", "n2", "n3", "n4"}
     assert ("n2", "rh") in {(r[0], r[1]) for r in seen["readings"]}
+    # float32 noise from the node (56.400001525878906) is shown as the 6 digits it holds
+    assert all(len(r[2].replace(".", "").replace("-", "")) <= 6 for r in seen["readings"])
+    assert all(r[3] in ("C", "%", "s", "B") and r[4].endswith("s") for r in seen["readings"])
     assert seen["events"] >= 1
     assert "connected" in seen["link"] and "n1" in seen["link"] and "0.1.0" in seen["link"]
     assert sorted(seen["remote"]) == [MAC % i for i in range(2, 5)]

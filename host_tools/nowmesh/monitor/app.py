@@ -12,13 +12,20 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 NODE_COLUMNS = ("name", "id", "hops", "last heard", "link RSSI", "uptime", "free heap")
-READING_COLUMNS = ("node", "value", "", "unit", "age")
+READING_COLUMNS = ("node", "reading", "value", "unit", "age")
 LINK_STYLE = {"connected": "green", "reconnecting": "yellow", "disconnected": "red", "silent": "yellow",
               "mismatch": "red", "starting": "white"}
 
 
 def _cell(value, suffix=""):
     return "-" if value is None else "%s%s" % (value, suffix)
+
+
+def _value(value):
+    # Nodes send float32 values (21.399999618530273): 6 significant digits is what they hold.
+    if isinstance(value, float):
+        return "%.6g" % value
+    return _cell(value)
 
 
 def _age(seconds):
@@ -121,7 +128,7 @@ class MonitorApp(App):
         table = self.query_one("#readings", DataTable)
         table.clear()
         for node, name, value, unit, age in model.reading_rows(now):
-            table.add_row(node, name, _cell(value), unit or "", _age(age))
+            table.add_row(node, name, _value(value), unit or "", _age(age))
 
     def _draw_events(self, model):
         log = self.query_one("#events", RichLog)
