@@ -472,7 +472,9 @@ def _needs_more(src):
     last = lines[-1].rstrip()
     if last.endswith(":") or last.endswith("\\"):
         return True
-    if src.lstrip().startswith(_COMPOUND) and len(lines) > 1 and last.strip():
+    # a compound statement continues until an empty line, even a one-liner such
+    # as "if x: pass" or "@decorator" (py/repl.c: "compound keyword and last line not empty")
+    if src.lstrip().startswith(_COMPOUND) and last.strip():
         return True
     return False
 
