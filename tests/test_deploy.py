@@ -72,6 +72,19 @@ def test_second_deploy_sends_no_file(node, key_file):
     assert _running_name(node) == "alpha"
 
 
+def test_board_at_the_repl_is_deployed_and_started(node, key_file):
+    _deploy(node, key_file, name="alpha")
+    with serial.serial_for_url(node.port, timeout=0.5) as port:
+        port.write(b"\x03")                             # stop main.py: the board sits at >>>
+        time.sleep(0.3)
+        port.write(b"\r\n")
+        assert port.read_until(b">>> ").endswith(b">>> ")
+    result = _deploy(node, key_file, name="alpha")
+    # the console check saw a REPL echo its command lines, not nowmesh: raw REPL path
+    assert result["restarted"] is True and result["files_sent"] == 0
+    assert _running_name(node) == "alpha"
+
+
 def test_a_changed_setting_is_not_mistaken_for_up_to_date(node, key_file):
     _deploy(node, key_file, name="alpha")
     renamed = _deploy(node, key_file, name="beta")

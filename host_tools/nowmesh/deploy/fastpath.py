@@ -40,6 +40,8 @@ def ask(repl, paths):
         if raw is None or any(marker in raw for marker in NOT_NOWMESH):
             return None
         line = parse_line(raw.decode("utf-8", "replace"))
+        if line.kind == "text" and b'"cmd":' in raw:
+            return None                 # our own command echoed: a REPL is reading, not nowmesh
         if line.kind == "reply" and line.data.get("re") in (90, 91, 92):
             if not line.data.get("ok"):
                 return None             # e.g. an older nowmesh without files_digest
