@@ -8,9 +8,15 @@ one small request per hop gives the whole path. The walk stops at the
 target, at a node without a route, at a node seen twice (a routing loop),
 or after MAX_HOPS.
 """
+import time
+
 from nowmesh.query.nodes import name_of
 
 MAX_HOPS = 16             # the mesh's hop limit
+# A route is withdrawn for a moment when its next hop sends an unfeasible
+# update, until the destination's next reading brings a feasible one:
+# ask again a few times before calling a hop a dead end.
+NO_ROUTE_TRIES, NO_ROUTE_WAIT_S = 4, 1.0
 
 
 def ping(session, node_id):
@@ -59,7 +65,12 @@ def trace(session, node_id):
 def _next_hop(session, at, node_id):
     """(hop, None) or (None, error) for the node `at` on the way to node_id."""
     where = None if at == session.local_id else at
-    outcome = session.run_many([("routes", {"dst": node_id}, where)])[0]
+    for attempt in range(NO_ROUTE_TRIES):
+        if attempt:
+            time.sleep(NO_ROUTE_WAIT_S)
+        outcome = session.run_many([("routes", {"dst": node_id}, where)])[0]
+        if not outcome.ok or outcome.data:
+            break
     here = name_of(session, at) or at
     if not outcome.ok:
         return None, "%s did not answer (%s)" % (here, outcome.error)

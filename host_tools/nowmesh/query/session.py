@@ -18,7 +18,7 @@ from nowmesh.errors import ToolError
 
 # A node keeps at most 16 mesh requests in flight (relay_queue_max) and
 # refuses more; the host stays well below, leaving room for other tools.
-IN_FLIGHT = 6
+IN_FLIGHT = 4
 LOCAL_TIMEOUT_S = 3.0
 # Remote requests leave the node as unicast bursts towards the same next hop;
 # sent back to back they collide or overrun a relay's receive buffer, and each
@@ -60,8 +60,9 @@ class Outcome:
 
 
 class MeshSession:
-    def __init__(self, url, baudrate=115200, client=None):
+    def __init__(self, url, baudrate=115200, client=None, hello_timeout_s=LOCAL_TIMEOUT_S):
         self.url = url
+        self.hello_timeout_s = hello_timeout_s
         self.client = client or ConsoleClient(url, baudrate)
         self.hello = None
         self.texts = []           # ordinary output lines seen, for diagnostics
@@ -98,7 +99,7 @@ class MeshSession:
     def check_hello(self):
         """The node's hello data; FirmwareError if it is not this nowmesh."""
         for _ in range(HELLO_TRIES):
-            outcome = self.run_many([("hello", None, None)], LOCAL_TIMEOUT_S / HELLO_TRIES)[0]
+            outcome = self.run_many([("hello", None, None)], self.hello_timeout_s / HELLO_TRIES, retry=False)[0]
             if outcome.ok or outcome.error != "no answer":
                 break
         return self._judge_hello(outcome, self.url)
@@ -140,15 +141,16 @@ class MeshSession:
         where = node or self.local_name or self.url
         return outcome.value("%s on %s" % (name, where))
 
-    def run_many(self, requests, timeout=None):
+    def run_many(self, requests, timeout=None, retry=True):
         """[(name, args, node)] -> [Outcome], several in flight at once.
 
         Each request gets `timeout` seconds from when it is sent (default:
-        3 s on the node itself, 12 s through the mesh)."""
+        3 s on the node itself, 12 s through the mesh); a RETRYABLE one the
+        mesh lost is sent once more unless retry is False."""
         pending = list(range(len(requests)))
         waiting = {}               # command id -> (index, deadline, sent)
         results = [None] * len(requests)
-        retried = set()
+        retried = set() if retry else set(range(len(requests)))
         port = self.client.port
         while True:
             for index in self._lost(requests, results, retried):
