@@ -6,7 +6,10 @@
 # heap_bytes: live state after the replay (the mesh has converged), after
 # gc.collect() -- the same definition as tests/core/test_mesh_heap.py.
 # max_live_bytes: the largest live state sampled (after gc.collect()) every
-# _SAMPLE_EVERY frames during the replay. breakdown: what each part of the
+# _SAMPLE_EVERY frames during the replay. priced: the same objects priced
+# with MicroPython's allocation rules at 64 and 32 bits (an ESP32), so the
+# share of the figure the word size explains is a count, not a guess.
+# breakdown: what each part of the
 # state holds, measured by dropping the parts one by one at the end (a part
 # shared with a later one is counted where it is dropped last).
 # Usage: micropython bench/heap_probe.py CAPTURE NAME MAC_HEX BOOT
@@ -15,6 +18,7 @@ import json
 import struct
 import sys
 
+from heapmodel import price_state      # tests/core/heapmodel.py
 from mesh.node import Node
 
 KEY = bytes(range(16))         # the simulator's default network key
@@ -81,6 +85,7 @@ def main(path, name, mac_hex, boot):
     sizes = {"readings": len(node.readings), "neighbours": len(node.neighbours),
              "routes": len(node.policy.routes), "replay_senders": len(node.replay),
              "two_hop_ids": sum([len(n.two_hop) for n in node.neighbours.values()])}
+    priced = price_state(node)          # before breakdown() takes the state apart
     parts = breakdown(node)
     gc.collect()
     # neighbours (with their two-hop sets), the origin ids they share with the
@@ -88,7 +93,8 @@ def main(path, name, mac_hex, boot):
     parts.append(("neighbours, ids, node", gc.mem_alloc() - base))
     print(json.dumps({"heap_bytes": held, "max_live_bytes": max(max_live, held), "readings_held": sizes["readings"],
                       "table_sizes": sizes, "breakdown": dict(parts), "frames_replayed": count, "empty_node_bytes": fresh,
-                      "word_bytes": 8 if sys.maxsize > 2 ** 32 else 4}))
+                      "word_bytes": 8 if sys.maxsize > 2 ** 32 else 4,
+                      "priced": priced}))
 
 
 main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))

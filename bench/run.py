@@ -97,7 +97,9 @@ def bench_heap(quick):
     capture_path = os.path.join(RESULTS, "heap_capture.tmp")
     info = capture(capture_path, nodes=100, duration_s=60.0 if quick else 180.0)
     upy = os.path.join(os.path.dirname(sys.executable), "micropython")
-    env = dict(os.environ, MICROPYPATH=os.path.join(os.path.dirname(HERE), "firmware"))
+    root = os.path.dirname(HERE)
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([os.path.join(root, "firmware"),
+                                                        os.path.join(root, "tests", "core")]))
     proc = subprocess.run([upy, "-X", "heapsize=8M", os.path.join(HERE, "heap_probe.py"), capture_path,
                            info["name"], info["mac"], str(info["boot"])],
                           capture_output=True, text=True, env=env, timeout=600)
@@ -113,6 +115,12 @@ def bench_heap(quick):
               probe["frames_replayed"], probe["heap_bytes"], probe["max_live_bytes"], target,
               "met" if probe["target_met"] else "NOT met", probe["readings_held"], 8 * probe["word_bytes"]))
     print("  " + ", ".join("%s %d" % kv for kv in sorted(probe["breakdown"].items(), key=lambda kv: -kv[1])))
+    priced = probe["priced"]
+    probe["heap_bytes_32bit_estimate"] = priced["model_32bit_bytes"]
+    print("  the same %d allocations priced at 64 bits: %d B (measured %d); at 32 bits (ESP32): %d B "
+          "(target %s there)" % (priced["allocations"], priced["model_64bit_bytes"], probe["heap_bytes"],
+                                 priced["model_32bit_bytes"],
+                                 "met" if priced["model_32bit_bytes"] <= target else "NOT met"))
     return dict(probe, capture=info)
 
 
