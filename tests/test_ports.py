@@ -107,9 +107,12 @@ def test_registry_lists_live_emulations_and_drops_dead_ones(registry, tmp_path):
 
 # -- against a live emulated node ---------------------------------------------------
 
-@pytest.fixture
-def mesh(registry, make_emulated_mesh):
-    return make_emulated_mesh("line", nodes=2)
+@pytest.fixture(scope="module")
+def mesh(make_emulated_mesh_module, tmp_path_factory):
+    """One mesh for the live tests: n1 is probed, n2 is put at the REPL, n3 is killed."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NOWMESH_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
+        yield make_emulated_mesh_module("line", nodes=3)
 
 
 def _wait_for_nowmesh(port, timeout=30):
@@ -135,15 +138,15 @@ def test_probe_reads_a_running_node_without_interrupting_it(mesh):
     assert after["boot"] == before["boot"] and after["uptime_s"] >= before["uptime_s"]
 
 
-def test_ports_lists_the_emulated_nodes_with_their_probe(mesh, capsys):
-    _wait_for_nowmesh(mesh.port("n2"))
+def test_ports_lists_the_emulated_nodes_with_their_probe(mesh):
+    _wait_for_nowmesh(mesh.port("n3"))
     found = ports.list_ports(comports=lambda: [])
     by_node = {e["node"]: e for e in found}
-    assert set(by_node) == {"n1", "n2"}
-    assert by_node["n2"]["port"] == mesh.port("n2")
-    assert by_node["n2"]["probe"]["name"] == "n2" and by_node["n2"]["probe"]["id"] == mesh.mac("n2")
-    mesh.kill("n2")
-    assert [e["node"] for e in ports.list_ports(probe=False, comports=lambda: [])] == ["n1"]
+    assert set(by_node) == {"n1", "n2", "n3"}
+    assert by_node["n3"]["port"] == mesh.port("n3")
+    assert by_node["n3"]["probe"]["name"] == "n3" and by_node["n3"]["probe"]["id"] == mesh.mac("n3")
+    mesh.kill("n3")
+    assert [e["node"] for e in ports.list_ports(probe=False, comports=lambda: [])] == ["n1", "n2"]
 
 
 def test_probe_sees_the_repl_and_a_busy_port(mesh):
