@@ -43,7 +43,10 @@ def live_mesh(nodes, seconds, topology="random", interval_s=10.0):
                         min_free[origin] = min(min_free.get(origin, value), value)
         wall = time.monotonic() - started
         cpu = _cpu_seconds([n.pid for n in emu.nodes]) - cpu_start
-        heap_total = parse_heap_bytes(emu.heap)
+        # the readings' "heap" value is gc.mem_free() of the whole interpreter,
+        # whose heap is `heap` plus the REPL shim's allowance (emunode.board)
+        from nowmesh.emunode.board import SHIM_HEAP
+        heap_total = parse_heap_bytes(emu.heap) + SHIM_HEAP
     firsts = sorted(first_seen.values())
     return {
         "nodes": nodes, "topology": topology, "seconds": round(wall, 1),
@@ -102,7 +105,9 @@ def heap_peaks(nodes=20, seconds=60.0, heap=None, topology="random"):
         for t in threads:
             t.join()
     peaks = sorted(max(r["alloc"]) for r in out.values() if r["alloc"])
+    from nowmesh.emunode.board import SHIM_HEAP
     return {"nodes": nodes, "seconds": seconds, "heap": heap, "heap_bytes_per_node": parse_heap_bytes(heap),
+            "interpreter_heap_bytes": parse_heap_bytes(heap) + SHIM_HEAP,
             "nodes_reporting": len(peaks), "crashes": sum(len(r["crashes"]) for r in out.values()),
             "readings_held_min": min([r["readings"] for r in out.values()] or [0]),
             "peak_heap_alloc_bytes": {"max": peaks[-1] if peaks else None, "median": _pick(peaks, 0.5)},
