@@ -93,7 +93,8 @@ def test_garbage_and_unknown_records_never_raise_and_events_stay_bounded():
                 {"ev": "poll", "t": 1.0, "cmd": "readings", "ok": True, "data": [None, 3, {"id": None}]},
                 {"ev": "poll", "t": 1.0, "cmd": "neighbours", "ok": True, "data": "nonsense"},
                 {"ev": "poll", "t": 1.0, "cmd": "routes", "ok": True, "data": [{"id": "y", "hops": "far"}]},
-                {"ev": "stats", "t": 1.0, "uptime_s": 5}, {"ev": "brand_new_event", "t": 1.0, "x": 1}, {"t": 2.0}):
+                {"ev": "stats", "t": 1.0, "uptime_s": 5}, {"ev": "brand_new_event", "t": 1.0, "x": 1}, {"t": 2.0},
+                {"ev": "reading", "id": "z", "values": []}, {"ev": "link", "t": "soon"}, ["not", "a", "dict"]):
         state.apply(bad)
     assert len(state.events) == RECENT_EVENTS
     assert state.events_total > RECENT_EVENTS

@@ -27,6 +27,8 @@ class MeshState:
 
     # -- feeding ------------------------------------------------------------------
     def apply(self, record):
+        if not isinstance(record, dict) or not isinstance(record.get("t"), (int, float)):
+            return                # not a monitor record (a hand-edited or truncated stream)
         handler = _HANDLERS.get(record.get("ev"), _other_event)
         handler(self, record)
         self.version += 1
