@@ -7,8 +7,12 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from imagefakes import firmware
+from nowmesh import boards
 from nowmesh.emulator import DEFAULT_KEY
+from nowmesh.image import flashboot
 from nowmesh.rombootloader import BootloaderPort
 
 NOWMESH = [sys.executable, "-m", "nowmesh"]
@@ -42,3 +46,20 @@ def test_esptool_writes_an_image_that_boots_into_the_mesh(tmp_path, make_emulate
     listed = json.loads(nowmesh("nodes", mesh.port("n2"), "--json", timeout=60))["nodes"]
     barn = [n for n in listed if n["name"] == "barn"]
     assert len(barn) == 1 and barn[0]["id"] == mesh.mac("n3") and not barn[0]["local"]
+
+
+@pytest.mark.parametrize("board, chip, flash_size, offset", [
+    ("esp32-s3-devkitc-1", "esp32s3", 8 << 20, 0x0), ("esp32-c3-devkitm-1", "esp32c3", 4 << 20, 0x0)])
+def test_images_for_chips_that_start_at_0(tmp_path, board, chip, flash_size, offset):
+    """Firmware written at 0x0 (s3, c3): the image lands there, and the board's
+    power-on finds the filesystem in the flash esptool wrote."""
+    (tmp_path / "fw.bin").write_bytes(firmware(chip=chip, version="v1.26.0"))
+    nowmesh("image", "--board", board, "--firmware", str(tmp_path / "fw.bin"), "--name", "tank",
+            "--out", str(tmp_path / "img"), "--key-file", str(tmp_path / "key.json"))
+    flash_file = tmp_path / "tank.flash"
+    with BootloaderPort(chip, str(flash_file), flash_size, on_run=lambda reason: None) as rom:
+        out = json.loads(nowmesh("flash", rom.port, "--image", str(tmp_path / "img" / "tank.bin"), "--json"))
+    assert out["boards"][0]["offset"] == offset and out["boards"][0]["chip"] == chip
+    boot = flashboot.prepare(str(flash_file), str(tmp_path / "fs"), boards.load_board(board))
+    assert boot.state == "mounted" and boot.region.end == flash_size
+    assert json.loads((tmp_path / "fs" / "nowmesh.json").read_text())["name"] == "tank"
