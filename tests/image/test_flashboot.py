@@ -140,3 +140,16 @@ def test_an_image_for_4mb_on_an_8mb_board_is_a_corrupt_filesystem(tmp_path, imag
     flash.write_bytes(data)
     boot = flashboot.prepare(str(flash), str(tmp_path / "fs"), BOARD)
     assert boot.state == "corrupt" and boot.region.end == 8 << 20
+
+
+def test_the_blank_board_says_initial_setup_and_reaches_the_repl(tmp_path, images):
+    flash = write_flash(tmp_path / "flash.bin", images["barn"][:FS_OFFSET - 0x1000])
+    boot = flashboot.prepare(str(flash), str(tmp_path / "fs"), BOARD)
+    seen = bytearray()          # every byte the board prints, also before a tool opens its port
+    board = EmulatedBoard(str(tmp_path / "fs"), micropypath_extra=boot.extra, env=boot.env, tap=seen.extend)
+    with board:
+        deadline = time.monotonic() + 10
+        while b">>> " not in seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+    text = seen.decode(errors="replace")
+    assert "Performing initial setup" in text and text.rstrip().endswith(">>>")
