@@ -24,9 +24,14 @@ from .frames import PULL_FULL, T_PULL, encode_pull, max_pull_entries
 _ANYONE = b"\x00" * 6
 
 _SLOT_SHIFT = const(8)
-_TRIES = const(2)
+_TRIES = const(4)         # pulls per missing reading before waiting for the next
+_RETRY_MS = const(1000)   # between them: the named answer comes in 20 ms, others' < 1 s
 _SYNC_RETRY_MS = const(1500)
 _BOOT_SYNC_WAIT_MS = const(300)
+# After answering a full sync, relay every new reading this long: what was in
+# flight when we pushed our table reaches the new member too, before relay
+# sets (a few hello rounds) cover it. About a mesh diameter of batching.
+_SYNC_PUSH_MS = const(5000)
 
 
 class AntiEntropy:
@@ -40,7 +45,7 @@ class AntiEntropy:
         self.forget_ms = cfg.forget_ms
         self.boot_ms = now_ms
         self._ival = {}      # origin -> publication interval (ms)
-        self._tries = {}     # origin -> pulls sent since its last arrival
+        self._tries = {}     # origin -> pulls sent since its last arrival (< 0: it came that many graces late)
         self._wheel = {}     # slot -> [origins to check]
         self._wheel_min = None
         self._pull = {}      # origins to pull at _pull_at
@@ -56,26 +61,51 @@ class AntiEntropy:
         # first, unrepairable readings lost (no interval is known for them)
         self._settle_at = now_ms + cfg.startup_flood_ms if cfg.settle_sync else None
         self.sync_from = None
+        self.push_until = now_ms     # relay everything until then (see on_pull)
         self._guess = None   # the last interval learnt, for origins heard once
 
     # ------------------------------------------------------------ arrivals
 
     def arrived(self, origin, r, old_raw, now_ms):
         """A newer reading from origin was stored (old_raw: the previous one)."""
+        d = 0
         if old_raw is not None:
             boot, seq, t = struct.unpack_from("<HHI", old_raw, 6)
-            d = (r.seq - seq) & 0xFFFF
-            if boot == r.boot and 0 < d < 64:
+            d = (r.seq - seq) & 0xFFFF if boot == r.boot else 0
+            if 0 < d < 64:
                 ival = ((r.t_ms - t) & 0xFFFFFFFF) // d
                 if 500 <= ival <= 3600000:
                     self._ival[origin] = ival
+                    if self._guess is None:
+                        self._arm_all(origin, ival, now_ms)
                     self._guess = ival   # origins tend to share one interval
-        self._tries.pop(origin, None)
+        # The very reading we pulled for (the next seq) arrived about
+        # _late_ms(tries) after it was expected: expect the next one from when
+        # this one was due, not from now, or one repair would make every later
+        # check late too. Kept as a negative try count until the next check.
+        late = self._tries.pop(origin, 0)
+        if d != 1 or late < 0:
+            late = 0
+        if late:
+            self._tries[origin] = -late
         self._stale.pop(origin, None)
         self._pull.pop(origin, None)
         ival = self._ival.get(origin, self._guess)
         if ival is not None:
-            self._schedule(origin, now_ms + ival + self.grace)
+            self._schedule(origin, now_ms + ival + self.grace - self._late_ms(late))
+
+    def _late_ms(self, tries):
+        """How late a reading that needed `tries` pulls came, at least."""
+        return 0 if tries <= 0 else self.grace + (tries - 1) * _RETRY_MS
+
+    def _arm_all(self, skip, ival, now_ms):
+        """The first interval learnt: expect the origins heard only once so
+        far too (their first reading could not be timed), so that a lost
+        second reading is pulled instead of waiting for the third."""
+        me = self.node.id
+        for origin, t in self.node._heard.items():
+            if origin != me and origin != skip:
+                self._schedule(origin, max(now_ms, t + ival + self.grace))
 
     def _schedule(self, origin, at_ms):
         slot = at_ms >> _SLOT_SHIFT
@@ -90,13 +120,19 @@ class AntiEntropy:
             for origin in self._wheel.pop(slot):
                 ival = self._ival.get(origin, self._guess)
                 t = heard.get(origin)
-                if ival is None or t is None or now_ms - t < ival + self.grace - 300:
+                if ival is None or t is None:
                     continue
                 tries = self._tries.get(origin, 0)
+                if tries > 0:
+                    due = 0       # our re-check after a pull (an arrival resets tries)
+                else:             # 300: slots fire up to 256 ms early; tries < 0: it came late
+                    due = ival + self.grace - 300 - self._late_ms(-tries)
+                if now_ms - t < due:
+                    continue
                 if tries < _TRIES:
-                    self._tries[origin] = tries + 1
+                    self._tries[origin] = max(0, tries) + 1
                     self._pull[origin] = True
-                    self._schedule(origin, now_ms + self.grace)
+                    self._schedule(origin, now_ms + _RETRY_MS)
         self._wheel_min = min(self._wheel) if self._wheel else None
         if self._pull and self._pull_at is None:
             self._pull_at = now_ms + self.p.jitter()
@@ -165,6 +201,7 @@ class AntiEntropy:
         if flags & PULL_FULL:
             n = self.node.neighbours.get(sender)
             if n is not None:
+                self.push_until = now_ms + _SYNC_PUSH_MS
                 return self.p.push_all(n.mac)
             return []
         for origin, boot, seq in haves:
@@ -234,4 +271,4 @@ class AntiEntropy:
         return (sorted(self._ival.items()), sorted(self._tries.items()),
                 sorted([(k, tuple(v)) for k, v in self._wheel.items()]), sorted(self._pull),
                 self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
-                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self._settle_at)
+                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self._settle_at, self.push_until)

@@ -73,10 +73,11 @@ class MeshPolicy:
         cost = n.cost() if n is not None else INFINITY
         # Relay when the sender picked us (MPR flooding), when we do not know
         # its choice yet, and for everything while the neighbourhood forms
-        # after our boot (relay sets need a few hello rounds to settle).
+        # after our boot (relay sets need a few hello rounds to settle), and
+        # for a while after we pushed our table to a new member.
         ae = self.ae
         relay = n is None or not n.hello or n.selects_me or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
-            or sender == ae.sync_from
+            or sender == ae.sync_from or now_ms < ae.push_until
         limit = self.cfg.hop_limit
         canonical = node.readings.canonical   # one id object per origin in every table
         for raw, r, hops, metric in items:
@@ -88,8 +89,12 @@ class MeshPolicy:
             old = node.readings.raw.get(origin)
             if node.store_raw(r, raw, now_ms):
                 self.ae.arrived(origin, r, old, now_ms)
-                if relay and hops + 1 < limit:
-                    self._queue(origin, hops + 1, False, now_ms)
+                # A known origin is back with a new boot counter: news every
+                # node must hear at once, so it is flooded (every node relays
+                # it once, after a short jitter instead of a batch window).
+                reboot = old is not None and raw_key(old)[0] != r.boot
+                if (relay or reboot) and hops + 1 < limit:
+                    self._queue(origin, hops + 1, False, now_ms, reboot)
             else:
                 self._overheard(origin, old, r)
         return []
@@ -170,14 +175,18 @@ class MeshPolicy:
 
     # ------------------------------------------------------------ dissemination
 
-    def _queue(self, origin, hops, repair, now_ms):
+    def _queue(self, origin, hops, repair, now_ms, urgent=False):
         p = self._batch.get(origin)
         if p is None:
             self._batch[origin] = [hops, repair, 1]
         else:
             p[0] = min(p[0], hops)
             p[1] = p[1] and repair
-        if self._batch_at is None:
+        if urgent:
+            due = now_ms + 1 + self.jitter()
+            if self._batch_at is None or due < self._batch_at:
+                self._batch_at = due
+        elif self._batch_at is None:
             b = self.cfg.batch_ms
             self._batch_at = now_ms + (1 if repair else b // 2) + self.node.rng.below(b // 2 + 1)
 

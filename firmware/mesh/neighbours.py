@@ -28,6 +28,7 @@ class Neighbour:
         self.name = None
         self.rssi = rssi
         self.last_ms = now_ms
+        self.due = now_ms        # last_ms + failure timeout, set by the table
         self.boot = -1
         self.ctr = 0
         self.ctr0 = 0            # first counter heard this boot, and frames since
@@ -66,6 +67,9 @@ class NeighbourTable:
         self.on_rejoin = None    # callback(node_id): heard again after a long silence
         self.table = {}  # id -> Neighbour
         self._slots = {}  # small slot number -> Neighbour (routes refer to slots)
+        # earliest n.due, or None = recompute: the host asks for the next
+        # deadline after every frame, and a scan per frame is O(neighbours)
+        self._due_min = None
 
     def by_slot(self, slot):
         return self._slots.get(slot)
@@ -110,6 +114,10 @@ class NeighbourTable:
             n.mac = bytes(mac)
         n.rssi = rssi
         n.last_ms = now_ms
+        old_due, n.due = n.due, now_ms + self._timeout(n)
+        m = self._due_min
+        if m is not None and (n.due < m or (old_due == m and not new)):
+            self._due_min = n.due if n.due < m else None
         if new and self.on_change is not None:
             self.on_change(n, True)
         return n
@@ -145,6 +153,8 @@ class NeighbourTable:
         if n is None:
             return
         self._slots.pop(n.slot, None)
+        if n.due == self._due_min:
+            self._due_min = None
         self._emit(("neighbour", node_id, "down"))
         if self.on_change is not None:
             self.on_change(n, False)
@@ -156,13 +166,16 @@ class NeighbourTable:
         return max(self.min_timeout_ms, min(self.timeout_ms, t))
 
     def expire(self, now_ms):
-        for node_id in [k for k, n in self.table.items() if now_ms - n.last_ms >= self._timeout(n)]:
+        due = self.next_deadline()
+        if due is None or now_ms < due:
+            return
+        for node_id in [k for k, n in self.table.items() if now_ms >= n.due]:
             self.drop(node_id)
 
     def next_deadline(self):
-        if not self.table:
-            return None
-        return min([n.last_ms + self._timeout(n) for n in self.table.values()])
+        if self._due_min is None and self.table:
+            self._due_min = min([n.due for n in self.table.values()])
+        return self._due_min
 
     def snapshot(self):
         return sorted([n.as_tuple() for n in self.table.values()])

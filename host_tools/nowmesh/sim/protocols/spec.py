@@ -1,6 +1,6 @@
 """How the simulator builds and inspects the nodes of each protocol."""
 import nowmesh.corepath  # noqa: F401
-from mesh import crypto, wire
+from mesh import crypto, frames, wire
 
 _TYPE_MASK = 0x7F
 
@@ -35,6 +35,44 @@ class CachingKeys(crypto.Keys):
         return hit
 
 
+class SharedDecoder:
+    """One decoded message per transmitted payload, shared by its receivers.
+
+    The core decodes a frame's payload after authenticating it; every
+    receiver of one transmission decodes the very same bytes. Frame types
+    whose decoded form the core only reads (readings, hellos, pulls) are
+    decoded once; routed data is not cached (forwarding edits its message).
+    Keyed on the exact payload bytes and type, so nothing changes but time.
+    """
+
+    CACHED = frozenset((wire.T_READINGS, frames.T_HELLO, frames.T_PULL))
+
+    def __init__(self, limit=4096):
+        self._decoded = {}
+        self._limit = limit
+
+    def wrap(self, decode):
+        cache, limit, cached = self._decoded, self._limit, self.CACHED
+
+        def shared_decode(ftype, payload):
+            if ftype not in cached:
+                return decode(ftype, payload)
+            key = (ftype, bytes(payload))
+            hit = cache.get(key)
+            if hit is None:
+                try:
+                    hit = decode(ftype, payload)
+                except wire.FrameError as exc:
+                    hit = exc
+                if len(cache) >= limit:
+                    cache.clear()
+                cache[key] = hit
+            if isinstance(hit, wire.FrameError):
+                raise wire.FrameError(hit.reason)
+            return hit
+        return shared_decode
+
+
 class BaselineSpec:
     def __init__(self, name, node_class):
         self.name = name
@@ -58,14 +96,20 @@ class NowmeshSpec:
     CONTROL_TYPES = frozenset(range(4, 16)) | {wire.T_BEACON}
 
     def make_keys(self, key):
-        return CachingKeys(key)
+        keys = CachingKeys(key)
+        keys.decoder = SharedDecoder()    # one per simulation, like the keys
+        return keys
 
     def make_node(self, mac, name, keys, boot, seed, now_ms, options):
         from mesh.config import NodeConfig
         from mesh.node import Node
         settings = {"id": mac, "name": name, "key": keys.network_key}
         settings.update(options or {})
-        return Node(NodeConfig.from_dict(settings), boot, seed, now_ms, keys=keys)
+        node = Node(NodeConfig.from_dict(settings), boot, seed, now_ms, keys=keys)
+        decoder = getattr(keys, "decoder", None)
+        if decoder is not None:
+            node.policy.decode = decoder.wrap(node.policy.decode)
+        return node
 
     def is_control(self, frame):
         return len(frame) > 1 and (frame[1] & _TYPE_MASK) in self.CONTROL_TYPES
