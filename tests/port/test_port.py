@@ -10,6 +10,10 @@ portfakes.install()
 from meshport import console as console_mod  # noqa: E402
 from meshport import store  # noqa: E402
 from meshport.app import App  # noqa: E402
+# The app imports its console command handlers on the first command (as a
+# board does, from its flash root). These tests chdir into fake flash dirs
+# and MICROPYPATH is relative: import them here, from the repository root.
+from meshport import commands  # noqa: E402,F401
 
 KEY = "000102030405060708090a0b0c0d0e0f"
 BASE = os.getcwd()
