@@ -184,6 +184,8 @@ class App:
             body = b"R" + json.dumps({"ok": False, "error": "answer too large for the mesh"}).encode()
             frames = self.node.reply(sender, req_id, body, self.clock.now())
         self.send_all(frames)
+        if self.reboot_requested:     # a remote `reboot`: its answer is on its way
+            machine.reset()
 
     def _on_reply(self, event):
         req_id, sender, payload, hops = event[1], event[2], event[3], event[4]

@@ -52,3 +52,22 @@ def test_too_many_requests_in_flight_is_an_error_reply():
     _run([a], 3)
     refused = [m for m in _replies(a).values() if m.get("ok") is False]
     assert refused and "in flight" in refused[0]["error"]
+
+
+def test_remote_reboot_answers_then_resets_the_target():
+    import portfakes
+    a, b = _pair(76, 77)
+    a.inp.type('@nm1 {"id": 8, "cmd": "reboot", "node": "02:00:00:00:00:4d"}\n')
+    reset = False
+    for _ in range(10):
+        a.step()
+        try:
+            b.step()
+        except portfakes.Reset:
+            reset = True
+            break
+    assert reset                              # b reset itself (it used to wait for a local command)
+    for _ in range(5):
+        a.step()
+    reply = _replies(a)[8]
+    assert reply["ok"] and reply["data"] == {"rebooting": True}

@@ -36,7 +36,9 @@ def _json_value(word):
 # Extra positional arguments per command: (name, argparse options).
 EXTRA_ARGUMENTS = {
     "send": [("text", {"help": "the message (one argument: quote it)"})],
-    "config-get": [("field", {"nargs": "?", "help": "one field (default: the whole config)"})],
+    # An option, not an optional positional: argparse would give an optional
+    # positional to PORT's chunk when --node comes between them.
+    "config-get": [("--field", {"help": "one field (default: the whole config)"})],
     "config-set": [("field", {"help": "the config field, such as interval_s or name"}),
                    ("value", {"type": _json_value, "help": "its new value as JSON (60, \"barn\", null to remove); "
                                                            "a bare word is a string"})],
@@ -48,7 +50,7 @@ def add_arguments(p):
     p.add_argument("port", help="serial port path or pyserial URL of a node of the mesh")
     p.add_argument("--node", metavar="NAME", required=name in TARGET_REQUIRED,
                    help="a node's name or id (aa:bb:cc:dd:ee:ff)")
-    for arg, options in EXTRA_ARGUMENTS.get(name, ()):
+    for arg, options in EXTRA_ARGUMENTS.get(name, ()):   # positional ones follow PORT
         p.add_argument(arg, **options)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--baud", type=int, default=115200)
