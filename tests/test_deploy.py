@@ -90,6 +90,17 @@ def test_a_changed_setting_is_not_mistaken_for_up_to_date(node, key_file):
     renamed = _deploy(node, key_file, name="beta")
     assert renamed["files_sent"] == 1 and renamed["restarted"] is True
     assert _running_name(node) == "beta"
+    with ConsoleClient(node.port) as client:               # saved, applied at the next reboot
+        client.command("config_set", {"field": "channel", "value": 4}, timeout=10)
+    path = os.path.join(node.fs_dir, "nowmesh.json")
+    with open(path) as f:
+        saved = json.load(f)
+    with open(path, "w") as f:                             # byte for byte what deploy would write
+        f.write(json.dumps(saved, sort_keys=True))
+    pending = _deploy(node, key_file, name="beta", channel=4)
+    assert pending["files_sent"] == 0                      # the files were right ...
+    assert pending["restarted"] is True and pending["channel"] == 4   # ... the running node was not
+    assert _deploy(node, key_file, name="beta", channel=1)["channel"] == 1
     other_key = _deploy(node, key_file + ".other", name="beta")   # a different project's key
     assert other_key["files_sent"] == 1
     assert _deploy(node, key_file, name="alpha")["files_sent"] == 1

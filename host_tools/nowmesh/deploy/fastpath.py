@@ -1,8 +1,10 @@
 """The unchanged re-deploy without stopping the node.
 
-A node running nowmesh answers console commands while the mesh runs. Three
-pipelined commands (hello, config_get, files_digest) tell whether the board
-already holds exactly the tree and config a deploy would write: the board
+A node running nowmesh answers console commands while the mesh runs. Four
+pipelined commands (hello, status, config_get, files_digest) tell whether the
+board already holds exactly the tree and config a deploy would write, and
+runs with that name and channel (a `config-set` not yet applied by a reboot
+is a difference): the board
 hashes its files itself (firmware/meshport/fsdigest.py), the host computes the
 same digest over what it would send. Equal: nothing is sent, main.py keeps
 running, the mesh loses nothing. Anything else (a REPL, another firmware, an
@@ -29,8 +31,9 @@ def tree_digest(tree):
 
 
 def ask(repl, paths):
-    """-> {"hello", "config", "files"} from a running nowmesh node, or None."""
-    commands = (("hello", None), ("config_get", None), ("files_digest", {"paths": paths}))
+    """-> {"hello", "status", "config", "files"} from a running nowmesh node, or None."""
+    commands = (("hello", None), ("status", None), ("config_get", None),
+                ("files_digest", {"paths": paths}))
     repl.discard_input()
     repl.write("".join(format_command(90 + i, name, args) for i, (name, args) in enumerate(commands))
                .encode())
@@ -42,11 +45,11 @@ def ask(repl, paths):
         line = parse_line(raw.decode("utf-8", "replace"))
         if line.kind == "text" and b'"cmd":' in raw:
             return None                 # our own command echoed: a REPL is reading, not nowmesh
-        if line.kind == "reply" and line.data.get("re") in (90, 91, 92):
+        if line.kind == "reply" and line.data.get("re") in range(90, 90 + len(commands)):
             if not line.data.get("ok"):
                 return None             # e.g. an older nowmesh without files_digest
             answers[line.data["re"] - 90] = line.data.get("data")
-    return {"hello": answers[0], "config": answers[1], "files": answers[2]}
+    return {"hello": answers[0], "status": answers[1], "config": answers[2], "files": answers[3]}
 
 
 def up_to_date(repl, options, key, profile, managed_files):
@@ -61,7 +64,9 @@ def up_to_date(repl, options, key, profile, managed_files):
     shown = dict(found["config"])
     shown.pop("key", None)                    # shown masked; ours goes in, the digest checks it
     config = node_config(shown, key, options.name, options.channel, options.board)
-    if "name" not in config:
+    running = found["status"] or {}
+    if "name" not in config or (running.get("name"), running.get("channel")) != \
+            (config["name"], config["channel"]):
         return None
     tree["nowmesh.json"] = config_bytes(config)
     if profile:
@@ -72,5 +77,5 @@ def up_to_date(repl, options, key, profile, managed_files):
     return {"files_sent": 0, "file_bytes_sent": 0, "files_committed": 0,
             "files_unchanged": len(tree), "files_removed": 0, "restarted": False,
             "mpy": compiler.bytecode, "arch": compiler.arch, "name": hello.get("name"),
-            "id": hello.get("id"), "channel": config.get("channel"), "fw": hello.get("fw"),
+            "id": hello.get("id"), "channel": running.get("channel"), "fw": hello.get("fw"),
             "board": hello.get("board")}
