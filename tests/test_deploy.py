@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -334,6 +335,29 @@ def test_device_that_is_not_micropython(key_file):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_chatty_device_that_is_not_micropython_gives_up_in_bounded_time(key_file):
+    master, slave = pty.openpty()               # e.g. a GPS module: lines, forever
+    os.set_blocking(master, False)              # a full pty buffer ends the talker, never blocks it
+    stop = threading.Event()
+
+    def talk():
+        while not stop.wait(0.02):
+            try:
+                os.write(master, b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M\r\n")
+            except OSError:
+                return
+    threading.Thread(target=talk, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ToolError, match="no MicroPython REPL answered"):
+            deploy_board(os.ttyname(slave), DeployOptions(key_file=key_file, repl_timeout=0.3))
+    finally:
+        stop.set()
+        os.close(master)
+        os.close(slave)
+    assert time.monotonic() - started < 10
 
 
 def test_bad_name_is_an_input_error_and_nothing_is_written(node, key_file, capsys):

@@ -13,12 +13,13 @@ through the raw REPL.
 """
 import hashlib
 import json
+import time
 
 from nowmesh.console.protocol import format_command, parse_line
 from nowmesh.deploy import build
 from nowmesh.deploy.config import config_bytes, node_config
 
-ANSWER_S = 0.6                 # a running node answers within its 50 ms console poll
+ANSWER_S = 1.0                 # overall; a running node answers within its 50 ms console poll
 NOT_NOWMESH = (b">>> ", b"Traceback", b"raw REPL", b"\x04")
 
 
@@ -38,8 +39,9 @@ def ask(repl, paths):
     repl.write("".join(format_command(90 + i, name, args) for i, (name, args) in enumerate(commands))
                .encode())
     answers = {}
+    deadline = time.monotonic() + ANSWER_S      # overall: a chatty device must not keep us here
     while len(answers) < len(commands):
-        raw = repl.read_until(b"\n", ANSWER_S)
+        raw = repl.read_until(b"\n", max(0.0, deadline - time.monotonic()))
         if raw is None or any(marker in raw for marker in NOT_NOWMESH):
             return None
         line = parse_line(raw.decode("utf-8", "replace"))
