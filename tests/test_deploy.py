@@ -1,7 +1,8 @@
 """nowmesh deploy against one emulated board (a real micropython behind a pty).
 
-One single-node emulation serves the whole module; each test leaves the
-board deployed and running nowmesh, which the next one relies on.
+One single-node emulation serves the whole module (it starts in about 2 s);
+a test that needs a known starting point deploys "alpha" with the module's
+key first, which costs next to nothing when the board already has it.
 """
 import json
 import os
@@ -146,6 +147,7 @@ def test_a_file_the_board_cannot_write_changes_nothing_and_is_reported(node, key
 
 
 def test_stale_files_of_ours_go_and_nothing_else(node, key_file):
+    _deploy(node, key_file, name="alpha")
     os.makedirs(os.path.join(node.fs_dir, "meshport", "old_driver"), exist_ok=True)
     for path in ("mesh/retired.py", "meshport/old_driver/x.mpy", "mesh/wire.mpy.nmnew", "notes.txt"):
         with open(os.path.join(node.fs_dir, path), "w") as f:
@@ -271,6 +273,7 @@ def _power_cycle(node, timeout=20):
 @pytest.mark.parametrize("fraction", [0.2, 0.6, 0.97])
 def test_unplug_mid_deploy_leaves_old_firmware_and_next_deploy_completes(node, key_file, tmp_path,
                                                                          fraction):
+    _deploy(node, key_file, name="alpha")
     new_tree = _changed_firmware(tmp_path)
     before = _snapshot(node)
     options = DeployOptions(key_file=key_file, name="alpha", firmware_dir=new_tree)
@@ -288,7 +291,26 @@ def test_unplug_mid_deploy_leaves_old_firmware_and_next_deploy_completes(node, k
     deploy_board(node.port, DeployOptions(key_file=key_file, name="alpha"))   # back to the real tree
 
 
+def test_ctrl_c_during_the_upload_leaves_the_old_firmware_running(node, key_file, tmp_path):
+    _deploy(node, key_file, name="alpha")
+    new_tree = _changed_firmware(tmp_path)
+    before = _snapshot(node)
+
+    def impatient_user(stage, *counts):
+        if stage == "sending" and counts[0] == 1:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        deploy_board(node.port, DeployOptions(key_file=key_file, name="alpha", firmware_dir=new_tree),
+                     progress=impatient_user)
+    assert {k: v for k, v in _snapshot(node).items() if not k.endswith(".nmnew")} == before
+    assert _running_name(node) == "alpha"                # main.py started again
+    result = deploy_board(node.port, DeployOptions(key_file=key_file, name="alpha", firmware_dir=new_tree))
+    assert result["files_committed"] > result["files_sent"]   # the staged part was not sent again
+    deploy_board(node.port, DeployOptions(key_file=key_file, name="alpha"))
+
+
 def test_killed_deploy_process_then_next_deploy_completes(node, key_file, tmp_path):
+    _deploy(node, key_file, name="alpha")
     new_tree = _changed_firmware(tmp_path)
     code = ("import sys; from nowmesh.deploy import deploy_board, DeployOptions\n"
             "deploy_board(sys.argv[1], DeployOptions(key_file=sys.argv[2], name='alpha', "
@@ -361,6 +383,7 @@ def test_chatty_device_that_is_not_micropython_gives_up_in_bounded_time(key_file
 
 
 def test_bad_name_is_an_input_error_and_nothing_is_written(node, key_file, capsys):
+    _deploy(node, key_file, name="alpha")
     before = _snapshot(node)
     assert main(["deploy", node.port, "--key-file", key_file, "--name", "x" * 17]) == 2
     assert "name" in capsys.readouterr().err

@@ -69,6 +69,17 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None):
     except (ToolError, InputError):
         _restart_quietly(repl)         # main.py was stopped for the deploy: start it again
         raise
+    except KeyboardInterrupt:
+        # the user stopped the deploy: end the program in flight (a staged
+        # file is all it can be), start main.py again; the next deploy completes
+        if repl.in_raw_repl:
+            try:
+                repl.write(b"\x03")
+                repl.read_until(b"\x04>", 1.0)
+            except ToolError:
+                pass
+        _restart_quietly(repl)
+        raise
     finally:
         try:
             serial_port.close()
