@@ -11,7 +11,6 @@ packages compiled with mpy-cross for the board (what `nowmesh deploy` sends).
 Before each "first" copy the tree is removed from the board's flash and the
 board is power-cycled, so nothing is up to date.
 """
-import json
 import os
 import pty
 import select

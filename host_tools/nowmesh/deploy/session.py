@@ -10,7 +10,7 @@ import json
 import time
 
 from nowmesh import boards
-from nowmesh.console.client import PortError, open_port
+from nowmesh.console.client import open_port
 from nowmesh.console.protocol import format_command, parse_line
 from nowmesh.deploy import build, device, fastpath
 from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes, default_name,
@@ -214,4 +214,4 @@ def _command(repl, name, timeout):
     raise NodeDidNotStart("%s: nowmesh did not answer %r within %gs" % (repl.url, name, timeout))
 
 
-__all__ = ["DeployOptions", "deploy_board", "NodeDidNotStart", "PortError", "DEFAULT_KEY_FILE"]
+__all__ = ["DeployOptions", "deploy_board", "NodeDidNotStart", "DEFAULT_KEY_FILE"]
