@@ -129,7 +129,8 @@ def test_usb_ports_by_vid_pid(monkeypatch):
     ports = [types.SimpleNamespace(device="/dev/ttyUSB0", vid=0x10C4, pid=0xEA60),
              types.SimpleNamespace(device="/dev/ttyACM0", vid=0x303A, pid=0x4001),
              types.SimpleNamespace(device="/dev/ttyS0", vid=None, pid=None),
-             types.SimpleNamespace(device="/dev/ttyACM1", vid=0x2341, pid=0x0043)]   # an Arduino
+             types.SimpleNamespace(device="/dev/ttyACM1", vid=0x2341, pid=0x0043),   # an Arduino
+             types.SimpleNamespace(device="/dev/ttyACM2", vid=0x303A, pid=0x0002)]   # ROM bootloader
     from serial.tools import list_ports
     monkeypatch.setattr(list_ports, "comports", lambda: ports)
     assert fleet.usb_ports() == ["/dev/ttyACM0", "/dev/ttyUSB0"]

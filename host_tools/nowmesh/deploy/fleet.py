@@ -9,23 +9,18 @@ from nowmesh.deploy.config import load_or_create_key
 from nowmesh.deploy.session import deploy_board
 from nowmesh.errors import InputError, ToolError
 
-# USB ids of the serial bridges and native USB ports ESP32 boards use, and of
-# MicroPython's own USB device (docs/deploy.md): variation by table.
-USB_IDS = {
-    (0x10C4, 0xEA60): "CP210x",
-    (0x1A86, 0x7523): "CH340",
-    (0x1A86, 0x55D4): "CH9102",
-    (0x0403, 0x6001): "FTDI",
-    (0x0403, 0x6015): "FTDI",
-    (0x303A, 0x1001): "Espressif USB",
-    (0x303A, 0x4001): "MicroPython",
-}
+# Not deployable: a chip waiting in its ROM bootloader has no MicroPython yet.
+_NOT_A_REPL = {("303a", "0002")}
 
 
 def usb_ports():
-    """Serial ports whose USB id is a known ESP32 bridge or MicroPython."""
-    from serial.tools import list_ports
-    return sorted(p.device for p in list_ports.comports() if (p.vid, p.pid) in USB_IDS)
+    """Serial ports whose USB id is a known ESP32 bridge or MicroPython's own
+    USB (the table of `nowmesh ports`)."""
+    from serial.tools import list_ports        # here: only --all needs them
+    from nowmesh.ports import USB_BRIDGES
+    wanted = set(USB_BRIDGES) - _NOT_A_REPL
+    return sorted(p.device for p in list_ports.comports()
+                  if p.vid is not None and ("%04x" % p.vid, "%04x" % p.pid) in wanted)
 
 
 def emulated_ports(state_dir):
