@@ -10,7 +10,7 @@ from PIL import Image
 from nowmesh.console.protocol import PREFIX
 from nowmesh.console import ConsoleClient
 from nowmesh.errors import InputError
-from nowmesh.query import FirmwareError, MeshSession, merge_views, text
+from nowmesh.query import FirmwareError, MeshSession, entries_from_rows, known_nodes, text
 from nowmesh.query import render
 from nowmesh.query.topology import merge_links
 
@@ -24,20 +24,15 @@ def _nb(node_id, rssi, cost):
 
 # -- node list ----------------------------------------------------------------------
 
-def test_merge_views_combines_readings_routes_and_neighbours():
-    hello = {"id": A, "name": "a", "proto": 1}
-    readings = [{"id": A, "name": "a", "seq": 4, "age_s": None, "values": [["uptime", 70.0, "s"]]},
-                {"id": B, "name": None, "seq": 3, "age_s": 2, "values": [["heap", 9000.0, "B"]]},
-                {"id": C, "name": None, "seq": 9, "age_s": 5, "values": []}]
-    routes = [{"id": B, "name": None, "next_hop": B, "metric": 8, "hops": 1},
-              {"id": C, "name": None, "next_hop": B, "metric": 17, "hops": 2}]
-    neighbours = [_nb(B, -80, 8), _nb(D, -99, 255)]
-    nodes = merge_views(hello, readings, routes, neighbours)
-    assert nodes[A]["hops"] == 0 and nodes[A]["local"] and nodes[A]["uptime_s"] == 70
-    assert nodes[B]["name"] == "b" and nodes[B]["rssi"] == -80 and nodes[B]["heap_free"] == 9000
-    assert nodes[C]["hops"] == 2 and nodes[C]["next_hop"] == B and nodes[C]["last_heard_s"] == 5
-    # heard one way only (cost 255): known, but no usable link and no hop count
-    assert nodes[D]["hops"] is None and nodes[D]["rssi"] is None
+FIELDS = ["id", "name", "age_s", "seq", "hops", "next_hop", "metric", "rssi", "cost", "uptime_s", "heap_free"]
+
+
+def test_entries_from_rows():
+    rows = [[A, "a", 0, 4, 0, None, None, None, None, 70, 9000],
+            [C, None, 5, 9, 2, B, 17, None, None, None, None]]
+    a, c = entries_from_rows(FIELDS, rows, A)
+    assert a["local"] and a["hops"] == 0 and a["uptime_s"] == 70 and a["last_heard_s"] == 0
+    assert not c["local"] and c["next_hop"] == B and c["last_heard_s"] == 5 and "age_s" not in c
 
 
 # -- links --------------------------------------------------------------------------
@@ -206,3 +201,28 @@ def test_a_nowmesh_node_passes_and_commands_run_several_at_once():
         assert session.local_name == "a"
         outcomes = session.run_many([("status", None, None), ("status", None, B), ("status", None, C)])
     assert [o.data["echo"] for o in outcomes] == [None, B, C]
+
+
+def test_known_nodes_pages_through_the_nodes_table_and_learns_names():
+    ids = ["02:00:00:00:01:%02x" % i for i in range(19)]
+    asked = []
+
+    def answer(cmd):
+        asked.append((cmd["cmd"], cmd.get("args"), cmd.get("node")))
+        if cmd["cmd"] == "hello":
+            node = cmd.get("node") or ids[0]
+            return [_reply(cmd, ok=True, data={"proto": 1, "id": node, "name": "far-" + node[-2:]})]
+        offset, limit = cmd["args"]["offset"], cmd["args"]["limit"]
+        rows = [[i, "near" if k < 3 else None, 1, 1, min(k, 3), None, None, None, None, None, None]
+                for k, i in enumerate(ids)]
+        return [_reply(cmd, ok=True, data={"total": len(ids), "fields": FIELDS,
+                                           "rows": rows[offset:offset + limit]})]
+    session, _port = _session(answer)
+    with session:
+        nodes = known_nodes(session)
+    assert sorted(n["id"] for n in nodes) == sorted(ids)
+    pages = [a for a in asked if a[0] == "nodes"]
+    assert [p[1]["offset"] for p in pages] == [0, 8, 16] and all(p[1]["limit"] == 8 for p in pages)
+    hellos = [a[2] for a in asked if a[0] == "hello" and a[2]]
+    assert sorted(hellos) == sorted(ids[3:])                  # only the unnamed ones, through the mesh
+    assert {n["name"] for n in nodes if n["id"] == ids[5]} == {"far-05"}

@@ -26,7 +26,7 @@ def _status(app, args):
     return {"name": node.name, "id": hex_id(node.id), "uptime_s": app.uptime_s(),
             "heap_free": gc.mem_free(), "boot": node.boot, "channel": node.config.channel,
             "rx": node.stats["rx"], "tx": node.stats["tx"], "rejected": node.stats["rejected"],
-            "neighbours": len(_neighbours(app, args)), "readings": len(node.readings) - 1}
+            "neighbours": len(neighbour_entries(node)), "readings": len(node.readings) - 1}
 
 
 def neighbour_entries(node):
@@ -60,7 +60,9 @@ def parse_id(text):
 
 def _neighbours(app, args):
     out = []
-    for n in neighbour_entries(app.node):
+    entries = neighbour_entries(app.node)
+    entries.sort(key=lambda n: n.id)
+    for n in _page(entries, args):
         cost = n.cost() if hasattr(n, "cost") else None
         out.append({"id": hex_id(n.id), "name": getattr(n, "name", None),
                     "rssi": getattr(n, "rssi", None), "cost": cost,
@@ -82,7 +84,8 @@ def _routes(app, args):
     found = lister() if lister else []
     dst = args.get("dst")
     if dst is None:
-        return [_route_entry(app, *r) for r in found]
+        found.sort()
+        return [_route_entry(app, *r) for r in _page(found, args)]
     want = parse_id(dst) or app.resolve(dst)
     for r in found:
         if r[0] == want:
@@ -93,15 +96,76 @@ def _routes(app, args):
     return []
 
 
+def _page(items, args):
+    """The slice args 'offset'/'limit' ask for. A node's heap has room for
+    a reply of a kilobyte or two, not for a whole 20-node table at once."""
+    offset, limit = args.get("offset", 0), args.get("limit")
+    if not isinstance(offset, int) or offset < 0 or not (limit is None or isinstance(limit, int) and limit > 0):
+        raise CommandError("'offset' and 'limit' must be whole numbers (limit > 0)")
+    return items[offset:] if limit is None else items[offset:offset + limit]
+
+
+def _age_s(app, origin, now):
+    heard = app.node_heard_ms(origin)
+    return None if heard is None else (now - heard) // 1000
+
+
 def _readings(app, args):
     now = app.clock.now()
     out = []
-    for origin, r in app.node.readings.items():
-        heard = app.node_heard_ms(origin)
+    for origin in _page(sorted(app.node.readings.raw), args):
+        r = app.node.readings[origin]
         out.append({"id": hex_id(origin), "name": name_of(app, origin), "seq": r.seq,
-                    "age_s": None if heard is None else (now - heard) // 1000,
-                    "values": [list(v) for v in r.values]})
+                    "age_s": _age_s(app, origin, now), "values": [list(v) for v in r.values]})
     return out
+
+
+# One row per node for `nodes`: compact arrays (a dict per node would not
+# fit a page in a reply) in this order.
+NODE_FIELDS = ("id", "name", "age_s", "seq", "hops", "next_hop", "metric", "rssi", "cost",
+               "uptime_s", "heap_free")
+_HEALTH = {"uptime": 9, "heap": 10}      # reading value name -> NODE_FIELDS index
+
+
+def _node_row(app, node_id, routes, now):
+    row = [hex_id(node_id), name_of(app, node_id), _age_s(app, node_id, now), None, None, None, None,
+           None, None, None, None]
+    r = app.node.readings.get(node_id)
+    if r is not None:
+        row[3] = r.seq
+        for name, value, _unit in r.values:
+            if name in _HEALTH and isinstance(value, (int, float)):
+                row[_HEALTH[name]] = int(value)
+    route = routes.get(node_id)
+    if route is not None:
+        row[4], row[5], row[6] = route[3], hex_id(route[1]), route[2]
+    n = app.node.neighbours.get(node_id)
+    if n is not None and n.cost() < 255:      # a usable direct link
+        row[7], row[8] = n.rssi, n.cost()
+        if row[4] is None:
+            row[4] = 1
+    if node_id == app.node.id:
+        row[2], row[4] = 0, 0
+    return row
+
+
+def _nodes(app, args):
+    node = app.node
+    ids = set(node.readings.raw)
+    for n in neighbour_entries(node):
+        if n.cost() < 255:
+            ids.add(n.id)
+    ids.add(node.id)
+    page = _page(sorted(ids), args)
+    wanted = set(page)
+    routes = {}
+    lister = getattr(node, "route_list", None)
+    for r in (lister() if lister else ()):
+        if r[0] in wanted:
+            routes[r[0]] = r
+    now = app.clock.now()
+    return {"total": len(ids), "fields": NODE_FIELDS,
+            "rows": [_node_row(app, node_id, routes, now) for node_id in page]}
 
 
 def _ping(app, args):
@@ -154,6 +218,7 @@ HANDLERS = {
     "neighbours": _neighbours,
     "routes": _routes,
     "readings": _readings,
+    "nodes": _nodes,
     "ping": _ping,
     "send": _send,
     "config_get": _config_get,
@@ -162,7 +227,7 @@ HANDLERS = {
     "reboot": _reboot,
 }
 # Commands that may run on a remote node through the mesh (answer fits a frame).
-REMOTE_OK = ("hello", "status", "neighbours", "routes", "config_get", "config_set", "reboot")
+REMOTE_OK = ("hello", "status", "neighbours", "routes", "nodes", "config_get", "config_set", "reboot")
 
 
 def run(app, name, args):

@@ -71,3 +71,24 @@ def test_remote_reboot_answers_then_resets_the_target():
         a.step()
     reply = _replies(a)[8]
     assert reply["ok"] and reply["data"] == {"rebooting": True}
+
+
+def test_nodes_pages_compact_rows():
+    a, b = _pair(78, 79)
+    c = _make_app(80)
+    c.next_publish = 0
+    _run([a, b, c], 10)
+    a.inp.type('@nm1 {"id": 9, "cmd": "nodes"}\n')
+    a.inp.type('@nm1 {"id": 10, "cmd": "nodes", "args": {"offset": 1, "limit": 1}}\n')
+    a.inp.type('@nm1 {"id": 11, "cmd": "nodes", "args": {"limit": 0}}\n')
+    _run([a], 2)
+    got = _replies(a)
+    whole = got[9]["data"]
+    assert whole["total"] == 3 and len(whole["rows"]) == 3
+    rows = [dict(zip(whole["fields"], row)) for row in whole["rows"]]
+    assert [r["id"] for r in rows] == ["02:00:00:00:00:4e", "02:00:00:00:00:4f", "02:00:00:00:00:50"]
+    me = rows[0]
+    assert me["hops"] == 0 and me["age_s"] == 0 and me["name"] == "node78" and me["uptime_s"] is not None
+    assert rows[1]["hops"] == 1 and rows[1]["seq"] >= 1 and rows[1]["next_hop"] == "02:00:00:00:00:4f"
+    assert got[10]["data"]["rows"] == [whole["rows"][1]]
+    assert got[11]["ok"] is False and "limit" in got[11]["error"]

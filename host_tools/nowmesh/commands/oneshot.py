@@ -18,9 +18,11 @@ Examples:
 import json
 
 from nowmesh.errors import InputError
-from nowmesh.query import MeshSession, known_nodes, ping, resolve, text, trace
+from nowmesh.query import MeshSession, fetch_list, known_nodes, ping, resolve, text, trace
 from nowmesh.query.nodes import name_of
 
+# Entries per reply: a node builds each reply in its small heap.
+READINGS_PAGE, ROUTES_PAGE = 4, 8
 # Commands that need --node, and those that cannot take it.
 TARGET_REQUIRED = ("ping", "trace", "send")
 LOCAL_ONLY = ("nodes",)
@@ -76,9 +78,10 @@ def _status(session, target, args):
     return session.command("status", node=_checked(session, target)), True
 
 
-def _listing(command, key):
+def _listing(command, key, page=None):
     def run(session, target, args):
-        data = session.command(command, node=_checked(session, target))
+        node = _checked(session, target)
+        data = fetch_list(session, command, node, page) if page else session.command(command, node=node)
         for entry in data:          # a remote node knows few names; the session may know more
             entry["name"] = entry.get("name") or session.names.get(entry.get("id"))
         return dict(_where(session, target), **{key: data}), True
@@ -86,7 +89,7 @@ def _listing(command, key):
 
 
 def _readings(session, target, args):
-    data = session.command("readings")
+    data = fetch_list(session, "readings", page=READINGS_PAGE)
     if target is not None:
         data = [r for r in data if r["id"] == target]
     return dict(_where(session, None), readings=data), True
@@ -131,7 +134,7 @@ COMMANDS = {
     "status": (_status, text.status_text),
     "nodes": (_nodes, text.nodes_text),
     "neighbors": (_listing("neighbours", "neighbours"), text.neighbours_text),
-    "routes": (_listing("routes", "routes"), text.routes_text),
+    "routes": (_listing("routes", "routes", ROUTES_PAGE), text.routes_text),
     "readings": (_readings, text.readings_text),
     "ping": (_ping, text.ping_text),
     "trace": (_trace, text.trace_text),

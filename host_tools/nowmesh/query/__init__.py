@@ -8,6 +8,6 @@ config-set|reboot` and `nowmesh topology`; docs/host-tools.md).
         print(ping(mesh, resolve(mesh, "barn")))
         print(mesh.command("status", node=resolve(mesh, "barn")))
 """
-from nowmesh.query.nodes import known_nodes, merge_views, resolve  # noqa: F401
+from nowmesh.query.nodes import entries_from_rows, fetch_list, known_nodes, resolve  # noqa: F401
 from nowmesh.query.paths import ping, trace  # noqa: F401
 from nowmesh.query.session import FirmwareError, MeshSession, Outcome, is_node_id  # noqa: F401

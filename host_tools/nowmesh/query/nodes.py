@@ -2,7 +2,8 @@
 
 A node knows other nodes from their readings (every node publishes one),
 its routes (next hop, metric, hop estimate) and its neighbour table (radio
-link quality). Names travel only in hellos, which reach direct neighbours;
+link quality); its `nodes` console command gives all three in one compact
+row per node, a page at a time. Names travel only in hellos, which reach direct neighbours;
 the node learns a farther node's name when it answers a remote command, so
 `known_nodes` asks each unnamed node for its `hello` once (several at a
 time) and from then on the node itself names it.
@@ -10,47 +11,42 @@ time) and from then on the node itself names it.
 from nowmesh.errors import InputError
 from nowmesh.query.session import is_node_id
 
-# Reading values that describe the node itself, shown as their own columns.
-_HEALTH_VALUES = {"uptime": "uptime_s", "heap": "heap_free"}
+# Rows per `nodes` page: a reply must fit in a node's heap, which on a busy
+# 20-node mesh has room for a kilobyte or two at once, not the whole table.
+PAGE_ROWS = 8
 
 
-def _node_entry(node_id):
-    return {"name": None, "id": node_id, "hops": None, "last_heard_s": None, "next_hop": None,
-            "metric": None, "rssi": None, "cost": None, "seq": None, "uptime_s": None,
-            "heap_free": None, "local": False}
-
-
-def merge_views(hello, readings, routes, neighbours):
-    """The local node's three tables -> {id: node entry} (pure; tested alone)."""
-    local_id = hello["id"]
-    nodes = {}
-
-    def entry(node_id):
-        return nodes.setdefault(node_id, _node_entry(node_id))
-
-    me = entry(local_id)
-    me.update(name=hello.get("name"), hops=0, last_heard_s=0, local=True)
-    for r in readings or ():
-        e = entry(r["id"])
-        e["name"] = e["name"] or r.get("name")
-        e["seq"] = r.get("seq")
-        if r["id"] != local_id:
-            e["last_heard_s"] = r.get("age_s")
-        for name, value, _unit in r.get("values") or ():
-            if name in _HEALTH_VALUES:
-                e[_HEALTH_VALUES[name]] = int(value) if isinstance(value, (int, float)) else value
-    for r in routes or ():
-        e = entry(r["id"])
-        e.update(next_hop=r.get("next_hop"), metric=r.get("metric"), hops=r.get("hops"))
-        e["name"] = e["name"] or r.get("name")
-    for n in neighbours or ():
-        e = entry(n["id"])
-        e["name"] = e["name"] or n.get("name")
-        if (n.get("cost") or 255) < 255:      # a usable direct link (not one heard one way)
-            e.update(rssi=n.get("rssi"), cost=n.get("cost"))
-            if e["hops"] is None:
-                e["hops"] = 1
+def entries_from_rows(fields, rows, local_id):
+    """The node's `nodes` rows (arrays in `fields` order) -> node entries (pure)."""
+    nodes = []
+    for row in rows:
+        entry = dict(zip(fields, row))
+        entry["last_heard_s"] = entry.pop("age_s", None)
+        entry["local"] = entry["id"] == local_id
+        nodes.append(entry)
     return nodes
+
+
+def fetch_rows(session, node=None):
+    """All of a node's `nodes` rows, page by page -> (fields, rows)."""
+    first = session.command("nodes", {"offset": 0, "limit": PAGE_ROWS}, node=node)
+    rows = list(first["rows"])
+    offsets = range(PAGE_ROWS, first["total"], PAGE_ROWS)
+    outcomes = session.run_many([("nodes", {"offset": o, "limit": PAGE_ROWS}, node) for o in offsets])
+    for outcome in outcomes:
+        rows += outcome.value("nodes")["rows"]
+    return first["fields"], rows
+
+
+def fetch_list(session, command, node=None, page=PAGE_ROWS):
+    """A list command (readings, routes) page by page: a page shorter than
+    asked for is the last."""
+    items = []
+    while True:
+        got = session.command(command, {"offset": len(items), "limit": page}, node=node)
+        items += got
+        if len(got) < page:
+            return items
 
 
 def sort_key(entry):
@@ -59,18 +55,18 @@ def sort_key(entry):
 
 
 def known_nodes(session, learn_names=True):
-    """[node entry] sorted by hops then name: the connected node first."""
-    outcomes = session.run_many([("readings", None, None), ("routes", None, None),
-                                 ("neighbours", None, None)])
-    readings, routes, neighbours = [o.value(what) for o, what in
-                                    zip(outcomes, ("readings", "routes", "neighbours"))]
-    nodes = merge_views(session.hello, readings, routes, neighbours)
+    """[node entry] sorted by hops then name: the connected node first.
+
+    An entry: name, id, hops, last_heard_s, seq, next_hop, metric, rssi and
+    cost (of a direct link), uptime_s and heap_free (from its reading), local."""
+    fields, rows = fetch_rows(session)
+    nodes = entries_from_rows(fields, rows, session.local_id)
     if learn_names:
-        _learn_names(session, [e for e in nodes.values() if not e["name"]])
-    for e in nodes.values():
+        _learn_names(session, [e for e in nodes if not e["name"]])
+    for e in nodes:
         if e["name"]:
             session.names[e["id"]] = e["name"]
-    return sorted(nodes.values(), key=sort_key)
+    return sorted(nodes, key=sort_key)
 
 
 def _learn_names(session, unnamed):
