@@ -259,18 +259,6 @@ RATIOS = (
 )
 
 
-def _work_ratios(rows, startup):
-    """Commands' wall time minus each command's own start-up (python imports),
-    which says little about deploying and varies with the machine's load."""
-    def work(name, tool):
-        return max(rows[name]["seconds"] - startup["%s --version" % tool], 0.001)
-    out = {}
-    for case in ("first", "unchanged"):
-        out["%s: mpremote / nowmesh (commands minus start-up)" % case] = round(
-            work("mpremote fs cp -r, %s" % case, "mpremote") / work("nowmesh deploy, %s" % case, "nowmesh"), 2)
-    return out
-
-
 def _table(rows):
     lines = ["%-34s %9s %14s %16s" % ("deploy of the firmware tree", "seconds", "bytes to board",
                                       "bytes from board")]
@@ -287,7 +275,6 @@ def _report(links, tree_bytes, startup):
         ratios = {name: _ratio(rows, slow, fast) for name, slow, fast in RATIOS}
         ratios["first: bytes to board, mpremote / nowmesh"] = _ratio(
             rows, "mpremote fs cp -r, first", "nowmesh deploy, first", "bytes_to_board")
-        ratios.update(_work_ratios(rows, startup))
         print("\n  link: %s" % label)
         print(_table(rows))
         for name, value in ratios.items():
