@@ -226,3 +226,15 @@ def test_known_nodes_pages_through_the_nodes_table_and_learns_names():
     hellos = [a[2] for a in asked if a[0] == "hello" and a[2]]
     assert sorted(hellos) == sorted(ids[3:])                  # only the unnamed ones, through the mesh
     assert {n["name"] for n in nodes if n["id"] == ids[5]} == {"far-05"}
+
+
+def test_an_older_firmware_without_a_command_is_named_as_such():
+    def answer(cmd):
+        if cmd["cmd"] == "hello":
+            return [_reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.0.9"})]
+        return [_reply(cmd, ok=False, error="unknown command %r" % cmd["cmd"])]
+    session, _port = _session(answer)
+    with session:
+        with pytest.raises(FirmwareError, match=r"a runs a nowmesh firmware without the 'nodes' command "
+                                                r"\(firmware 0.0.9\): update it"):
+            known_nodes(session)

@@ -138,8 +138,15 @@ class MeshSession:
         """Run one command (on `node` through the mesh if given) -> its data;
         ConsoleError (a ToolError) with the node's message on failure."""
         outcome = self.run_many([(name, args, node)], timeout)[0]
-        where = node or self.local_name or self.url
+        where = self.names.get(node, node) or self.local_name or self.url
+        if not outcome.ok and outcome.error.startswith("unknown command"):
+            raise FirmwareError("%s runs a nowmesh firmware without the '%s' command%s: update it "
+                                "(nowmesh deploy)" % (where, name, self._fw_note(node)))
         return outcome.value("%s on %s" % (name, where))
+
+    def _fw_note(self, node):
+        fw = (self.hello or {}).get("fw") if node is None else None
+        return " (firmware %s)" % fw if fw else ""
 
     def run_many(self, requests, timeout=None, retry=True):
         """[(name, args, node)] -> [Outcome], several in flight at once.
