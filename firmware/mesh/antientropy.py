@@ -32,6 +32,13 @@ _BOOT_SYNC_WAIT_MS = const(300)
 # flight when we pushed our table reaches the new member too, before relay
 # sets (a few hello rounds) cover it. About a mesh diameter of batching.
 _SYNC_PUSH_MS = const(5000)
+# A node that booted into a running mesh (a neighbour has sent this many
+# frames this boot) syncs once more this long after the first: readings in flight when
+# the partner pushed its table have reached the partner by then, and a new
+# node cannot pull them (it knows no origin's interval yet). At a cold start
+# (everyone booting) the counters are low and nobody does this.
+_FOLLOW_CTR = const(64)
+_FOLLOW_MS = const(3000)
 
 
 class AntiEntropy:
@@ -57,6 +64,7 @@ class AntiEntropy:
         self._stale = {}
         self._sweep_at = now_ms + 5000
         self._recheck_at = None
+        self._follow_at = None
         # one more full sync when the start-up flood ends: it fills what the
         # first, unrepairable readings lost (no interval is known for them)
         self._settle_at = now_ms + cfg.startup_flood_ms if cfg.settle_sync else None
@@ -133,6 +141,11 @@ class AntiEntropy:
                     self._tries[origin] = max(0, tries) + 1
                     self._pull[origin] = True
                     self._schedule(origin, now_ms + _RETRY_MS)
+                elif now_ms - t < self.stale_ms // 2:
+                    # then once an interval for a while: a node that no
+                    # relay covers well lives on its pulls
+                    self._pull[origin] = True
+                    self._schedule(origin, now_ms + ival)
         self._wheel_min = min(self._wheel) if self._wheel else None
         if self._pull and self._pull_at is None:
             self._pull_at = now_ms + self.p.jitter()
@@ -179,9 +192,14 @@ class AntiEntropy:
         nid, self._sync_to, self._sync_at = self._sync_to, None, None
         nbrs = self.node.neighbours
         n = nbrs.get(nid) if nid is not None else None
+        running = False
         if nid is None:
+            # the strongest neighbour, preferring one that has been up for a
+            # while (it holds the mesh's table; one that booted with us not)
             for c in nbrs.values():
-                if n is None or c.rssi > n.rssi:
+                old = c.ctr >= _FOLLOW_CTR
+                running = running or old
+                if n is None or (old, c.rssi) > (n.ctr >= _FOLLOW_CTR, n.rssi):
                     n = c
         if n is None:
             return []
@@ -192,6 +210,8 @@ class AntiEntropy:
         if not self._synced:
             self._synced = True
             self._recheck_at = now_ms + _SYNC_RETRY_MS
+            if running:
+                self._follow_at = now_ms + _FOLLOW_MS
         self.node.count("syncs")
         return self.p.send(n.mac, T_PULL, encode_pull(PULL_FULL, []))
 
@@ -250,6 +270,10 @@ class AntiEntropy:
                 for n in self.node.neighbours.values():
                     self.neighbour_up(n.id, now_ms)
                     break
+        if self._follow_at is not None and self._follow_at <= now_ms:
+            self._follow_at = None
+            if self._sync_at is None:
+                self._sync_to, self._sync_at = None, now_ms + self.p.jitter()
         if self._settle_at is not None and self._settle_at <= now_ms:
             self._settle_at = None
             if self._sync_at is None:
@@ -260,7 +284,7 @@ class AntiEntropy:
 
     def next_deadline(self):
         d = self._sweep_at
-        for t in (self._pull_at, self._sync_at, self._recheck_at, self._settle_at):
+        for t in (self._pull_at, self._sync_at, self._recheck_at, self._settle_at, self._follow_at):
             if t is not None and t < d:
                 d = t
         if self._wheel_min is not None:
@@ -271,4 +295,4 @@ class AntiEntropy:
         return (sorted(self._ival.items()), sorted(self._tries.items()),
                 sorted([(k, tuple(v)) for k, v in self._wheel.items()]), sorted(self._pull),
                 self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
-                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self._settle_at, self.push_until)
+                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self._settle_at, self.push_until, self._follow_at)

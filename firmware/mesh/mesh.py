@@ -183,7 +183,9 @@ class MeshPolicy:
             p[0] = min(p[0], hops)
             p[1] = p[1] and repair
         if urgent:
-            due = now_ms + 1 + self.jitter()
+            # every neighbour relays it: spread them over a quarter batch
+            # window, or hidden terminals collide and some node hears none
+            due = now_ms + 1 + self.node.rng.below(self.cfg.batch_ms // 4 + 1)
             if self._batch_at is None or due < self._batch_at:
                 self._batch_at = due
         elif self._batch_at is None:
