@@ -1,0 +1,77 @@
+# Healing behaviours of the mesh policy on hand-wired topologies: reboot news
+# is flooded at once, a repaired reading does not make later checks late, the
+# first interval learnt arms checks for origins heard once. Runs under
+# MicroPython too (plain asserts, no fixtures).
+from meshhelp import Net, make_node
+
+from mesh.frames import T_PULL, decode_pull
+
+
+def _line(n, **cfg):
+    nodes = [make_node(i + 1, **cfg) for i in range(n)]
+    return nodes, Net(nodes, [(nodes[i], nodes[i + 1]) for i in range(n - 1)])
+
+
+def _publish(net, node, t):
+    net.now = t
+    net.deliver(node, node.publish([("temp", 20.0, "C")], t))
+
+
+def test_reboot_news_is_relayed_at_once_by_everyone():
+    nodes, net = _line(4)
+    a, b, c, d = nodes
+    for k in range(3):
+        net.run_until(10000 * k + 5000)
+        _publish(net, a, 10000 * k + 5000)
+    net.run_until(40000)
+    assert d.readings.key_of(a.id) == (1, 3)
+    # a reboots: a new node object with boot 2 in a's place
+    a2 = make_node(1, boot=2, now_ms=40000)
+    net.nodes[a.id] = a2
+    net.events[a.id] = []
+    _publish(net, a2, 40001)
+    # without batching the news crosses three hops well inside one batch window
+    net.run_until(40001 + 3 * 151)
+    assert d.readings.key_of(a.id) == (2, 1)
+
+
+def test_a_repaired_reading_does_not_delay_the_next_check():
+    nodes, net = _line(2, pull_grace_ms=1500)
+    a, b = nodes
+    ae = b.policy.ae
+    for k in range(3):
+        _publish(net, a, 10000 * k)
+        net.run_until(10000 * k + 100)
+    # pretend b had to pull twice for reading 4, which then came late
+    ae._tries[a.id] = 2
+    frames = a.publish([("temp", 20.0, "C")], 30000)
+    net.now = 30000 + 3500                # published on time, arrives 3.5 s late
+    net.deliver(a, frames)
+    assert ae._tries[a.id] == -2         # remembered as 'came late'
+    slots = [s << 8 for s, origins in ae._wheel.items() if a.id in origins]
+    # expected when it was due (30 s + 10 s + grace), not 3.5 s after that
+    assert max(slots) <= 30000 + 3500 + 10000 + 1500 - 2500
+    assert ae._late_ms(2) == 2500
+
+
+def test_first_interval_learnt_arms_checks_for_origins_heard_once():
+    nodes, net = _line(3)
+    a, b, c = nodes
+    _publish(net, c, 1000)        # c heard once by b: no interval known yet
+    net.run_until(1100)
+    ae = b.policy.ae
+    assert not [s for s, origins in ae._wheel.items() if c.id in origins]
+    _publish(net, a, 2000)
+    net.run_until(2100)
+    _publish(net, a, 12000)       # b learns a's 10 s interval
+    net.run_until(12100)
+    assert [s for s, origins in ae._wheel.items() if c.id in origins]
+    # c's second reading is lost: b pulls for it instead of waiting for the third
+    pulled = []
+    for t in range(12100, 15000, 100):
+        out = b.tick(t)
+        for _dst, frame in out:
+            ftype, _sender, _boot, _ctr, payload = b.keys.open(frame)
+            if ftype == T_PULL:
+                pulled.append(decode_pull(payload))
+    assert any(c.id in [h[0] for h in haves] for _fl, _resp, haves in pulled)
