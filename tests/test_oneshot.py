@@ -66,7 +66,9 @@ def test_nodes_lists_every_node_with_hops(mesh, capsys):
 def test_ping_the_far_end(mesh, capsys):
     doc = nowmesh_json(capsys, "ping", mesh.port("n1"), "--node", "n5")
     assert doc["ok"] is True and doc["node"] == "n5" and doc["id"] == mesh.mac("n5")
-    assert doc["hops"] >= 3 and doc["rtt_ms"] > 0
+    # n1 never hears n5 directly; a flooded answer may skip a node over a
+    # link heard one way only (n3 -> n1), so 2 hops is the floor, not 4.
+    assert doc["hops"] >= 2 and doc["rtt_ms"] > 0
 
 
 def test_trace_follows_the_line_with_link_quality(mesh, capsys):
@@ -98,28 +100,6 @@ def test_readings_of_one_node_and_send(mesh, capsys):
     assert any(v[0] == "uptime" for v in doc["readings"][0]["values"])
     sent = nowmesh_json(capsys, "send", mesh.port("n1"), "--node", "n2", "hello n2")
     assert sent == {"node": "n2", "id": mesh.mac("n2"), "ok": True}
-
-
-def test_config_set_on_a_remote_node_survives_its_reboot(mesh, capsys):
-    port = mesh.port("n1")
-    before = nowmesh_json(capsys, "status", port, "--node", "n4")
-    doc = nowmesh_json(capsys, "config-set", port, "--node", "n4", "stats_s", "7")
-    assert doc["saved"] is True and doc["value"] == 7
-    assert nowmesh_json(capsys, "reboot", port, "--node", "n4")["rebooting"] is True
-    deadline = time.monotonic() + 60
-    while True:                    # back when n1 hears a reading of its new boot
-        reading = nowmesh_json(capsys, "readings", port, "--node", "n4")["readings"]
-        uptime = dict((v[0], v[1]) for v in reading[0]["values"]).get("uptime") if reading else None
-        if uptime is not None and uptime < before["uptime_s"]:
-            break
-        assert time.monotonic() < deadline, "n4 did not come back after its reboot"
-        time.sleep(1.0)
-    after = nowmesh_json(capsys, "status", port, "--node", "n4")
-    assert after["boot"] == before["boot"] + 1
-    got = nowmesh_json(capsys, "config-get", port, "--node", "n4", "--field", "stats_s")
-    assert got["config"] == {"stats_s": 7}
-    with open("%s/nowmesh.json" % mesh.node("n4").fs_dir) as f:       # on its flash, too
-        assert json.load(f)["stats_s"] == 7
 
 
 def test_topology_json_matches_the_emulated_radio_links(mesh, capsys, tmp_path):
@@ -176,3 +156,33 @@ def test_bad_arguments(mesh, capsys, argv, message):
     except SystemExit as exc:                              # argparse's own usage errors
         code, err = exc.code, capsys.readouterr().err
     assert code == 2 and message in err
+
+
+# Last: a reboot disturbs n4's links for a while.
+def test_config_set_on_a_remote_node_survives_its_reboot(mesh, capsys):
+    port = mesh.port("n1")
+    before = nowmesh_json(capsys, "status", port, "--node", "n4")
+    doc = nowmesh_json(capsys, "config-set", port, "--node", "n4", "stats_s", "7")
+    assert doc["saved"] is True and doc["value"] == 7
+    assert nowmesh_json(capsys, "reboot", port, "--node", "n4")["rebooting"] is True
+    deadline = time.monotonic() + 60
+    while True:                    # back when n1 hears a reading of its new boot
+        reading = nowmesh_json(capsys, "readings", port, "--node", "n4")["readings"]
+        uptime = dict((v[0], v[1]) for v in reading[0]["values"]).get("uptime") if reading else None
+        if uptime is not None and uptime < before["uptime_s"]:
+            break
+        assert time.monotonic() < deadline, "n4 did not come back after its reboot"
+        time.sleep(1.0)
+    after = nowmesh_json(capsys, "status", port, "--node", "n4")
+    assert after["boot"] == before["boot"] + 1
+    got = nowmesh_json(capsys, "config-get", port, "--node", "n4", "--field", "stats_s")
+    assert got["config"] == {"stats_s": 7}
+    with open("%s/nowmesh.json" % mesh.node("n4").fs_dir) as f:       # on its flash, too
+        assert json.load(f)["stats_s"] == 7
+
+
+def test_ping_to_a_node_that_went_away_fails_clearly(mesh, capsys):
+    mesh.kill("n5")
+    code, out, _err = nowmesh(capsys, "ping", mesh.port("n1"), "--node", "n5", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False and doc["rtt_ms"] is None and doc["error"] == "timeout"

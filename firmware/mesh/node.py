@@ -206,9 +206,7 @@ class Node:
             return []
         out = []
         for dst, nh, metric in routes.entries():
-            n = self.neighbours.get(nh)
-            cost = n.cost() if n is not None else metric
-            out.append((dst, nh, metric, estimate_hops(metric, cost, nh == dst)))
+            out.append((dst, nh, metric, estimate_hops(metric, nh == dst)))
         return out
 
     def snapshot(self):

@@ -26,10 +26,12 @@ LOCAL_TIMEOUT_S = 3.0
 REMOTE_GAP_S = 0.03
 # The node answers a remote command within 10 s (an error "timeout" at worst).
 REMOTE_TIMEOUT_S = 12.0
+MESH_COMMANDS = ("ping", "send")     # answered by another node, though asked locally
 HELLO_TRIES = 2           # an emulated node may miss the first line after its port opens
 # Asked once more when the mesh lost the request or its answer: these change
-# nothing, or (config_set) set the same value again.
-RETRYABLE = ("hello", "status", "neighbours", "routes", "readings", "config_get", "config_set", "ping")
+# nothing, or (config_set) set the same value again. Not ping: the node
+# already tries three times, and its "timeout" is the answer a user wants.
+RETRYABLE = ("hello", "status", "neighbours", "routes", "nodes", "readings", "config_get", "config_set")
 _LOST = ("no answer", "timeout")
 _REPL_SIGNS = (">>>", "MicroPython v", "raw REPL", "Type \"help()\"")
 
@@ -169,7 +171,8 @@ class MeshSession:
             while pending and len(waiting) < IN_FLIGHT:
                 index = pending.pop(0)
                 name, args, node = requests[index]
-                limit = timeout or (LOCAL_TIMEOUT_S if node is None else REMOTE_TIMEOUT_S)
+                through_mesh = node is not None or name in MESH_COMMANDS
+                limit = timeout or (REMOTE_TIMEOUT_S if through_mesh else LOCAL_TIMEOUT_S)
                 cmd_id = next(self._ids)
                 if node is not None:
                     time.sleep(max(0.0, self._last_remote + REMOTE_GAP_S - time.monotonic()))
