@@ -2,6 +2,7 @@
 into the node list, merging neighbour tables into links, the renderers, the
 text tables, and the hello check against scripted consoles at the serial seam."""
 import json
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -238,3 +239,22 @@ def test_an_older_firmware_without_a_command_is_named_as_such():
         with pytest.raises(FirmwareError, match=r"a runs a nowmesh firmware without the 'nodes' command "
                                                 r"\(firmware 0.0.9\): update it"):
             known_nodes(session)
+
+
+def test_a_node_that_restarts_mid_query_is_asked_again_and_reported():
+    crashed = []
+
+    def answer(cmd):
+        if cmd["cmd"] == "hello":
+            return [_reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
+        if not crashed:            # the first status dies with the node, which boots again
+            crashed.append(cmd["id"])
+            return ['@nm1 {"ev": "crash", "error": "MemoryError()"}', "rst:0xc (SW_CPU_RESET)",
+                    '@nm1 {"ev": "hello", "proto": 1, "id": "%s", "name": "a"}' % A]
+        return [_reply(cmd, ok=True, data={"uptime_s": 1})]
+    session, _port = _session(answer)
+    started = time.monotonic()
+    with session:
+        assert session.command("status") == {"uptime_s": 1}
+    assert time.monotonic() - started < 2                      # not after a timeout
+    assert "restarted 1 time(s)" in session.restart_note() and "MemoryError" in session.restart_note()

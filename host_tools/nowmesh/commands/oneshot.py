@@ -16,6 +16,7 @@ Examples:
   nowmesh reboot /dev/ttyUSB0 --node barn
 """
 import json
+import sys
 
 from nowmesh.errors import InputError
 from nowmesh.query import MeshSession, fetch_list, known_nodes, ping, resolve, text, trace
@@ -145,6 +146,12 @@ COMMANDS = {
 }
 
 
+def warn_restarts(session):
+    note = session.restart_note()
+    if note:
+        print(note, file=sys.stderr)
+
+
 def run(args):
     runner, formatter = COMMANDS[args.command]
     if args.node is not None and args.command in LOCAL_ONLY:
@@ -157,4 +164,5 @@ def run(args):
                              % args.command)
         doc, ok = runner(session, target, args)
     print(json.dumps(doc, sort_keys=True) if args.json else formatter(doc), flush=True)
+    warn_restarts(session)
     return 0 if ok else 1

@@ -20,6 +20,7 @@ from nowmesh.errors import InputError
 from nowmesh.query import MeshSession, known_nodes
 from nowmesh.query import render
 from nowmesh.query import topology as graph
+from nowmesh.commands.oneshot import warn_restarts
 
 
 def _cost(text):
@@ -50,6 +51,7 @@ def run(args):
     with MeshSession(args.port, args.baud) as session:
         topology = graph.build(session, known_nodes(session), max_cost)
     render.write(topology, args.out)
+    warn_restarts(session)
     if args.json:
         print(json.dumps(topology, sort_keys=True))
     else:

@@ -32,7 +32,7 @@ HELLO_TRIES = 2           # an emulated node may miss the first line after its p
 # nothing, or (config_set) set the same value again. Not ping: the node
 # already tries three times, and its "timeout" is the answer a user wants.
 RETRYABLE = ("hello", "status", "neighbours", "routes", "nodes", "readings", "config_get", "config_set")
-_LOST = ("no answer", "timeout")
+_LOST = ("no answer", "timeout", "restarted")
 _REPL_SIGNS = (">>>", "MicroPython v", "raw REPL", "Type \"help()\"")
 
 
@@ -69,6 +69,7 @@ class MeshSession:
         self.hello = None
         self.texts = []           # ordinary output lines seen, for diagnostics
         self.names = {}           # node id -> name, as learnt during the session
+        self.restarts = []        # why the node restarted during the session ("crash" events)
         # Ids unlike any earlier session's: a reply to a command an earlier
         # session left unanswered may still arrive on the port.
         self._ids = itertools.count(random.randrange(1, 1 << 30))
@@ -186,6 +187,25 @@ class MeshSession:
             for cmd_id in [c for c, w in waiting.items() if w[1] <= now]:
                 results[waiting.pop(cmd_id)[0]] = Outcome(False, error="no answer")
 
+    def _restarted(self, event, waiting, results):
+        """A crash report, or the hello a node prints as it starts: whatever
+        it was asked before is gone. Failed as "restarted" (asked again if
+        retryable) once it is back, not after the full timeout."""
+        if event["ev"] == "crash":
+            self.restarts.append(event.get("error") or "crash")
+            return
+        if not self.restarts:
+            self.restarts.append("reset")
+        for cmd_id in list(waiting):
+            results[waiting.pop(cmd_id)[0]] = Outcome(False, error="restarted")
+
+    def restart_note(self):
+        """One line for stderr if the node restarted during the session, else None."""
+        if not self.restarts:
+            return None
+        return ("warning: %s restarted %d time(s) while answering (%s); answers may be missing"
+                % (self.local_name or self.url, len(self.restarts), self.restarts[-1]))
+
     @staticmethod
     def _lost(requests, results, retried):
         """Indexes of retryable requests the mesh lost, each once."""
@@ -201,6 +221,8 @@ class MeshSession:
                     results[waiting.pop(cmd_id)[0]] = Outcome(
                         False, error="protocol %s: the node speaks console protocol %s, this nowmesh %d"
                                      % (proto, proto, PROTO), data={"proto": proto})
+            elif line.kind == "event" and line.data.get("ev") in ("crash", "hello"):
+                self._restarted(line.data, waiting, results)
             elif line.kind == "text" and line.text.strip():
                 self.texts = (self.texts + [line.text])[-20:]
             elif line.kind == "reply" and line.data.get("re") in waiting:
