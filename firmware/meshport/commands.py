@@ -113,7 +113,7 @@ def _age_s(app, origin, now):
 def _readings(app, args):
     now = app.clock.now()
     out = []
-    for origin in _page(sorted(app.node.readings.raw), args):
+    for origin in _page(sorted(app.node.readings.keys()), args):
         r = app.node.readings[origin]
         out.append({"id": hex_id(origin), "name": name_of(app, origin), "seq": r.seq,
                     "age_s": _age_s(app, origin, now), "values": [list(v) for v in r.values]})
@@ -151,7 +151,7 @@ def _node_row(app, node_id, routes, now):
 
 def _nodes(app, args):
     node = app.node
-    ids = set(node.readings.raw)
+    ids = set(node.readings.keys())
     for n in neighbour_entries(node):
         if n.cost() < 255:
             ids.add(n.id)

@@ -27,7 +27,7 @@ DEFAULT_MAX_COST = 24
 UNUSABLE = 255
 
 
-PAGE = 8                   # neighbours per reply (a node builds it in its small heap)
+PAGE = 12                  # neighbours per reply (a node builds it in its small heap)
 
 
 def gather(session, nodes):
