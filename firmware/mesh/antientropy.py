@@ -182,7 +182,12 @@ class AntiEntropy:
             self._sync_to = None
             self._sync_at = now_ms + _BOOT_SYNC_WAIT_MS
             return
-        holdoff = self.holdoff if holdoff is None else holdoff
+        if holdoff is None:
+            # a full push costs about one frame per 8 origins: its rate limit
+            # grows with the table (sync_holdoff_ms up to 64 origins), or a
+            # large mesh, whose tables fill unevenly while it forms, spends
+            # its airtime pushing whole tables back and forth
+            holdoff = self.holdoff * max(1, len(self.node.readings) // 64)
         if self._last_sync is not None and now_ms - self._last_sync < holdoff:
             return
         self._sync_to = nid
