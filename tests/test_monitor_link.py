@@ -103,6 +103,24 @@ def test_polls_go_out_and_replies_come_back_matched_by_id(board_and_link):
     assert reply["cmd"] == "ping" and reply["ok"] is False and reply["error"] == "timeout"
 
 
+def test_list_polls_go_a_page_at_a_time_until_a_short_page(board_and_link):
+    from nowmesh.monitor.link import PAGE_ROWS
+    board, link = board_and_link
+    sent = board.commands(want=5)
+    readings = sent[1]
+    assert readings["args"] == {"offset": 0, "limit": PAGE_ROWS}
+    page = [{"id": "24:0a:c4:00:00:%02x" % i, "seq": 1, "values": []} for i in range(PAGE_ROWS)]
+    board.reply(readings, page)                                  # a full page: there may be more
+    follow = board.commands(want=6)[5]
+    assert follow["cmd"] == "readings" and follow["args"] == {"offset": PAGE_ROWS, "limit": PAGE_ROWS}
+    board.reply(follow, page[:3])                                # a short page is the last
+    next_record(link, lambda r: r.get("cmd") == "readings" and r.get("args", {}).get("offset") == PAGE_ROWS)
+    board.reply(sent[3], [])                                     # routes: empty, nothing follows
+    next_record(link, lambda r: r.get("cmd") == "routes")
+    with pytest.raises(AssertionError):                          # no seventh command follows
+        board.commands(timeout=0.5, want=7)
+
+
 def test_garbage_on_the_line_is_shown_and_the_stream_goes_on(board_and_link):
     board, link = board_and_link
     board.write(bytes(range(256)))                                 # binary noise, no line end

@@ -16,6 +16,7 @@ from .sensors import Sensors
 
 _POLL_MS = 50                 # console latency bound while the radio is idle
 _REQUEST_TIMEOUT_MS = 10000
+_OOM_IN_A_ROW = 3             # more MemoryErrors than this in a row: the heap is really full
 _DEFAULT_SENSORS = [{"kind": "internal_temp"}]
 
 
@@ -133,6 +134,22 @@ class App:
             self.send_all(self.node.tick(now))
         self._events()
         self.led.show(len(self.node.readings) > 1)
+
+    def guarded_step(self):
+        """step(), riding out a MemoryError: on a near-full heap a burst of
+        frames or a large reply can fail one allocation (often fragmentation).
+        Dropping that work and collecting beats a reboot, which would lose every
+        reading held; a heap that stays full still ends in main.py's crash path."""
+        try:
+            self.step()
+            self.oom_in_a_row = 0
+        except MemoryError:
+            self.oom_in_a_row = getattr(self, "oom_in_a_row", 0) + 1
+            if self.oom_in_a_row > _OOM_IN_A_ROW:
+                raise
+            gc.collect()
+            self.node.count("out_of_memory")
+            self.console.event("low_memory", heap_free=gc.mem_free(), in_a_row=self.oom_in_a_row)
 
     def _wait_ms(self, now):
         wait = min(self.next_publish, self.next_stats) - now
@@ -292,5 +309,5 @@ def main():
     app = App()
     wdt = machine.WDT(timeout=30000)
     while True:
-        app.step()
+        app.guarded_step()
         wdt.feed()

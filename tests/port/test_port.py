@@ -97,6 +97,35 @@ def test_garbage_on_console_is_reported_and_ignored():
     assert [m for m in msgs if m.get("re") == 2 and m["ok"]]
 
 
+def test_a_memory_error_in_a_step_is_ridden_out_until_it_repeats():
+    app = _make_app(33)
+    real_step = app.step
+    failures = [2]
+
+    def short_of_memory():
+        if failures[0]:
+            failures[0] -= 1
+            raise MemoryError("memory allocation failed")
+        real_step()
+    app.step = short_of_memory
+    for _ in range(4):
+        app.guarded_step()
+    lows = [m for m in _messages(app) if m.get("ev") == "low_memory"]
+    assert [m["in_a_row"] for m in lows] == [1, 2]
+    assert app.node.stats["out_of_memory"] == 2 and app.oom_in_a_row == 0
+
+    def always_short():
+        raise MemoryError("memory allocation failed")
+    app.step = always_short
+    raised = False
+    try:
+        for _ in range(5):
+            app.guarded_step()
+    except MemoryError:
+        raised = True
+    assert raised and app.oom_in_a_row == 4
+
+
 def test_unknown_command_is_an_error_reply():
     app = _make_app(32)
     app.inp.type('@nm1 {"id": 3, "cmd": "selfdestruct"}\n')

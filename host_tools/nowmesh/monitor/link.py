@@ -23,6 +23,10 @@ from nowmesh.console.protocol import format_command, parse_line
 
 MAX_LINE = 4096
 POLLS = ("readings", "neighbours", "routes", "status")
+# List polls go a page at a time: a whole 20-node table in one reply does not
+# fit a node's heap (docs/console-protocol.md, paging). A full page asks for the next.
+PAGED = ("readings", "neighbours", "routes")
+PAGE_ROWS = 8
 REPLY_TIMEOUT_S = 12.0          # remote requests time out on the node after 10 s
 SILENT_AFTER_S = 15.0           # connected, but no protocol line for this long
 
@@ -174,9 +178,15 @@ class MonitorLink:
             rec["args"] = args
         if data.get("ok"):
             rec["data"] = data.get("data")
+            self._next_page(kind, cmd, args, node, rec["data"])
         else:
             rec["error"] = data.get("error") or "failed"
         self._emit(kind, **rec)
+
+    def _next_page(self, kind, cmd, args, node, data):
+        limit = (args or {}).get("limit")
+        if kind == "poll" and cmd in PAGED and limit and isinstance(data, list) and len(data) == limit:
+            self._send(kind, cmd, {"offset": args["offset"] + limit, "limit": limit}, node)
 
     def _send_due(self):
         now = time.monotonic()
@@ -189,7 +199,7 @@ class MonitorLink:
         if now >= self._next_poll:
             self._next_poll = now + self.poll_s
             for cmd in POLLS:
-                self._send("poll", cmd, None, None)
+                self._send("poll", cmd, {"offset": 0, "limit": PAGE_ROWS} if cmd in PAGED else None, None)
             if self.remote_status and self._known_remote:
                 self._remote_turn = (self._remote_turn + 1) % len(self._known_remote)
                 self._send("poll", "status", None, self._known_remote[self._remote_turn])
