@@ -10,8 +10,10 @@ Definitions (also in docs/simulator.md):
 - `loops` counts unicast frames carrying a routed packet to a node that had
   already transmitted that same packet;
 - `convergence_s`, per scenario event, is how long after the event some live
-  node still lacked another live node's latest reading that was due (published
-  at least CONVERGENCE_SLACK_S earlier); the worst event is reported.
+  node still lacked what the event's world requires: another live node's
+  latest reading published at least CONVERGENCE_SLACK_S before the event, or
+  the first reading of a node the event powered on (convergence.py); the
+  worst event is reported.
 """
 import bisect
 
