@@ -175,18 +175,31 @@ def test_config_has_requested_name_channel_and_board_and_keeps_other_settings(no
     assert (back["name"], back["channel"]) == ("alpha", 1)
 
 
-def test_key_file_made_once_reused_and_never_printed(node, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert main(["deploy", node.port, "--name", "alpha", "--json"]) == 0
+def test_key_file_made_once_reused_and_never_printed(node, tmp_path, capsys):
     key_path = tmp_path / "nowmesh-key.json"
+    assert main(["deploy", node.port, "--key-file", str(key_path), "--name", "alpha", "--json"]) == 0
     assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
     key = json.loads(key_path.read_text())["key"]
     assert len(key) == 32 and _board_config(node)["key"] == key
-    assert main(["deploy", node.port, "--name", "alpha"]) == 0
+    assert main(["deploy", node.port, "--key-file", str(key_path), "--name", "alpha"]) == 0
     assert json.loads(key_path.read_text())["key"] == key
     out = capsys.readouterr()
     assert key not in out.out and key not in out.err
     assert "0 sent" in out.out and "left running" in out.out   # second run, human summary
+
+
+def test_an_emulated_node_keeps_its_emulations_key_by_default(node, tmp_path, capsys, monkeypatch):
+    from nowmesh.emulation_registry import emulation_of_port
+    monkeypatch.chdir(tmp_path)                  # a project folder with no key file yet
+    state_dir = emulation_of_port(node.port)
+    assert state_dir is not None
+    emulation_key_file = os.path.join(state_dir, "nowmesh-key.json")
+    assert main(["deploy", node.port, "--name", "alpha", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["key_file"] == emulation_key_file
+    with open(emulation_key_file) as f:
+        assert _board_config(node)["key"] == json.load(f)["key"]
+    assert not (tmp_path / "nowmesh-key.json").exists()     # the project's key is not made for it
 
 
 def test_json_output_shape(node, key_file, capsys):

@@ -97,3 +97,21 @@ def _read(path):
     if not isinstance(entry, dict) or not isinstance(entry.get("state_dir"), str):
         return None
     return entry
+
+
+def emulation_of_port(port):
+    """The state folder of the running emulation that has a node on `port`, or None."""
+    try:
+        wanted = os.path.realpath(port)
+    except (TypeError, ValueError):
+        return None
+    for entry in running_emulations():
+        try:
+            with open(os.path.join(entry["state_dir"], "nodes.json"), encoding="utf-8") as f:
+                nodes = json.load(f)["nodes"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for node in nodes:
+            if isinstance(node, dict) and node.get("port") and os.path.realpath(node["port"]) == wanted:
+                return entry["state_dir"]
+    return None

@@ -28,6 +28,17 @@ FIRMWARE = os.path.join(REPO, "firmware")
 EMULATION_PATH = [os.path.join(HERE, "emulation", "upy"), os.path.join(HERE, "emulation", "board_upy")]
 FIRMWARE_ITEMS = ("boot.py", "main.py", "mesh", "meshport")
 DEFAULT_KEY = bytes(range(16)).hex()          # the simulator's key; emulations are for testing
+# The emulation's network key, in the format of `nowmesh deploy`'s key file, so a
+# deploy to an emulated node keeps it in its mesh (nowmesh.deploy.config).
+KEY_FILE = "nowmesh-key.json"
+
+
+def write_key_file(path, key):
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"key": key, "note": "the network key of the emulated mesh in this folder"}, out)
+    os.replace(tmp, path)
 # A board gives MicroPython about 110 KB on a 32-bit ESP32. The host's
 # interpreter is 64-bit: pointers and object headers are twice as large, so
 # the same program needs roughly twice the heap (docs/emulated-node.md).
@@ -95,6 +106,7 @@ class Emulation:
     # -- lifecycle -------------------------------------------------------------
     def start(self):
         os.makedirs(self.state_dir, exist_ok=True)
+        write_key_file(os.path.join(self.state_dir, KEY_FILE), self.key)
         self.medium = MediumServer(self.topology, seed=self.seed, loss=self.loss, exponent=self.exponent)
         if self.capture_path:
             from nowmesh.capture import FrameCapture

@@ -19,7 +19,7 @@ import threading
 
 from nowmesh.deploy import fleet
 from nowmesh.deploy.build import FIRMWARE
-from nowmesh.deploy.config import DEFAULT_KEY_FILE
+from nowmesh.deploy.config import DEFAULT_KEY_FILE, key_file_for
 from nowmesh.deploy.session import DeployOptions, deploy_board
 from nowmesh.errors import InputError, ToolError
 
@@ -34,8 +34,9 @@ def add_arguments(p):
                                   "board's, or n-XXXXXX from its MAC")
     p.add_argument("--channel", type=int, help="Wi-Fi channel 1-14 (default: keep, or 1)")
     p.add_argument("--board", help="board profile from boards/ (writes board.json)")
-    p.add_argument("--key-file", default=DEFAULT_KEY_FILE,
-                   help="network key file, made on first use (default: ./%(default)s)")
+    p.add_argument("--key-file", default=None,
+                   help="network key file, made on first use (default: ./%s; for a node of a "
+                        "running emulation, that emulation's key)" % DEFAULT_KEY_FILE)
     p.add_argument("--firmware", metavar="DIR", default=None,
                    help="firmware tree to deploy (default: this project's firmware/)")
     p.add_argument("--baud", type=int, default=115200)
@@ -43,8 +44,11 @@ def add_arguments(p):
 
 
 def run(args):
+    key_file, why = key_file_for(args.key_file, port=None if args.all else args.port,
+                                 state_dir=args.state_dir if args.all else None)
+    args.key_note = "network key: %s (%s)" % (key_file, why)
     options = DeployOptions(name=args.name, channel=args.channel, board=args.board,
-                            key_file=args.key_file, baud=args.baud,
+                            key_file=key_file, baud=args.baud,
                             firmware_dir=_firmware_dir(args.firmware))
     if args.all:
         return _run_all(args, options)
@@ -53,10 +57,12 @@ def run(args):
     if args.state_dir:
         raise InputError("command line", "--state-dir", "only with --all")
     result = deploy_board(args.port, options, _Progress(args.json).show)
+    result["key_file"] = key_file
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
         print(_summary(result))
+        print(args.key_note)
     return 0
 
 
@@ -80,12 +86,13 @@ def _run_all(args, options):
     results = fleet.deploy_all(targets, options, _Progress(args.json, prefixed=True).show)
     failed = [r for r in results if "error" in r]
     if args.json:
-        print(json.dumps({"boards": results, "ok": len(results) - len(failed), "failed": len(failed)},
-                         sort_keys=True))
+        print(json.dumps({"boards": results, "ok": len(results) - len(failed), "failed": len(failed),
+                          "key_file": options.key_file}, sort_keys=True))
     else:
         for r in results:
             print("%-14s %s" % (r["port"], "FAILED: " + r["error"] if "error" in r else _summary(r)))
         print("%d of %d boards deployed" % (len(results) - len(failed), len(results)))
+        print(args.key_note)
     return 1 if failed else 0
 
 

@@ -16,6 +16,23 @@ DEFAULT_KEY_FILE = "nowmesh-key.json"
 KEY_BYTES = 16
 
 
+def key_file_for(explicit, port=None, state_dir=None):
+    """(path, why): the key file a deploy uses. An explicit --key-file wins;
+    a node of a running emulation gets that emulation's key (else a deploy
+    would move it to another network and out of its mesh); otherwise the
+    project's ./nowmesh-key.json."""
+    if explicit:
+        return explicit, "given"
+    if state_dir is None and port is not None:
+        from nowmesh.emulation_registry import emulation_of_port
+        state_dir = emulation_of_port(port)
+    if state_dir is not None:
+        candidate = os.path.join(state_dir, DEFAULT_KEY_FILE)
+        if os.path.isfile(candidate):
+            return candidate, "the emulation's"
+    return DEFAULT_KEY_FILE, "the project's"
+
+
 def load_or_create_key(path):
     """-> the key as hex. Creates the file (0600, atomically) if missing."""
     try:
