@@ -176,18 +176,3 @@ def _flash_size(text):
 
 def _size_name(size):
     return "%dMB" % (size >> 20)
-
-
-def read_manifest(out_dir):
-    """The manifest of an images folder; InputError if missing or not ours."""
-    path = os.path.join(out_dir, MANIFEST)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise InputError(path, "", "not found: build the images with `nowmesh image` first") from None
-    except ValueError as e:
-        raise InputError(path, "", "not valid JSON: %s" % e) from None
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise InputError(path, "format", "must be %r" % MANIFEST_FORMAT)
-    return data
