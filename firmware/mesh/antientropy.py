@@ -229,10 +229,16 @@ class AntiEntropy:
                 self.push_until = now_ms + _SYNC_PUSH_MS
                 return self.p.push_all(n.mac)
             return []
+        pending = self._pull
         for origin, boot, seq in haves:
             k = store.key_of(origin)
             if k is not None and (boot, seq) != k and self.p.newer_key(k, (boot, seq)):
                 self.p.queue_repair(origin, now_ms, responder)
+            elif origin in pending and k == (boot, seq):
+                # a neighbour asks for what we were about to ask for: its
+                # answer is broadcast, so we wait for it (SRM request
+                # suppression); our re-check still runs
+                del pending[origin]
         return []
 
     # ------------------------------------------------------------ stale/forget
