@@ -75,3 +75,21 @@ def test_first_interval_learnt_arms_checks_for_origins_heard_once():
             if ftype == T_PULL:
                 pulled.append(decode_pull(payload))
     assert any(c.id in [h[0] for h in haves] for _fl, _resp, haves in pulled)
+
+
+def test_a_pull_overheard_for_the_same_reading_suppresses_ours():
+    nodes, net = _line(3)
+    a, b, c = nodes
+    _publish(net, a, 1000)
+    net.run_until(2000)                   # b relays after its batch window
+    assert b.readings.key_of(a.id) == c.readings.key_of(a.id) == (1, 1)
+    b.policy.ae._pull[a.id] = True        # b is about to ask for a's next reading
+    c.policy.ae._pull[a.id] = True        # ... and so is c, which asks first
+    net.now = 2100
+    net.deliver(c, c.policy.ae._send_pulls(2100))
+    assert a.id not in b.policy.ae._pull
+    # a pull for something else does not suppress ours
+    b.policy.ae._pull[c.id] = True
+    c.policy.ae._pull[a.id] = True
+    net.deliver(c, c.policy.ae._send_pulls(2200))
+    assert c.id in b.policy.ae._pull
