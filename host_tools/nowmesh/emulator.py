@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 from nowmesh import boards, emulation_registry
 from nowmesh.emulation.medium_server import MediumServer
@@ -164,6 +165,7 @@ class Emulation:
             extra = extra + boot.extra
         node.board = EmulatedBoard(node.fs_dir, micropypath_extra=extra, heap=self.heap, env=env)
         node.board.start()
+        node.powered_on_at = time.monotonic()      # boot-to-first-reading figures (bench/live.py)
 
     def kill(self, name):
         """Power a node off: its process ends and its port goes away."""
