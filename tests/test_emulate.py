@@ -62,13 +62,22 @@ def test_console_command_and_remote_ping(mesh):
         assert pong is not None and pong["node"] == target and pong["rtt_ms"] >= 0
 
 
-def test_mpremote_exec_on_an_emulated_node(mesh):
+def test_mpremote_exec_on_an_emulated_node(mesh, capsys):
     node = mesh.nodes[2]
     out = subprocess.run([os.path.join(BIN, "mpremote"), "connect", node.port, "exec", "print(1 + 1)"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "2"
-    mesh.restart(node.name)          # main.py was interrupted, as on a board: power-cycle it
+    # main.py was interrupted, as on a board. `nowmesh console --no-start` leaves
+    # the board at its REPL (no events); without it, Ctrl-D starts nowmesh again.
+    assert main(["console", node.port, "--json", "--seconds", "2", "--no-start"]) == 0
+    quiet = capsys.readouterr()
+    assert '"ev": "hello"' not in quiet.out
+    assert main(["console", node.port, "--json", "--seconds", "6"]) == 0
+    started = capsys.readouterr()
+    assert "was at the MicroPython REPL" in started.err
+    events = [json.loads(line) for line in started.out.splitlines()]
+    assert any(e.get("ev") == "hello" and e.get("name") == node.name for e in events)
 
 
 def test_killed_node_goes_away_and_restarts(mesh):

@@ -6,11 +6,14 @@ node's pty, rfc2217://host:port.
 Examples:
   nowmesh console /dev/ttyUSB0                      # readable event stream
   nowmesh console /dev/ttyUSB0 --json --seconds 20  # JSON lines for scripts
+A board left at the MicroPython REPL (main.py stopped, as after `mpremote
+exec`) is soft-reset so nowmesh runs and its events flow; --no-start leaves it.
   nowmesh console /dev/ttyUSB0 --command status
   nowmesh console /dev/ttyUSB0 --command 'ping 24:0a:c4:aa:bb:cc'
   nowmesh console /dev/ttyUSB0 --command status --node 24:0a:c4:aa:bb:cc
 """
 import json
+import sys
 import time
 
 from nowmesh.console import ConsoleClient, parse_command_text
@@ -26,6 +29,8 @@ def add_arguments(p):
                         "send NODE TEXT, config_get [FIELD], config_set FIELD VALUE, reboot)")
     p.add_argument("--node", help="run --command on this remote node, through the mesh")
     p.add_argument("--timeout", type=float, default=12.0, help="seconds to wait for a reply")
+    p.add_argument("--no-start", action="store_true",
+                   help="leave a board that sits at the MicroPython REPL there (default: Ctrl-D starts main.py)")
 
 
 def run(args):
@@ -41,6 +46,9 @@ def run(args):
         print(json.dumps(data, sort_keys=True) if args.json else _pretty(data))
         return 0
     with ConsoleClient(args.port, args.baud) as client:
+        if not args.no_start and client.start_if_at_repl():
+            print("%s was at the MicroPython REPL (main.py stopped, e.g. by mpremote): soft-reset it "
+                  "to start nowmesh (--no-start leaves it)" % args.port, file=sys.stderr, flush=True)
         for line in client.lines(args.seconds):
             _show(line, args.json)
     return 0

@@ -80,6 +80,28 @@ class ConsoleClient:
                 raw, self._buffer = self._buffer.split(b"\n", 1)
                 yield parse_line(raw.decode("utf-8", "replace"))
 
+    def start_if_at_repl(self, wait_s=0.5):
+        """If the board sits at MicroPython's friendly REPL (main.py stopped,
+        as `mpremote exec` leaves it), soft-reset it with Ctrl-D so main.py
+        starts; True if it did. An empty line is all it sends otherwise: a
+        running nowmesh ignores it, and what the board prints meanwhile stays
+        buffered for lines()."""
+        self.port.write(b"\r\n")
+        self.port.flush()
+        end = time.monotonic() + wait_s
+        while time.monotonic() < end:
+            try:
+                chunk = self.port.read(self.port.in_waiting or 1)
+            except (serial.SerialException, OSError) as exc:
+                raise PortError("%s: the port went away (%s)" % (self.url, exc)) from None
+            self._buffer += chunk
+            if self._buffer.rstrip(b" ").endswith(b">>>"):
+                self._buffer = b""
+                self.port.write(b"\x04")
+                self.port.flush()
+                return True
+        return False
+
     def command(self, name, args=None, node=None, timeout=12.0):
         """Send one command and return its reply's data; raise ConsoleError on failure."""
         cmd_id = next(self._ids)
