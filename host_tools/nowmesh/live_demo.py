@@ -40,6 +40,9 @@ def live_demo(nodes=6, seconds=40.0, every_s=5.0):
                     print("t=%3.0fs n1 holds %d/%d: %s" % (next_print - started, len(latest), len(names),
                                                            _summary(names, latest)), flush=True)
         print("Try it yourself: .venv/bin/nowmesh emulate --nodes 5 --state-dir /tmp/mesh")
+        print("then, in another terminal, the live dashboard of the whole mesh through n1:")
+        print("  .venv/bin/nowmesh monitor $(python3 -c \"import json; "
+              "print(json.load(open('/tmp/mesh/nodes.json'))['nodes'][0]['port'])\")")
     return 0 if len(latest) == len(names) else 1
 
 
