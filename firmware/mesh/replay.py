@@ -83,12 +83,14 @@ class ReplayTable:
         s[_MASK_AT:] = mask.to_bytes(self._mask_len, "little")
 
     def _evict(self):
+        # Ages, not raw stamps: the 32-bit stamp wraps, and after a wrap the
+        # most active senders would hold the smallest stamps.
         oldest = None
-        oldest_stamp = 0
+        oldest_age = -1
         for sender, s in self._senders.items():
-            stamp = struct.unpack_from("<I", s, 8)[0]
-            if oldest is None or stamp < oldest_stamp:
-                oldest, oldest_stamp = sender, stamp
+            age = (self._stamp - struct.unpack_from("<I", s, 8)[0]) & 0xFFFFFFFF
+            if age > oldest_age:
+                oldest, oldest_age = sender, age
         del self._senders[oldest]
 
     def forget(self, sender):

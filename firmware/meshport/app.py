@@ -63,6 +63,7 @@ class App:
         self.heard = {}               # origin -> ms its latest reading arrived
         self.names = {}               # node id -> name, as far as we know
         self.reboot_requested = False
+        self.reboot_at = None         # ms: a remote reboot waits out the requester's retries
         self._current_id = None       # console id of the command being run
         self.next_publish = self.clock.now() + 1000
         self.next_stats = self.clock.now() + self.port["stats_s"] * 1000
@@ -113,6 +114,8 @@ class App:
     # ---------------------------------------------------------------- the loop
     def step(self):
         now = self.clock.now()
+        if self.reboot_at is not None and now >= self.reboot_at:
+            machine.reset()
         if now >= self.next_publish:
             self.next_publish = now + int(self.port["interval_s"] * 1000)
             gc.collect()              # so the published heap figure is live data, not garbage
@@ -201,8 +204,12 @@ class App:
             body = b"R" + json.dumps({"ok": False, "error": "answer too large for the mesh"}).encode()
             frames = self.node.reply(sender, req_id, body, self.clock.now())
         self.send_all(frames)
-        if self.reboot_requested:     # a remote `reboot`: its answer is on its way
-            machine.reset()
+        if self.reboot_requested and self.reboot_at is None:
+            # A remote `reboot`: its answer is on its way. Reset once the
+            # requester's end-to-end retries are over (each is a duplicate
+            # here, dropped); reset at once and a retry would find a fresh
+            # duplicate table after the boot and reboot the node again.
+            self.reboot_at = self.clock.now() + 3 * self.node.config.e2e_timeout_ms + 1000
 
     def _on_reply(self, event):
         req_id, sender, payload, hops = event[1], event[2], event[3], event[4]

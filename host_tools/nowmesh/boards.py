@@ -221,3 +221,12 @@ def load_board(name):
     if data["name"] != name:
         raise InputError(source, "name", 'must match the file name "%s"' % name)
     return data
+
+
+BOARD_FILE = "board.json"
+
+
+def board_file_bytes(profile):
+    """The profile as the board's /board.json holds it. One encoding for every
+    writer (deploy, image, emulator), so an unchanged board compares equal."""
+    return json.dumps(profile, sort_keys=True).encode()

@@ -228,8 +228,8 @@ class Emulation:
                 self._install_compiled(source, target)
             else:
                 shutil.copyfile(source, target)
-        with open(os.path.join(node.fs_dir, "board.json"), "w", encoding="utf-8") as out:
-            json.dump(self.board_profile, out)
+        with open(os.path.join(node.fs_dir, boards.BOARD_FILE), "wb") as out:
+            out.write(boards.board_file_bytes(self.board_profile))
         config = os.path.join(node.fs_dir, "nowmesh.json")
         if not os.path.exists(config):
             settings = {"name": node.name, "key": self.key, "interval_s": self.interval_s,

@@ -54,23 +54,25 @@ def test_too_many_requests_in_flight_is_an_error_reply():
     assert refused and "in flight" in refused[0]["error"]
 
 
-def test_remote_reboot_answers_then_resets_the_target():
+def test_remote_reboot_answers_then_resets_the_target_after_the_retries():
     import portfakes
     a, b = _pair(76, 77)
     a.inp.type('@nm1 {"id": 8, "cmd": "reboot", "node": "02:00:00:00:00:4d"}\n')
-    reset = False
     for _ in range(10):
         a.step()
-        try:
-            b.step()
-        except portfakes.Reset:
-            reset = True
-            break
-    assert reset                              # b reset itself (it used to wait for a local command)
-    for _ in range(5):
-        a.step()
+        b.step()                              # answers, and does not reset yet
     reply = _replies(a)[8]
     assert reply["ok"] and reply["data"] == {"rebooting": True}
+    retries_over = 3 * b.node.config.e2e_timeout_ms
+    assert b.reboot_at is not None and b.reboot_at - b.clock.now() >= retries_over
+    real_now = b.clock.now
+    b.clock.now = lambda: real_now() + retries_over + 1000
+    reset = False
+    try:
+        b.step()
+    except portfakes.Reset:
+        reset = True
+    assert reset                              # once a retried request can no longer come
 
 
 def test_nodes_pages_compact_rows():

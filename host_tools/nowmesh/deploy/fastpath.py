@@ -12,9 +12,9 @@ older nowmesh without files_digest, a difference): None, and the deploy goes
 through the raw REPL.
 """
 import hashlib
-import json
 import time
 
+from nowmesh.boards import BOARD_FILE, board_file_bytes
 from nowmesh.console.protocol import format_command, parse_line
 from nowmesh.deploy import build
 from nowmesh.deploy.config import config_bytes, node_config
@@ -72,7 +72,7 @@ def up_to_date(repl, options, key, profile, managed_files):
         return None
     tree["nowmesh.json"] = config_bytes(config)
     if profile:
-        tree["board.json"] = json.dumps(profile, sort_keys=True).encode()
+        tree[BOARD_FILE] = board_file_bytes(profile)
     if tree_digest(tree) != files["digest"] or files["files"] != len(tree):
         return None
     hello = found["hello"]

@@ -53,6 +53,9 @@ def deploy_all(targets, options, progress):
         except (ToolError, InputError, OSError) as exc:
             results[i] = {"port": port, "error": str(exc)}
             progress(port, "failed", str(exc))
+        except Exception as exc:      # noqa: BLE001 -- one board's surprise must not cost the others' results
+            results[i] = {"port": port, "error": "%s: %s" % (type(exc).__name__, exc)}
+            progress(port, "failed", results[i]["error"])
 
     threads = [threading.Thread(target=one, args=(i, port, name), daemon=True)
                for i, (port, name) in enumerate(targets)]

@@ -155,8 +155,9 @@ class RawRepl:
             return True
         self.raw_paste = False
         if answer != b"R\x00":
-            # a firmware without raw-paste echoes nothing useful: Ctrl-A shows the prompt again
-            self.read_until(RAW_BANNER + b">", 5.0)
+            # A firmware without raw-paste prints the raw REPL banner again; its
+            # first two bytes are `answer` already, so wait for the rest of it.
+            self.read_until(RAW_BANNER[len(answer):] + b">", 5.0)
         return False
 
     def _paste(self, code):

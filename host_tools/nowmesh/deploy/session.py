@@ -6,10 +6,10 @@
 See docs/deploy.md for what goes over the wire and why it is safe to unplug
 the board at any moment.
 """
-import json
 import time
 
 from nowmesh import boards
+from nowmesh.boards import board_file_bytes
 from nowmesh.console.client import open_port
 from nowmesh.console.protocol import format_command, parse_line
 from nowmesh.deploy import build, device, fastpath
@@ -20,7 +20,7 @@ from nowmesh.deploy.rawrepl import DeviceError, DeviceGone, RawRepl
 from nowmesh.errors import InputError, ToolError
 
 CONFIG = "nowmesh.json"
-BOARD_FILE = "board.json"
+BOARD_FILE = boards.BOARD_FILE
 
 
 class DeployOptions:
@@ -112,7 +112,7 @@ def _deploy(repl, options, key, profile, progress):
     local = build.firmware_tree(compiler, options.firmware_dir)
     local[CONFIG] = _config_file(repl, found, options, key)
     if profile:
-        local[BOARD_FILE] = json.dumps(profile, sort_keys=True).encode()
+        local[BOARD_FILE] = board_file_bytes(profile)
     plan = make_plan(local, found.files, found.dirs, build.PACKAGES)
     if plan.mkdirs:
         repl.exec(device.mkdir_program(plan.mkdirs))

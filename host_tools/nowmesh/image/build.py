@@ -72,7 +72,7 @@ def firmware_files(board):
         _COMPILED[digest] = _compile(FIRMWARE, FIRMWARE_ITEMS)
     files = {path: data for path, data in sources.items() if "/" not in path}   # boot.py, main.py
     files.update(_COMPILED[digest])
-    files["board.json"] = json.dumps(board).encode()
+    files[boards.BOARD_FILE] = boards.board_file_bytes(board)
     return files
 
 

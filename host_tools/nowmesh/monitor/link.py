@@ -19,7 +19,7 @@ import time
 import serial
 
 from nowmesh.console.client import PortError, open_port
-from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.console.protocol import PROTO, format_command, parse_line
 
 MAX_LINE = 4096
 POLLS = ("readings", "neighbours", "routes", "status")
@@ -162,8 +162,8 @@ class MonitorLink:
         elif line.kind == "reply":
             self._reply(line.data)
         elif line.kind == "mismatch":
-            self._link_state("mismatch", "the node speaks console protocol %s; this nowmesh speaks 1"
-                             % line.data.get("proto"))
+            self._link_state("mismatch", "the node speaks console protocol %s; this nowmesh speaks %d"
+                             % (line.data.get("proto"), PROTO))
         elif text.strip():
             self._emit("output", text=line.text)
 

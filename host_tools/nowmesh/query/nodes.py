@@ -85,10 +85,12 @@ def resolve(session, ref, option="--node"):
     """A node named by the user -> its id, or None for the connected node itself.
 
     InputError (exit 2) naming the known nodes if the mesh has none by that name."""
+    if is_node_id(ref):
+        ref = ref.lower()
     if ref is None or ref in (session.local_id, session.local_name):
         return None
     if is_node_id(ref):
-        return ref.lower()
+        return ref
     for node_id, name in session.names.items():
         if name == ref:
             return node_id
