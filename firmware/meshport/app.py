@@ -6,6 +6,7 @@ import os
 
 import machine
 from mesh.node import Node
+from mesh.wire import parse_id
 
 from . import FIRMWARE_VERSION, settings, store
 from .clock import Clock
@@ -285,7 +286,7 @@ class App:
             raise commands.CommandError("name the node ('node': name or aa:bb:cc:dd:ee:ff)")
         if len(ref) == 17 and ref.count(":") == 5:
             try:
-                return bytes(int(part, 16) for part in ref.split(":"))
+                return parse_id(ref)
             except ValueError:
                 pass
         for node_id, name in self.names.items():

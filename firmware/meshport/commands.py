@@ -48,16 +48,6 @@ def name_of(app, node_id):
     return name
 
 
-def parse_id(text):
-    """'aa:bb:cc:dd:ee:ff' -> 6 bytes, or None."""
-    if not isinstance(text, str) or len(text) != 17 or text.count(":") != 5:
-        return None
-    try:
-        return bytes([int(part, 16) for part in text.split(":")])
-    except ValueError:
-        return None
-
-
 def _neighbours(app, args):
     out = []
     entries = neighbour_entries(app.node)
@@ -86,7 +76,7 @@ def _routes(app, args):
     if dst is None:
         found.sort()
         return [_route_entry(app, *r) for r in _page(found, args)]
-    want = parse_id(dst) or app.resolve(dst)
+    want = app.resolve(dst)
     for r in found:
         if r[0] == want:
             return [_route_entry(app, *r)]
