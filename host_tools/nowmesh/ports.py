@@ -50,6 +50,23 @@ def board_hints(vid, pid, profiles=None):
                   if any(u["vid"] == vid and u["pid"] == pid for u in p.get("usb", ())))
 
 
+# A chip waiting in its ROM bootloader: flashable, but no MicroPython REPL yet.
+ROM_DOWNLOAD_IDS = frozenset({("303a", "0002")})
+
+
+def esp_usb_ports(comports=None, exclude=()):
+    """Device paths, sorted, of serial ports whose VID:PID is an ESP32 board's:
+    a bridge of USB_BRIDGES or a board profile's `usb` id. The one rule
+    `flash --all` and `deploy --all` (which excludes ROM_DOWNLOAD_IDS) share."""
+    known = set(USB_BRIDGES)
+    for profile in _all_profiles():
+        known.update((u["vid"], u["pid"]) for u in profile.get("usb", ()))
+    known -= set(exclude)
+    found = (comports or serial_list_ports.comports)()
+    return sorted(p.device for p in found
+                  if p.vid is not None and (_hex4(p.vid), _hex4(p.pid)) in known)
+
+
 def _all_profiles():
     found = []
     for name in boards.list_boards():

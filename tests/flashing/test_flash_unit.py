@@ -178,7 +178,8 @@ def test_detected_ports_are_the_known_esp_usb_ids():
     fake = [port("/dev/ttyUSB1", 0x10C4, 0xEA60), port("/dev/ttyACM0", 0x303A, 0x1001),
             port("/dev/ttyS0", None, None), port("/dev/ttyUSB0", 0x0403, 0x6001),
             port("/dev/ttyACM1", 0x2341, 0x0043)]
-    assert session.detected_ports(lambda: fake) == ["/dev/ttyACM0", "/dev/ttyUSB1"]
+    # FTDI fronts many ESP32 boards (ESP-Prog): the same rule as `nowmesh ports` and `deploy --all`
+    assert session.detected_ports(lambda: fake) == ["/dev/ttyACM0", "/dev/ttyUSB0", "/dev/ttyUSB1"]
 
 
 def test_ports_are_assigned_in_order_then_kept_by_the_recorded_mapping(tmp_path):

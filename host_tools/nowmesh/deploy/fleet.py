@@ -9,18 +9,11 @@ from nowmesh.deploy.config import load_or_create_key
 from nowmesh.deploy.session import deploy_board
 from nowmesh.errors import InputError, ToolError
 
-# Not deployable: a chip waiting in its ROM bootloader has no MicroPython yet.
-_NOT_A_REPL = {("303a", "0002")}
-
-
 def usb_ports():
-    """Serial ports whose USB id is a known ESP32 bridge or MicroPython's own
-    USB (the table of `nowmesh ports`)."""
-    from serial.tools import list_ports        # here: only --all needs them
-    from nowmesh.ports import USB_BRIDGES
-    wanted = set(USB_BRIDGES) - _NOT_A_REPL
-    return sorted(p.device for p in list_ports.comports()
-                  if p.vid is not None and ("%04x" % p.vid, "%04x" % p.pid) in wanted)
+    """Attached ESP32 boards that can run MicroPython (not a chip waiting in
+    its ROM bootloader): the rule of nowmesh.ports.esp_usb_ports."""
+    from nowmesh.ports import ROM_DOWNLOAD_IDS, esp_usb_ports    # here: only --all needs them
+    return esp_usb_ports(exclude=ROM_DOWNLOAD_IDS)
 
 
 def emulated_ports(state_dir):

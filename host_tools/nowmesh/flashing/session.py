@@ -160,24 +160,7 @@ def _esptool(job, func, *args):
 
 
 
-def esp_usb_ids():
-    """VID:PID pairs of every board profile's USB bridge or native USB."""
-    from nowmesh import boards
-    ids = set()
-    for name in boards.list_boards():
-        try:
-            profile = boards.load_board(name)
-        except Exception:         # noqa: BLE001 -- a broken profile must not hide boards
-            continue
-        ids.update((u["vid"], u["pid"]) for u in profile["usb"])
-    return ids
-
-
 def detected_ports(comports=None):
-    """Device paths of serial ports whose USB VID:PID belongs to a known board, sorted."""
-    if comports is None:
-        from serial.tools.list_ports import comports
-    known = esp_usb_ids()
-    found = [p.device for p in comports()
-             if p.vid is not None and ("%04x" % p.vid, "%04x" % p.pid) in known]
-    return sorted(found)
+    """Device paths of serial ports whose USB VID:PID belongs to an ESP32 board, sorted."""
+    from nowmesh.ports import esp_usb_ports
+    return esp_usb_ports(comports)
