@@ -99,6 +99,18 @@ def _read(path):
     return entry
 
 
+def read_nodes(state_dir):
+    """The node entries of an emulation's DIR/nodes.json; [] if it is missing
+    or not a nodes file (an emulation may be starting or stopping)."""
+    try:
+        with open(os.path.join(state_dir, "nodes.json"), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return []
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
+
+
 def emulation_of_port(port):
     """The state folder of the running emulation that has a node on `port`, or None."""
     try:
@@ -106,12 +118,7 @@ def emulation_of_port(port):
     except (TypeError, ValueError):
         return None
     for entry in running_emulations():
-        try:
-            with open(os.path.join(entry["state_dir"], "nodes.json"), encoding="utf-8") as f:
-                nodes = json.load(f)["nodes"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        for node in nodes:
-            if isinstance(node, dict) and node.get("port") and os.path.realpath(node["port"]) == wanted:
+        for node in read_nodes(entry["state_dir"]):
+            if node.get("port") and os.path.realpath(node["port"]) == wanted:
                 return entry["state_dir"]
     return None

@@ -8,8 +8,6 @@ Three sources, one list of plain dicts (JSON-able):
 - optionally a probe of each port (nowmesh.port_probe): MicroPython at the
   REPL, nowmesh running (name, id, firmware), silent, busy.
 """
-import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from serial.tools import list_ports as serial_list_ports
@@ -105,8 +103,7 @@ def emulated_ports():
     """Ports of nodes in running emulations (one entry per running node)."""
     found = []
     for emulation in emulation_registry.running_emulations():
-        nodes = _read_nodes_file(os.path.join(emulation["state_dir"], "nodes.json"))
-        for node in nodes:
+        for node in emulation_registry.read_nodes(emulation["state_dir"]):
             if not node.get("running") or not node.get("port") or \
                     not emulation_registry.pid_alive(node.get("pid")):
                 continue
@@ -115,16 +112,6 @@ def emulated_ports():
                           "boards": [], "node": node.get("name"), "mac": node.get("mac"),
                           "process": node.get("pid"), "state_dir": emulation["state_dir"]})
     return found
-
-
-def _read_nodes_file(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return []
-    nodes = data.get("nodes") if isinstance(data, dict) else None
-    return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
 
 
 def list_ports(probe=None, comports=None, profiles=None, emulated=True, probe_timeout=1.5):
