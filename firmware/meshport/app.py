@@ -65,6 +65,7 @@ class App:
         self.names = {}               # node id -> name, as far as we know
         self.reboot_requested = False
         self.reboot_at = None         # ms: a remote reboot waits out the requester's retries
+        self.oom_in_a_row = 0         # loop steps that ended in MemoryError, consecutively
         self._current_id = None       # console id of the command being run
         self.next_publish = self.clock.now() + 1000
         self.next_stats = self.clock.now() + self.port["stats_s"] * 1000
@@ -148,7 +149,7 @@ class App:
             self.step()
             self.oom_in_a_row = 0
         except MemoryError:
-            self.oom_in_a_row = getattr(self, "oom_in_a_row", 0) + 1
+            self.oom_in_a_row += 1
             if self.oom_in_a_row > _OOM_IN_A_ROW:
                 raise
             gc.collect()
