@@ -2,6 +2,7 @@
 emulated 5-node line mesh (one mesh for the whole module), run through the
 real CLI entry point on n1's serial port."""
 import json
+import os
 import time
 import xml.etree.ElementTree as ET
 
@@ -108,10 +109,19 @@ def test_topology_json_matches_the_emulated_radio_links(mesh, capsys, tmp_path):
     expected = {(names[i], names[j]) for i, j, _rssi_ij, _rssi_ji in radio.links()}
     assert len(expected) == 4                       # a line of 5
     out = tmp_path / "mesh.json"
-    code, text, err = nowmesh(capsys, "topology", mesh.port("n1"), "--out", out)
-    assert code == 0, err
-    doc = json.loads(out.read_text())
-    assert {(l["a"], l["b"]) for l in doc["links"]} == expected
+    # Link costs are measured from hellos, so a fringe pair two spacings apart
+    # can dip under the bar for a moment; the tool must agree with the radio
+    # model exactly, in one of a few looks a couple of seconds apart.
+    seen = []
+    for _ in range(3):
+        code, text, err = nowmesh(capsys, "topology", mesh.port("n1"), "--out", out)
+        assert code == 0, err
+        doc = json.loads(out.read_text())
+        seen.append({(l["a"], l["b"]) for l in doc["links"]})
+        if seen[-1] == expected:
+            break
+        time.sleep(2)
+    assert seen[-1] == expected, seen
     assert len(doc["links"]) == 4 and "4 links" in text
     assert sorted(n["name"] for n in doc["nodes"]) == LINE and all(n["answered"] for n in doc["nodes"])
     for link in doc["links"]:
@@ -165,22 +175,35 @@ def test_config_set_on_a_remote_node_survives_its_reboot(mesh, capsys):
     doc = nowmesh_json(capsys, "config-set", port, "--node", "n4", "stats_s", "7")
     assert doc["saved"] is True and doc["value"] == 7
     assert nowmesh_json(capsys, "reboot", port, "--node", "n4")["rebooting"] is True
-    deadline = time.monotonic() + 60
-    while True:                    # back when n4 answers with its next boot counter
-        # (a failed poll is polled again: n4 resets once the request's retries
-        # are over, then boots; and on a shared machine another tool probing
-        # serial ports may hold n1's port for a moment)
-        code, out, _err = nowmesh(capsys, "status", port, "--node", "n4", "--json")
+    boot_file = os.path.join(mesh.node("n4").fs_dir, "boot.cnt")
+    deadline = time.monotonic() + 30
+    while _read_boot(boot_file) != before["boot"] + 1:    # its flash says it booted again
+        assert time.monotonic() < deadline, "n4 did not reset after answering its reboot"
+        time.sleep(0.5)
+    deadline = time.monotonic() + 90
+    polls = []
+    while True:                    # and it answers through the mesh with that boot counter
+        # (a failed poll is polled again: its routes re-form after the boot,
+        # and on a shared machine another tool may hold n1's port for a moment)
+        code, out, err = nowmesh(capsys, "status", port, "--node", "n4", "--json")
         after = json.loads(out) if code == 0 else {}
+        polls.append((code, after.get("boot"), err.strip()[-100:]))
         if after.get("boot") == before["boot"] + 1:
             break
-        assert after.get("boot") in (None, before["boot"]), after
-        assert time.monotonic() < deadline, "n4 did not come back after its reboot"
+        assert time.monotonic() < deadline, "n4 rebooted but did not answer: %r" % polls
         time.sleep(1.0)
     got = nowmesh_json(capsys, "config-get", port, "--node", "n4", "--field", "stats_s")
     assert got["config"] == {"stats_s": 7}
     with open("%s/nowmesh.json" % mesh.node("n4").fs_dir) as f:       # on its flash, too
         assert json.load(f)["stats_s"] == 7
+
+
+def _read_boot(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None         # mid-write (it is replaced atomically) or not there yet
 
 
 def test_ping_to_a_node_that_went_away_fails_clearly(mesh, capsys):
