@@ -249,6 +249,9 @@ class MeshPolicy:
     # ------------------------------------------------------------ hello and relays
 
     def _hello(self, now_ms):
+        # Costs drift without marking relays dirty (a young link improving
+        # past _RELAY_COST_MAX): choose afresh for every hello we send.
+        self._relays_dirty = True
         self._update_relays()
         rel = self.relays
         entries = []

@@ -16,6 +16,8 @@ from micropython import const
 
 _Q_ONE = const(256)
 _Q_START = const(96)   # a newcomer must prove itself before it carries routes
+_YOUNG_FRAMES = const(16)  # frames judged by the young-link estimate, then the EWMA
+_PRIOR_FRAMES = const(4)   # weight of _Q_START in the young-link estimate, in frames
 _GAP_MISS_MAX = const(16)
 _SILENCE_FACTOR = const(8)
 
@@ -130,9 +132,15 @@ class NeighbourTable:
         if gap <= 0:
             return
         n.got += 1
-        if n.got <= 16:
-            # young link: the plain ratio, so a good neighbour is usable at once
-            n.q_in = min(_Q_ONE, _Q_ONE * n.got // (ctr - n.ctr0 + 1))
+        if n.got <= _YOUNG_FRAMES:
+            # young link: the ratio over the frames after the first (we only
+            # know of the neighbour because its first frame got through, so
+            # that one says nothing), shrunk toward _Q_START. A good
+            # neighbour is usable after a frame or two (128 after one, 176
+            # after four), while two lucky frames in a row from one at the
+            # fringe no longer read as a perfect link.
+            span = ctr - n.ctr0
+            n.q_in = (_Q_ONE * (n.got - 1) + _Q_START * _PRIOR_FRAMES) // (span + _PRIOR_FRAMES)
             n.ctr = ctr
             return
         q = n.q_in
