@@ -335,7 +335,7 @@ class MeshPolicy:
         return raw_newer(a[0], a[1], b[0], b[1])
 
     def send(self, dst, ftype, payload):
-        frame = self.node.seal(ftype, payload)
+        frame = self.node.seal(ftype, payload, dst != BROADCAST)
         return [(dst, frame)] if frame is not None else []
 
     def snapshot(self):

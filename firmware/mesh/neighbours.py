@@ -17,7 +17,8 @@ from micropython import const
 _Q_ONE = const(256)
 _Q_START = const(96)   # a newcomer must prove itself before it carries routes
 _YOUNG_FRAMES = const(16)  # frames judged by the young-link estimate, then the EWMA
-_PRIOR_FRAMES = const(4)   # weight of _Q_START in the young-link estimate, in frames
+_Q_PRIOR = const(64)       # the young-link estimate's prior: 25 %, worth _PRIOR_FRAMES frames
+_PRIOR_FRAMES = const(4)
 _GAP_MISS_MAX = const(16)
 _SILENCE_FACTOR = const(8)
 
@@ -135,12 +136,13 @@ class NeighbourTable:
         if n.got <= _YOUNG_FRAMES:
             # young link: the ratio over the frames after the first (we only
             # know of the neighbour because its first frame got through, so
-            # that one says nothing), shrunk toward _Q_START. A good
-            # neighbour is usable after a frame or two (128 after one, 176
-            # after four), while two lucky frames in a row from one at the
-            # fringe no longer read as a perfect link.
+            # that one says nothing), shrunk toward 25 % (many links heard at
+            # all are fringe ones). A good neighbour is a relay candidate
+            # after two or three frames (50 % after two, 62 % after four),
+            # while two lucky frames in a row from one at the fringe read
+            # 40 %, not a perfect link.
             span = ctr - n.ctr0
-            n.q_in = (_Q_ONE * (n.got - 1) + _Q_START * _PRIOR_FRAMES) // (span + _PRIOR_FRAMES)
+            n.q_in = (_Q_ONE * (n.got - 1) + _Q_PRIOR * _PRIOR_FRAMES) // (span + _PRIOR_FRAMES)
             n.ctr = ctr
             return
         q = n.q_in

@@ -20,7 +20,12 @@ from .replay import ReplayTable
 from .routes import estimate_hops
 from .wire import MAX_PAYLOAD, T_DATA, FrameError, Reading, encode_reading
 
-_CTR_LIMIT = 0xFFFFFFFF  # frame counter must never wrap within a boot (CTR nonce)
+# Two frame-counter streams per boot: broadcast frames count up from 0,
+# unicast frames from UNICAST_STREAM. Neighbours measure how well they hear us
+# from gaps in the broadcast stream alone: ESP-NOW filters unicast by
+# destination, so our unicasts to one neighbour are gaps nobody else can hear.
+UNICAST_STREAM = 0x80000000
+_CTR_LIMIT = 0x7FFFFFFF  # a stream must never wrap within a boot (CTR nonce)
 
 
 def routed_packet_key(opened):
@@ -56,7 +61,8 @@ class Node:
         self._heard = {}    # origin id -> ms its reading was last stored (eviction)
         self.stats = {"rx": 0, "tx": 0, "rejected": {}}
         self._events = []
-        self._ctr = 0
+        self._ctr = 0       # broadcast stream
+        self._uctr = 0      # unicast stream (UNICAST_STREAM | _uctr on the wire)
         self._seq = 0
         self.policy = policy(self, now_ms)
 
@@ -70,14 +76,20 @@ class Node:
             ftype, sender, boot, ctr, payload = self.keys.open(frame)
             if sender == self.id:
                 raise FrameError("own")
-            if not self.replay.check(sender, boot, ctr):
+            # each stream has its own replay window
+            unicast = ctr >= UNICAST_STREAM
+            window = sender + b"u" if unicast else sender
+            if not self.replay.check(window, boot, ctr):
                 raise FrameError("replay")
             message = self.policy.decode(ftype, payload)
         except FrameError as e:
             self._reject(e.reason)
             return []
-        self.replay.accept(sender, boot, ctr)
-        self.neighbours.heard(sender, src_mac, rssi, now_ms, boot, ctr)
+        self.replay.accept(window, boot, ctr)
+        if unicast:     # a sign of life, but no probe of the link's delivery ratio
+            self.neighbours.heard(sender, src_mac, rssi, now_ms)
+        else:
+            self.neighbours.heard(sender, src_mac, rssi, now_ms, boot, ctr)
         return self.policy.handle(ftype, sender, message, now_ms)
 
     def publish(self, values, now_ms):
@@ -127,14 +139,20 @@ class Node:
 
     # ------------------------------------------------------------ services for the policy
 
-    def seal(self, ftype, payload):
-        """Seal a frame from us, or None once the frame counter is exhausted."""
-        if self._ctr >= _CTR_LIMIT:
+    def seal(self, ftype, payload, unicast=False):
+        """Seal a frame from us (from the unicast counter stream if it goes
+        to one neighbour), or None once that stream is exhausted."""
+        n = self._uctr if unicast else self._ctr
+        if n >= _CTR_LIMIT:
             # Reusing a counter would reuse a CTR nonce: stay silent until reboot.
             self.count("ctr_exhausted")
             return None
-        frame = seal(self.keys, ftype, self.id, self.boot, self._ctr, payload, self.config.encrypt)
-        self._ctr += 1
+        ctr = UNICAST_STREAM | n if unicast else n
+        frame = seal(self.keys, ftype, self.id, self.boot, ctr, payload, self.config.encrypt)
+        if unicast:
+            self._uctr += 1
+        else:
+            self._ctr += 1
         self.stats["tx"] += 1
         return frame
 
@@ -214,5 +232,5 @@ class Node:
         readings = sorted(self.readings.raw.items())
         return (readings, sorted(self._heard.items()), self.replay.snapshot(),
                 self.neighbours.snapshot(), self.policy.snapshot(),
-                self._ctr, self._seq, self.rng.state())
+                self._ctr, self._uctr, self._seq, self.rng.state())
 

@@ -8,10 +8,11 @@ view of B with B's view of A, so each radio link appears once:
 
 - rssi is the weaker of the two ends' figures (each end hears the other
   through its own shadowing: the weaker direction limits the link);
-- cost is the better of the two ends' ETX figures: both measure the same
-  two-way link (an end's cost already uses its own and the other end's
-  delivery ratio), and what differs between them is noise (a burst of
-  collisions at one end inflates its figure for a while);
+- cost is the worse of the two ends' ETX figures: each end joins its own
+  fresh delivery ratio of one direction with the other end's report of the
+  other direction, up to a hello interval old, so a fringe pair can look
+  good from one end for a while (a few lucky frames in a row at the other
+  end, reported in its hello); a link is good only when both ends say so;
 - a link whose ends both list each other, with a cost of at most
   `max_cost`, is in `links`; one worse than that (but usable by the mesh,
   cost < 255) is in `weak_links`, as are links heard in one direction only;
@@ -20,8 +21,8 @@ view of B with B's view of A, so each radio link appears once:
 
 The default bar, cost 24 (ETX 3), keeps the links the mesh relies on and
 leaves out the fringe pairs that hear each other now and then at the edge
-of range (in a live emulated line: good links measure ETX 1-1.7, the
-fringe pair two spacings apart ETX 3.2-10).
+of range (in a live emulated line: good links measure ETX 1-1.5, the
+fringe pair two spacings apart ETX 2.8-10 from one end, 4-10 from the other).
 """
 DEFAULT_MAX_COST = 24
 UNUSABLE = 255
@@ -87,7 +88,7 @@ def _merge_pair(pair, heard, tables, names):
         return None                           # heard, but neither end can use it
     # one way: an end does not list the other, or says its hellos miss us
     one_way = not one_sided and (at_a is None or at_b is None or len(usable) < len(costs))
-    cost = min(usable) if usable else None
+    cost = max(usable) if usable else None
     link = {"a": names.get(a) or a, "b": names.get(b) or b, "a_id": a, "b_id": b,
             "rssi": min(rssis) if rssis else None, "cost": cost,
             "etx": None if cost is None else round(cost / 8.0, 2),
