@@ -12,7 +12,8 @@ def _replies(app):
 
 def _pair(a_index, b_index):
     a, b = _make_app(a_index), _make_app(b_index)
-    for _ in range(2):        # the second round: links have proven themselves, routes form
+    for _ in range(3):        # by the third round links have proven themselves (a young
+                              # link needs a few frames each way), routes form
         a.next_publish = b.next_publish = 0
         _run([a, b], 8)
     return a, b
