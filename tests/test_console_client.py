@@ -59,10 +59,12 @@ def test_events_stream_from_the_node(node_port):
         seen = {}
         for line in client.lines(8):
             if line.kind == "event":
-                seen.setdefault(line.data["ev"], line.data)
-            if "reading" in seen and "stats" in seen:
+                kind = "own_reading" if line.data.get("local") else line.data["ev"]
+                seen.setdefault(kind, line.data)
+            if "reading" in seen and "own_reading" in seen and "stats" in seen:
                 break
     assert seen["reading"]["id"] == "02:00:00:00:00:02"
+    assert seen["own_reading"]["id"] == "02:00:00:00:00:01" and seen["own_reading"]["name"] == "alpha"
     assert "heap_free" in seen["stats"]
 
 

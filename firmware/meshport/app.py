@@ -122,6 +122,7 @@ class App:
             self.next_publish = now + int(self.port["interval_s"] * 1000)
             gc.collect()              # so the published heap figure is live data, not garbage
             self.send_all(self.node.publish(self.sensors.read(self.uptime_s()), now))
+            self._own_reading_event()
             self.led.show(True)
         if now >= self.next_stats:
             self.next_stats = now + int(self.port["stats_s"] * 1000)
@@ -185,6 +186,12 @@ class App:
         self.heard[origin] = self.clock.now()
         self.console.event("reading", id=_hex(origin), name=self.name_of(origin), seq=event[3],
                            values=[[n, _tidy(v), u] for n, v, u in event[5]])
+
+    def _own_reading_event(self):
+        # The stream shows the whole mesh: this node's own readings too.
+        r = self.node.readings[self.node.id]
+        self.console.event("reading", id=_hex(r.origin), name=self.node.name, seq=r.seq, local=True,
+                           values=[[n, _tidy(v), u] for n, v, u in r.values])
 
     def _on_neighbour(self, event):
         self.console.event("neighbour", id=_hex(event[1]), state=event[2])

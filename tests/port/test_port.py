@@ -74,8 +74,10 @@ def test_two_nodes_share_readings():
     a, b = _make_app(11), _make_app(12)
     a.next_publish = b.next_publish = 0
     _run([a, b], 5)
-    got = [m for m in _messages(b) if m.get("ev") == "reading"]
+    got = [m for m in _messages(b) if m.get("ev") == "reading" and not m.get("local")]
     assert got and got[0]["id"] == "02:00:00:00:00:0b"
+    own = [m for m in _messages(b) if m.get("ev") == "reading" and m.get("local")]
+    assert own and own[0]["id"] == "02:00:00:00:00:0c" and own[0]["name"] == "node12"
     names = [v[0] for v in got[0]["values"]]
     assert "temp_mcu" in names and "uptime" in names
 
