@@ -156,6 +156,11 @@ class Node:
         self.stats["tx"] += 1
         return frame
 
+    def others_held(self):
+        """How many other nodes' readings we hold (ours is not counted,
+        published yet or not)."""
+        return len(self.readings) - (1 if self.id in self.readings else 0)
+
     def store_reading(self, r, now_ms):
         """Keep r if it is newer than what we hold for its origin. True if stored."""
         return self.store_raw(r, encode_reading(r), now_ms)
@@ -168,8 +173,7 @@ class Node:
         if old is not None and not raw_newer(r.boot, r.seq, old[0], old[1]):
             return False
         # readings_max bounds other nodes' readings; our own is kept on top.
-        others = len(self.readings) - (1 if self.id in self.readings else 0)
-        if old is None and others >= self.config.readings_max:
+        if old is None and self.others_held() >= self.config.readings_max:
             self._evict_reading()
         self.readings.put(r.origin, bytes(raw))
         self._heard[r.origin] = now_ms

@@ -170,7 +170,7 @@ class App:
         self.console.event("stats", uptime_s=self.uptime_s(), heap_free=gc.mem_free(),
                            heap_alloc=gc.mem_alloc(),
                            rx=s["rx"], tx=s["tx"], rejected=s["rejected"],
-                           readings=len(self.node.readings) - 1)
+                           readings=self.node.others_held())
 
     # ---------------------------------------------------------------- events
     def _events(self):

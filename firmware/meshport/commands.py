@@ -26,7 +26,7 @@ def _status(app, args):
     return {"name": node.name, "id": hex_id(node.id), "uptime_s": app.uptime_s(),
             "heap_free": gc.mem_free(), "boot": node.boot, "channel": node.config.channel,
             "rx": node.stats["rx"], "tx": node.stats["tx"], "rejected": node.stats["rejected"],
-            "neighbours": len(neighbour_entries(node)), "readings": len(node.readings) - 1}
+            "neighbours": len(neighbour_entries(node)), "readings": node.others_held()}
 
 
 def neighbour_entries(node):

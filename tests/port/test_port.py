@@ -88,6 +88,7 @@ def test_status_command_reply():
     _run([app], 2)
     replies = [m for m in _messages(app) if m.get("re") == 7]
     assert replies and replies[0]["ok"] and replies[0]["data"]["name"] == "node21"
+    assert replies[0]["data"]["readings"] == 0        # other nodes' readings: none (was -1 before a publish)
 
 
 def test_garbage_on_console_is_reported_and_ignored():
