@@ -66,6 +66,14 @@ def _out(b):
     _stdout.write(b)
 
 
+def _pop_pushback():
+    # MicroPython's bytearray has neither pop() nor item deletion (both raised
+    # here, and the REPL looped on the error at full CPU): slice assignment.
+    c = bytes(_pushback[0:1])
+    _pushback[0:1] = b""
+    return c
+
+
 def _getc():
     """One byte from the port. A SIGINT that arrives at a prompt (the
     supervisor's translation of a 0x03 it sent while it still thought code was
@@ -76,7 +84,7 @@ def _getc():
     try:
         _ready()
         if _pushback:
-            c = bytes((_pushback.pop(0),))
+            c = _pop_pushback()
         else:
             c = _stdin.read(1)
         if c:                 # a pending KeyboardInterrupt surfaces here, inside the try
@@ -211,7 +219,7 @@ class Repl:
             code = compile(src, filename, kind)
             src = None
             if _pushback and _pushback[0] == 3:
-                del _pushback[0]           # the host's Ctrl-C came right behind this code
+                _pop_pushback()            # the host's Ctrl-C came right behind this code
                 raise KeyboardInterrupt
             exec(code, self.g)
         except SystemExit as e:
