@@ -8,7 +8,7 @@ carry gc.mem_free() of their origin).
 import os
 import time
 
-from nowmesh.console import ConsoleClient
+from nowmesh.console.protocol import parse_line
 from nowmesh.emulator import Emulation, parse_heap_bytes
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -26,30 +26,49 @@ def _cpu_seconds(pids):
     return total
 
 
+class _ReadingTimes:
+    """A tap on one board's output: when each origin's first reading event
+    appeared there, and the lowest heap figure each origin reported."""
+
+    def __init__(self):
+        self.first_seen, self.min_free = {}, {}
+        self._buf = bytearray()
+
+    def __call__(self, data):                 # the board's supervisor thread
+        self._buf += data
+        while b"\n" in self._buf:
+            end = self._buf.index(b"\n")
+            line, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
+            self._line(parse_line(line.decode("utf-8", "replace").rstrip("\r")))
+
+    def _line(self, line):
+        if line.kind != "event" or line.data.get("ev") != "reading" or line.data.get("local"):
+            return
+        origin = line.data.get("id")
+        self.first_seen.setdefault(origin, time.monotonic())
+        for name, value, _unit in line.data.get("values") or ():
+            if name == "heap":
+                self.min_free[origin] = min(self.min_free.get(origin, value), value)
+
+
 def live_mesh(nodes, seconds, topology="random", interval_s=10.0):
-    emu = Emulation(topology, nodes=nodes, interval_s=interval_s)
     # Boot to first reading is timed per node, from its power-on to the
-    # moment n1's console shows its reading. n1's console opens once every
-    # node is on (start_all_nodes_s later), so a reading that arrived
-    # earlier counts late: the figure errs on the slow side.
+    # moment its reading shows on n1's console. n1's output is tapped from
+    # n1's own power-on, so readings that arrive while the other boards are
+    # still being started count too (a console opened afterwards missed
+    # them, and counted the next reading, an interval later).
+    times = _ReadingTimes()
+    emu = Emulation(topology, nodes=nodes, interval_s=interval_s, taps={"n1": times})
     with emu:
         started = time.monotonic()
         cpu_start = _cpu_seconds([n.pid for n in emu.nodes])
-        first_seen, min_free = {}, {}
         want = {n.mac.hex(":") for n in emu.nodes[1:]}
         powered_on = {n.mac.hex(":"): n.powered_on_at for n in emu.nodes}
-        with ConsoleClient(emu.nodes[0].port) as client:
-            for line in client.lines(seconds):
-                if line.kind != "event" or line.data.get("ev") != "reading":
-                    continue
-                origin = line.data["id"]
-                if origin not in first_seen:
-                    first_seen[origin] = time.monotonic() - powered_on.get(origin, started)
-                for name, value, _unit in line.data["values"]:
-                    if name == "heap":
-                        min_free[origin] = min(min_free.get(origin, value), value)
+        time.sleep(seconds)
         wall = time.monotonic() - started
         cpu = _cpu_seconds([n.pid for n in emu.nodes]) - cpu_start
+        first_seen = {origin: t - powered_on.get(origin, started) for origin, t in times.first_seen.items()}
+        min_free = dict(times.min_free)
         # the readings' "heap" value is gc.mem_free() of the whole interpreter,
         # whose heap is `heap` plus the REPL shim's allowance (emunode.board)
         from nowmesh.emunode.board import SHIM_HEAP

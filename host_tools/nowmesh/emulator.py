@@ -83,7 +83,7 @@ class EmulatedNode:
 class Emulation:
     def __init__(self, topology="line", nodes=3, seed=1, state_dir=None, board="esp32-devkitc",
                  heap=DEFAULT_HEAP, interval_s=10, loss=0.0, environment="indoor", key=DEFAULT_KEY,
-                 capture=None, flash_images=None):
+                 capture=None, flash_images=None, taps=None):
         self.topology = make_topology(topology, nodes, seed) if isinstance(topology, str) else topology
         self.seed = seed
         self.own_state_dir = state_dir is None
@@ -99,6 +99,10 @@ class Emulation:
         self._capture = None
         self.nodes = [EmulatedNode(i, name, os.path.join(self.state_dir, name))
                       for i, name in enumerate(self.topology.names)]
+        # node -> callable(bytes): everything that node's board prints, from its
+        # power-on on (EmulatedBoard's tap), e.g. to time events a console
+        # opened later would miss
+        self.taps = dict(taps or {})
         # node -> flash file it boots from, instead of a folder we fill (docs/images.md)
         self.flash_images = dict(flash_images or {})
         for name in self.flash_images:
@@ -163,7 +167,8 @@ class Emulation:
             boot = flashboot.prepare(self.flash_images[node.name], node.fs_dir, self.board_profile)
             env.update(boot.env)
             extra = extra + boot.extra
-        node.board = EmulatedBoard(node.fs_dir, micropypath_extra=extra, heap=self.heap, env=env)
+        node.board = EmulatedBoard(node.fs_dir, micropypath_extra=extra, heap=self.heap, env=env,
+                                   tap=self.taps.get(node.name))
         node.board.start()
         node.powered_on_at = time.monotonic()      # boot-to-first-reading figures (bench/live.py)
 
