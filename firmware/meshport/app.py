@@ -30,6 +30,10 @@ def _tidy(value):
     return float("%.6g" % value) if isinstance(value, float) else value
 
 
+def _values_json(values):
+    return [[n, _tidy(v), u] for n, v, u in values]
+
+
 def _commands():
     # The console's command handlers are imported on the first command, not
     # at boot: a node nobody talks to keeps their code (~4.6 KB on a 64-bit
@@ -185,13 +189,13 @@ class App:
         origin = event[1]
         self.heard[origin] = self.clock.now()
         self.console.event("reading", id=_hex(origin), name=self.name_of(origin), seq=event[3],
-                           values=[[n, _tidy(v), u] for n, v, u in event[5]])
+                           values=_values_json(event[5]))
 
     def _own_reading_event(self):
         # The stream shows the whole mesh: this node's own readings too.
         r = self.node.readings[self.node.id]
         self.console.event("reading", id=_hex(r.origin), name=self.node.name, seq=r.seq, local=True,
-                           values=[[n, _tidy(v), u] for n, v, u in r.values])
+                           values=_values_json(r.values))
 
     def _on_neighbour(self, event):
         self.console.event("neighbour", id=_hex(event[1]), state=event[2])
