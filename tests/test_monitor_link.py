@@ -205,3 +205,21 @@ def test_monitor_command_errors_are_one_line(tmp_path, capsys):
             assert exit_info.value.code == 2
     finally:
         board.unplug()
+
+
+def test_hello_asked_again_each_poll_until_answered(tmp_path):
+    # A board still resetting when the monitor connects drops what it is sent.
+    path = str(tmp_path / "ttyUSB-by-id")
+    board = PtyBoard(path)
+    link = MonitorLink(path, poll_s=0.3, retry_s=0.1, remote_status=False)
+    link.connect_once()
+    link.start()
+    try:
+        sent = board.commands(want=10)                  # two poll rounds, nothing answered
+        assert [c["cmd"] for c in sent[:10]] == ["hello", "readings", "neighbours", "routes", "status"] * 2
+        board.reply(sent[5], HELLO)                     # the second hello is answered
+        next_record(link, lambda r: r.get("cmd") == "hello" and r.get("ok"))
+        later = board.commands(want=20)[10:]
+        assert "hello" not in [c["cmd"] for c in later[5:]], later
+    finally:
+        link.stop()

@@ -53,6 +53,7 @@ class MonitorLink:
         self._last_protocol = None
         self._silent = False
         self._known_remote = []     # remote node ids, for round-robin status polls
+        self._greeted = False       # the node on the port has said who it is since we connected
         self._remote_turn = 0
         self._last_link = None
 
@@ -114,8 +115,8 @@ class MonitorLink:
         self._next_poll = 0.0
         self._last_protocol = time.monotonic()
         self._silent = False
+        self._greeted = False          # the first poll asks who is on this port
         self._link_state("connected", None)
-        self._send("poll", "hello", None, None)     # who is on this port (a reset announces itself)
 
     def _lost(self, why):
         self._close()
@@ -158,6 +159,8 @@ class MonitorLink:
                 self._silent = False
                 self._link_state("connected", "the node answers again")
         if line.kind == "event":
+            if line.data.get("ev") == "hello":
+                self._greeted = True
             self.records.put(dict(line.data, t=time.time()))
         elif line.kind == "reply":
             self._reply(line.data)
@@ -178,6 +181,7 @@ class MonitorLink:
             rec["args"] = args
         if data.get("ok"):
             rec["data"] = data.get("data")
+            self._greeted = self._greeted or (cmd == "hello" and node is None)
             self._next_page(kind, cmd, args, node, rec["data"])
         else:
             rec["error"] = data.get("error") or "failed"
@@ -198,7 +202,10 @@ class MonitorLink:
             self._send("reply", cmd, args, node)
         if now >= self._next_poll:
             self._next_poll = now + self.poll_s
-            for cmd in POLLS:
+            # Who is on this port (a reset announces itself), asked again each
+            # poll until answered: a board still booting when we connected may
+            # have dropped the question (a real one loses what arrives during reset).
+            for cmd in POLLS if self._greeted else ("hello",) + POLLS:
                 self._send("poll", cmd, {"offset": 0, "limit": PAGE_ROWS} if cmd in PAGED else None, None)
             if self.remote_status and self._known_remote:
                 self._remote_turn = (self._remote_turn + 1) % len(self._known_remote)
