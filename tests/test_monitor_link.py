@@ -2,6 +2,7 @@
 on the pty's master side, writing what a board prints (garbage included) and
 reading what the monitor sends. Unplugging closes the pty; plugging back
 re-points a stable symlink, as udev's /dev/serial/by-id/ links do."""
+import contextlib
 import json
 import os
 import queue
@@ -66,17 +67,24 @@ def next_record(link, where, timeout=5.0):
     raise AssertionError("no such record; saw %r" % seen)
 
 
-@pytest.fixture
-def board_and_link(tmp_path):
+@contextlib.contextmanager
+def linked_board(tmp_path, poll_s):
+    """A pty board and a started MonitorLink on it (stopped afterwards)."""
     path = str(tmp_path / "ttyUSB-by-id")
     board = PtyBoard(path)
-    link = MonitorLink(path, poll_s=60, retry_s=0.1, remote_status=False)
+    link = MonitorLink(path, poll_s=poll_s, retry_s=0.1, remote_status=False)
     link.connect_once()
     link.start()
     try:
         yield board, link
     finally:
         link.stop()
+
+
+@pytest.fixture
+def board_and_link(tmp_path):
+    with linked_board(tmp_path, poll_s=60) as pair:
+        yield pair
 
 
 HELLO = {"ev": "hello", "proto": 1, "fw": "0.1.0", "name": "kitchen", "id": "24:0a:c4:12:34:56", "board": "esp32-devkitc"}
@@ -209,17 +217,10 @@ def test_monitor_command_errors_are_one_line(tmp_path, capsys):
 
 def test_hello_asked_again_each_poll_until_answered(tmp_path):
     # A board still resetting when the monitor connects drops what it is sent.
-    path = str(tmp_path / "ttyUSB-by-id")
-    board = PtyBoard(path)
-    link = MonitorLink(path, poll_s=0.3, retry_s=0.1, remote_status=False)
-    link.connect_once()
-    link.start()
-    try:
+    with linked_board(tmp_path, poll_s=0.3) as (board, link):
         sent = board.commands(want=10)                  # two poll rounds, nothing answered
         assert [c["cmd"] for c in sent[:10]] == ["hello", "readings", "neighbours", "routes", "status"] * 2
         board.reply(sent[5], HELLO)                     # the second hello is answered
         next_record(link, lambda r: r.get("cmd") == "hello" and r.get("ok"))
         later = board.commands(want=20)[10:]
         assert "hello" not in [c["cmd"] for c in later[5:]], later
-    finally:
-        link.stop()
