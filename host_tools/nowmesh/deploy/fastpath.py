@@ -15,12 +15,13 @@ import hashlib
 import time
 
 from nowmesh.boards import BOARD_FILE, board_file_bytes
-from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.console.client import ConsoleClient
+from nowmesh.console.connection import Output, Prompt, Reply
 from nowmesh.deploy import build
 from nowmesh.deploy.config import config_bytes, node_config
 
 ANSWER_S = 1.0                 # overall; a running node answers within its 50 ms console poll
-NOT_NOWMESH = (b">>> ", b"Traceback", b"raw REPL", b"\x04")
+NOT_NOWMESH = ("Traceback", "\x04")     # besides the REPL's own signs (Output.from_repl)
 
 
 def tree_digest(tree):
@@ -36,22 +37,26 @@ def ask(repl, paths):
     commands = (("hello", None), ("status", None), ("config_get", None),
                 ("files_digest", {"paths": paths}))
     repl.discard_input()
-    repl.write("".join(format_command(90 + i, name, args) for i, (name, args) in enumerate(commands))
-               .encode())
+    console = ConsoleClient(repl.url, port=repl)
+    now = time.monotonic()
+    # overall: a chatty device must not keep us here
+    requests = [console.connection.request(name, args, now=now, timeout=ANSWER_S) for name, args in commands]
+    console.flush()
     answers = {}
-    deadline = time.monotonic() + ANSWER_S      # overall: a chatty device must not keep us here
-    while len(answers) < len(commands):
-        raw = repl.read_until(b"\n", max(0.0, deadline - time.monotonic()))
-        if raw is None or any(marker in raw for marker in NOT_NOWMESH):
-            return None
-        line = parse_line(raw.decode("utf-8", "replace"))
-        if line.kind == "text" and b'"cmd":' in raw:
-            return None                 # our own command echoed: a REPL is reading, not nowmesh
-        if line.kind == "reply" and line.data.get("re") in range(90, 90 + len(commands)):
-            if not line.data.get("ok"):
-                return None             # e.g. an older nowmesh without files_digest
-            answers[line.data["re"] - 90] = line.data.get("data")
+    while len(answers) < len(requests):
+        for event in console.read_some():
+            if isinstance(event, Prompt) or isinstance(event, Output) and _not_nowmesh(event):
+                return None
+            if isinstance(event, Reply) and event.request in requests:
+                if not event.ok:
+                    return None             # no answer, or e.g. an older nowmesh without files_digest
+                answers[requests.index(event.request)] = event.data
     return {"hello": answers[0], "status": answers[1], "config": answers[2], "files": answers[3]}
+
+
+def _not_nowmesh(output):
+    """A REPL talking, a traceback, or our own command echoed: not a running nowmesh."""
+    return output.from_repl or output.echoed_command or any(sign in output.text for sign in NOT_NOWMESH)
 
 
 def up_to_date(repl, options, key, profile, managed_files):

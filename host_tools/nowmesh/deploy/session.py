@@ -10,8 +10,8 @@ import time
 
 from nowmesh import boards
 from nowmesh.boards import board_file_bytes
-from nowmesh.console.client import open_port
-from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.console.client import ConsoleClient, open_port
+from nowmesh.console.connection import Crash, Hello, Mismatch, NoAnswer, Output
 from nowmesh.deploy import build, device, fastpath
 from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes, default_name,
                                    load_or_create_key, node_config, parse_existing)
@@ -160,8 +160,9 @@ def _config_file(repl, found, options, key):
 def _confirm(repl, options):
     """Soft-reset into main.py; wait for its hello; check name and channel."""
     repl.run_main()
-    hello = _wait_for_hello(repl, options.boot_timeout)
-    status = _command(repl, "status", 10.0)
+    console = ConsoleClient(repl.url, port=repl)     # main.py's console, over the same bytes
+    hello = _wait_for_hello(console, options.boot_timeout)
+    status = _command(console, "status", 10.0)
     expected = config_expected(options)
     for field, want in expected.items():
         if want is not None and status.get(field) != want:
@@ -175,43 +176,33 @@ def config_expected(options):
     return {"name": options.name, "channel": options.channel}
 
 
-def _lines(repl, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        raw = repl.read_until(b"\n", max(0.0, deadline - time.monotonic()))
-        if raw is None:
-            return
-        yield parse_line(raw.decode("utf-8", "replace"))
-
-
-def _wait_for_hello(repl, timeout):
+def _wait_for_hello(console, timeout):
     last_text = ""
-    for line in _lines(repl, timeout):
-        if line.kind == "event" and line.data.get("ev") == "hello":
-            return line.data
-        if line.kind == "event" and line.data.get("ev") == "crash":
+    for event in console.events(timeout):
+        if isinstance(event, Hello):
+            return event.data
+        if isinstance(event, Crash):
             raise NodeDidNotStart("%s: the files are on the board but nowmesh crashed at start: %s"
-                                  % (repl.url, line.data.get("error")))
-        if line.kind == "mismatch":
+                                  % (console.url, event.error))
+        if isinstance(event, Mismatch):
             raise NodeDidNotStart("%s: the node speaks another console protocol version (%s): "
-                                  "update the tools" % (repl.url, line.text))
-        if line.kind == "text" and line.text.strip():
-            last_text = line.text.strip()
+                                  "update the tools" % (console.url, event.text))
+        if isinstance(event, Output) and event.text.strip():
+            last_text = event.text.strip()
             if last_text.startswith("nowmesh: cannot start"):
                 raise NodeDidNotStart("%s: the files are on the board but main.py reports: %s"
-                                      % (repl.url, last_text))
+                                      % (console.url, last_text))
     raise NodeDidNotStart("%s: no hello from nowmesh within %gs after the reset%s" % (
-        repl.url, timeout, " (last line: %s)" % last_text if last_text else ""))
+        console.url, timeout, " (last line: %s)" % last_text if last_text else ""))
 
 
-def _command(repl, name, timeout):
-    repl.write(format_command(1, name).encode())
-    for line in _lines(repl, timeout):
-        if line.kind == "reply" and line.data.get("re") == 1:
-            if not line.data.get("ok"):
-                raise NodeDidNotStart("%s: %s failed: %s" % (repl.url, name, line.data.get("error")))
-            return line.data.get("data") or {}
-    raise NodeDidNotStart("%s: nowmesh did not answer %r within %gs" % (repl.url, name, timeout))
+def _command(console, name, timeout):
+    reply = console.wait_for(console.request(name, timeout=timeout))
+    if isinstance(reply, NoAnswer):
+        raise NodeDidNotStart("%s: nowmesh did not answer %r within %gs" % (console.url, name, timeout))
+    if not reply.ok:
+        raise NodeDidNotStart("%s: %s failed: %s" % (console.url, name, reply.error))
+    return reply.data or {}
 
 
 __all__ = ["DeployOptions", "deploy_board", "NodeDidNotStart", "DEFAULT_KEY_FILE"]
