@@ -15,7 +15,7 @@ from .store import ReadingStore, raw_newer
 from .prng import Rng
 from .replay import ReplayTable
 from .routes import estimate_hops
-from .wire import MAX_PAYLOAD, FrameError, Reading, encode_reading
+from .wire import FrameError, Reading, encode_reading
 
 # Two frame-counter streams per boot: broadcast frames count up from 0,
 # unicast frames from UNICAST_STREAM. Neighbours measure how well they hear us
@@ -83,12 +83,14 @@ class Node:
         """Publish our own reading -> frames. Raises ValueError for unencodable values."""
         seq = (self._seq + 1) & 0xFFFF
         r = Reading(self.id, self.boot, seq, now_ms, values)
-        # count byte + reading + hop byte must fit one frame; check before any change.
-        if len(encode_reading(r)) + 2 > MAX_PAYLOAD:
+        raw = encode_reading(r)
+        # It must fit one readings frame of the policy's own framing (which
+        # knows its per-reading bytes); checked before any change.
+        if len(raw) > self.policy.max_reading:
             raise ValueError("reading too large for one frame")
         self._seq = seq
         self.now_ms = now_ms
-        self.readings.put_reading(r)
+        self.readings.put(self.id, raw)
         self._heard[self.id] = now_ms
         return self.policy.on_publish(r, now_ms)
 

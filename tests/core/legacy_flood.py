@@ -81,6 +81,8 @@ def _data_key(kind, origin, dst, req_id):
 
 
 class FloodPolicy:
+    max_reading = MAX_PAYLOAD - 2   # count byte + reading + hop byte in one frame
+
     def __init__(self, node, now_ms):
         self.node = node
         cfg = node.config
