@@ -24,7 +24,6 @@ Control the running emulation (it serves DIR/control.sock):
 One chip in ROM download mode for esptool (docs/rom-bootloader.md):
   nowmesh emulate --bootloader esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
 """
-import argparse
 import json
 import os
 import signal
@@ -38,7 +37,6 @@ from nowmesh.sim.radio import ENVIRONMENTS
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter     # keep the examples' lines
     p.add_argument("action", nargs="?", choices=OPS, metavar="ACTION",
                    help="control an emulation already running in --state-dir: %s" % ", ".join(OPS))
     p.add_argument("target", nargs="*", metavar="ARG",
