@@ -26,7 +26,7 @@ def test_a_line_split_across_reads_is_one_event_and_crlf_is_ignored():
 def test_garbage_without_a_line_end_is_cut_so_memory_stays_bounded():
     conn = Connection()
     events = conn.receive(b"\xff" * (3 * MAX_LINE + 5))
-    assert len(events) == 3 and all(isinstance(e, Output) for e in events)
+    assert len(events) == 3 and all(isinstance(e, Output) and len(e.text) <= 210 for e in events)
     assert len(conn.unfinished) == 5
 
 
@@ -65,13 +65,28 @@ def test_a_paged_request_asks_for_the_next_page_while_pages_come_back_full():
     conn = Connection()
     first = conn.request("readings", now=0.0, page=2)
     assert _sent(conn) == [{"id": first.id, "cmd": "readings", "args": {"offset": 0, "limit": 2}}]
-    page1 = conn.receive(_reply({"re": first.id, "ok": True, "data": ["a", "b"]}), now=0.2)[0]
-    assert page1.more and page1.data == ["a", "b"]
+    a, b, c = ({"id": "02:00:00:00:00:0%d" % i, "values": []} for i in range(3))
+    page1 = conn.receive(_reply({"re": first.id, "ok": True, "data": [a, b]}), now=0.2)[0]
+    assert page1.more and page1.data == [a, b]
     follow = _sent(conn)
     assert follow[0]["args"] == {"offset": 2, "limit": 2}
-    last = conn.receive(_reply({"re": follow[0]["id"], "ok": True, "data": ["c"]}), now=0.4)[0]
+    last = conn.receive(_reply({"re": follow[0]["id"], "ok": True, "data": [c]}), now=0.4)[0]
     assert isinstance(last, Reply) and not last.more and last.request.origin is first
-    assert last.rows == ["a", "b", "c"] and conn.pending == {} and conn.data_to_send() == b""
+    assert last.rows == [a, b, c] and conn.pending == {} and conn.data_to_send() == b""
+
+
+def test_a_malformed_answer_fails_its_request_with_the_reason():
+    conn = Connection()
+    request = conn.request("files_digest", now=0.0)
+    reply = conn.receive(_reply({"re": request.id, "ok": True, "data": {"digest": "00", "files": 3,
+                                                                         "mpy": "six"}}), now=0.1)[0]
+    assert isinstance(reply, Reply) and reply.request is request and not reply.ok
+    assert "mpy" in reply.malformed and reply.error.startswith("malformed answer (")
+
+
+def test_a_protocol_line_that_is_not_sound_is_garbage_with_a_reason():
+    events = Connection().receive(b'@nm1 {"re": [1], "ok": true}\n@nm1 [[[[\n')
+    assert [type(e).__name__ for e in events] == ["Garbage", "Garbage"] and all(e.error for e in events)
 
 
 def test_abandon_fails_every_pending_request_with_the_reason():

@@ -31,12 +31,12 @@ def test_each_event_line_is_read_as_its_event(case):
 def test_each_reply_line_answers_the_request_with_its_id(case):
     conn = Connection()
     wire = case["reply"]
-    request = conn.request("status", now=1.0, request_id=wire["re"])
+    request = conn.request(case["answers"], now=1.0, request_id=wire["re"])
     events = conn.receive(case["line"].encode(), now=1.5)
     assert len(events) == 1 and isinstance(events[0], Reply) and events[0].request is request
     assert events[0].ok == wire["ok"] and events[0].seconds == 0.5
     assert (events[0].data if wire["ok"] else events[0].error) == (wire["data"] if wire["ok"] else wire["error"])
-    assert conn.pending == {}
+    assert conn.pending == {} and events[0].malformed is None
 
 
 @pytest.mark.parametrize("case", GOLDEN["host_to_node"], ids=lambda c: str(c["command"][1]))
@@ -56,5 +56,7 @@ def test_lines_that_are_not_events_are_classified(case):
         assert (events[0].version, events[0].machine) == (case["version"], case["machine"])
     if "proto" in case:
         assert isinstance(events[0], Mismatch) and events[0].proto == case["proto"]
+    if case["event"] == "Garbage":
+        assert events[0].error
     assert events[0].text == case["line"].rstrip("\r\n")
     assert conn_mod.MAX_LINE >= len(case["line"])

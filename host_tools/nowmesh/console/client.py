@@ -154,6 +154,8 @@ class ConsoleClient:
         if isinstance(reply, NoAnswer):
             raise ConsoleError("no answer from %s within %gs: is it running nowmesh? "
                                "(a REPL or another firmware does not answer)" % (self.url, timeout))
+        if reply.malformed:
+            raise ConsoleError("%s sent a malformed answer to %s: %s" % (self.url, name, reply.malformed))
         if not reply.ok:
             raise ConsoleError(reply.error)
         return reply.rows

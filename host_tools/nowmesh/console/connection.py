@@ -22,11 +22,14 @@ line tool, the monitor's reader thread and, later, an asyncio bridge.
 What the connection knows, once for all tools:
 - line framing: bytes in, complete lines out; a line longer than MAX_LINE
   without an end is cut (garbage on the wire cannot grow memory);
-- classification (nowmesh.console.protocol.parse_line) into typed events:
-  `Output` (plain print lines, with `Banner` for MicroPython's banner),
-  `NodeEvent` (with `Hello` and `Crash`), `Reply` (matched to the `Request`
-  it answers), `Unmatched` (a reply to nobody here), `Mismatch` (another
-  protocol version) and `Prompt` (the REPL's `>>>` waits on an unfinished line);
+- classification (nowmesh.console.protocol.parse_line, which checks every
+  object against nowmesh.console.schema) into typed events: `Output` (plain
+  print lines, with `Banner` for MicroPython's banner), `NodeEvent` (with
+  `Hello` and `Crash`), `Reply` (matched to the `Request` it answers; an
+  answer whose data is malformed for its command fails with the reason in
+  `malformed`), `Unmatched` (a reply to nobody here), `Garbage` (a protocol
+  line that is not a sound object), `Mismatch` (another protocol version)
+  and `Prompt` (the REPL's `>>>` waits on an unfinished line);
 - request ids (unique per connection; start elsewhere with `first_id` so a
   late reply to an earlier session is not taken for ours), timeouts (local
   and through-the-mesh defaults), and paging of list commands: a request
@@ -36,13 +39,13 @@ What the connection knows, once for all tools:
 import itertools
 import re
 
-from nowmesh.console.protocol import PROTO, format_command, parse_line
+from nowmesh.console.protocol import MAX_LINE, PROTO, answer_problem, format_command, parse_line
 
 LOCAL_TIMEOUT_S = 3.0       # the node itself answers within its 50 ms console poll
 REMOTE_TIMEOUT_S = 12.0     # the node gives up on a mesh request after 10 s ("timeout")
 MESH_COMMANDS = ("ping", "send")    # answered by another node, though asked locally
 PAGE_ROWS = 8               # rows per page: a reply is built in the node's small heap
-MAX_LINE = 4096
+RUNAWAY_SHOWN = 200         # characters kept of a line cut for having no end
 # Output a MicroPython REPL (not a running nowmesh) prints.
 REPL_SIGNS = (">>>", "MicroPython v", "raw REPL", "Type \"help()\"")
 _BANNER = re.compile(r"MicroPython (v[\w.\-]+)(?:[^;\r\n]*); ([^\r\n]*)")
@@ -142,14 +145,16 @@ class Reply(Event):
     """The answer to `request`: ok with data, or an error message.
 
     For a paged request `data` is this page, `rows` every row so far and
-    `more` tells that the next page was asked for (another Reply follows)."""
+    `more` tells that the next page was asked for (another Reply follows).
+    An answer not sound for its command (nowmesh.console.schema) is not ok,
+    with error "malformed answer (why)" and the reason in `malformed`."""
 
-    __slots__ = ("request", "ok", "data", "error", "seconds", "more")
+    __slots__ = ("request", "ok", "data", "error", "seconds", "more", "malformed")
 
     def __init__(self, line, request, ok, data=None, error=None, seconds=None, more=False):
         super().__init__(line)
         self.request, self.ok, self.data, self.error = request, ok, data, error
-        self.seconds, self.more = seconds, more
+        self.seconds, self.more, self.malformed = seconds, more, None
 
     @property
     def rows(self):
@@ -173,6 +178,16 @@ class Unmatched(Event):
     @property
     def data(self):
         return self.line.data
+
+
+class Garbage(Event):
+    """A line marked as protocol that is not a sound event or reply; `error` says why."""
+
+    __slots__ = ()
+
+    @property
+    def error(self):
+        return self.line.error
 
 
 class Mismatch(Event):
@@ -240,8 +255,8 @@ class Connection:
         while b"\n" in self._tail:
             raw, self._tail = self._tail.split(b"\n", 1)
             events.append(self._event(raw[:MAX_LINE], now))
-        while len(self._tail) > MAX_LINE:        # garbage with no line end
-            events.append(self._event(self._tail[:MAX_LINE], now))
+        while len(self._tail) > MAX_LINE:        # no line end in sight: memory stays bounded
+            events.append(self._event(self._tail[:RUNAWAY_SHOWN] + b"...", now))
             self._tail = self._tail[MAX_LINE:]
         prompted = self._tail.rstrip(b" ").endswith(b">>>")
         if prompted and not self._prompted:
@@ -266,15 +281,22 @@ class Connection:
             return Banner(line, match) if match else Output(line)
         if line.kind == "mismatch":
             return Mismatch(line)
+        if line.kind == "garbage":
+            return Garbage(line)
         if line.kind == "event":
             return _EVENT_CLASSES.get(line.data.get("ev"), NodeEvent)(line)
-        request = self.pending.pop(line.data.get("re"), None) if _hashable(line.data.get("re")) else None
+        request = self.pending.pop(line.data["re"], None)      # the schema holds "re" to an int or a string
         if request is None:
             return Unmatched(line)
         return self._reply(line, request, now)
 
     def _reply(self, line, request, now):
-        ok, data = bool(line.data.get("ok")), line.data.get("data")
+        problem = answer_problem(request.name, line)
+        if problem:
+            reply = Reply(line, request, False, error="malformed answer (%s)" % problem, seconds=now - request.sent)
+            reply.malformed = problem
+            return reply
+        ok, data = line.data["ok"], line.data.get("data")
         reply = Reply(line, request, ok, data, None if ok else line.data.get("error") or "command failed",
                       now - request.sent)
         if ok and request.page and isinstance(data, list):
@@ -308,6 +330,3 @@ class Connection:
         del self.pending[request.id]
         return NoAnswer(None, request, False, error=error, seconds=now - request.sent)
 
-
-def _hashable(value):
-    return isinstance(value, (int, str, float, bool)) or value is None

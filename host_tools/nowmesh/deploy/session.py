@@ -200,6 +200,8 @@ def _command(console, name, timeout):
     reply = console.wait_for(console.request(name, timeout=timeout))
     if isinstance(reply, NoAnswer):
         raise NodeDidNotStart("%s: nowmesh did not answer %r within %gs" % (console.url, name, timeout))
+    if reply.malformed:
+        raise NodeDidNotStart("%s: %s: malformed answer (%s)" % (console.url, name, reply.malformed))
     if not reply.ok:
         raise NodeDidNotStart("%s: %s failed: %s" % (console.url, name, reply.error))
     return reply.data or {}

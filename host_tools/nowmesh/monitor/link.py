@@ -8,8 +8,13 @@ ids, pages and deadlines), while events keep flowing.
 
 Faults it rides out: the port vanishing (unplug, an emulated node killed:
 reads fail) -> "disconnected", then it reopens the same path until it is back;
-a board reset -> a new hello; garbage bytes -> ignored as "output" lines, and
-a line with no newline is cut at MAX_LINE so memory stays bounded.
+a board reset -> a new hello; garbage bytes -> "output" lines, protocol lines
+that are not sound objects (the connection's Garbage, a malformed answer) ->
+"garbage" records with the reason, and a line with no newline is cut at
+MAX_LINE so memory stays bounded. Should the reader itself fail (a bug, not
+input), the failure is reported as a "link" record ("error", with the
+exception) and the reader starts over on a freshly opened port: it never
+dies quietly while the dashboard looks alive.
 """
 import queue
 import threading
@@ -18,8 +23,8 @@ import time
 import serial
 
 from nowmesh.console.client import ConsoleClient, PortError, open_port
-from nowmesh.console.connection import (MAX_LINE, PAGE_ROWS, REMOTE_TIMEOUT_S, Connection, Hello,  # noqa: F401
-                                        Mismatch, NodeEvent, NoAnswer, Output, Reply)
+from nowmesh.console.connection import (MAX_LINE, PAGE_ROWS, REMOTE_TIMEOUT_S, Connection, Garbage,  # noqa: F401
+                                        Hello, Mismatch, NodeEvent, NoAnswer, Output, Reply)
 
 POLLS = ("readings", "neighbours", "routes", "status")
 # List polls go a page at a time: a whole 20-node table in one reply does not
@@ -53,6 +58,7 @@ class MonitorLink:
         self._greeted = False       # the node on the port has said who it is since we connected
         self._remote_turn = 0
         self._last_link = None
+        self.reader_failures = 0    # the reader's own faults, each reported and restarted
 
     # -- control, from any thread --------------------------------------------------
     def connect_once(self):
@@ -97,6 +103,9 @@ class MonitorLink:
                 self._lost("the port went away (%s)" % _reason(exc))
             except PortError as exc:          # the driver's words: "<url>: the port went away (...)"
                 self._lost(str(exc).split(": ", 1)[-1])
+            except Exception as exc:              # noqa: BLE001 -- reported, then a fresh start
+                self.reader_failures += 1
+                self._lost("the reader failed (%s: %s); restarted" % (type(exc).__name__, exc), "error")
 
     def _reopen(self):
         try:
@@ -118,9 +127,9 @@ class MonitorLink:
         self._greeted = False          # the first poll asks who is on this port
         self._link_state("connected", None)
 
-    def _lost(self, why):
+    def _lost(self, why, state="disconnected"):
         self._close()
-        self._link_state("disconnected", why)
+        self._link_state(state, why)
         for reply in self._connection.abandon("the link was lost"):
             if reply.request.tag == "reply":       # the user asked: say the answer will not come
                 self._answer(reply)
@@ -150,6 +159,8 @@ class MonitorLink:
             self.records.put(dict(event.data, t=time.time()))
         elif isinstance(event, Reply):
             self._answer(event)
+        elif isinstance(event, Garbage):
+            self._emit("garbage", text=event.text[:200], error=event.error)
         elif isinstance(event, Mismatch):
             self._link_state("mismatch", event.describe())
         elif isinstance(event, Output) and event.text.strip():
@@ -157,6 +168,8 @@ class MonitorLink:
 
     def _answer(self, reply):
         request = reply.request
+        if reply.malformed:
+            self._emit("garbage", text=reply.text[:200], error=reply.malformed)
         rec = {"cmd": request.name, "node": request.node, "ok": reply.ok}
         if request.args:
             rec["args"] = request.args

@@ -11,7 +11,7 @@ is as slow as its slowest answer, not the sum of them).
 import time
 
 from nowmesh.console import ConsoleClient, ConsoleError
-from nowmesh.console.connection import (LOCAL_TIMEOUT_S, Crash, Hello, Mismatch, Output, Reply)
+from nowmesh.console.connection import LOCAL_TIMEOUT_S, Crash, Garbage, Hello, Mismatch, Output, Reply
 from nowmesh.console.protocol import PROTO
 from nowmesh.errors import ToolError
 
@@ -65,6 +65,8 @@ class MeshSession:
         self.names = {}           # node id -> name, as learnt during the session
         self.restarts = []        # why the node restarted during the session ("crash" events)
         self.repl_seen = False    # a line only a MicroPython REPL prints
+        self.garbage = []         # protocol lines and answers that were not sound (reasons, last 20)
+        self.garbage_total = 0
         self._last_remote = 0.0
 
     def __enter__(self):
@@ -189,6 +191,17 @@ class MeshSession:
         return ("warning: %s restarted %d time(s) while answering (%s); answers may be missing"
                 % (self.local_name or self.url, len(self.restarts), self.restarts[-1]))
 
+    def _garbage(self, reason):
+        self.garbage_total += 1
+        self.garbage = (self.garbage + [reason])[-20:]
+
+    def garbage_note(self):
+        """One line for stderr if the node sent garbage during the session, else None."""
+        if not self.garbage_total:
+            return None
+        return ("warning: %d protocol line(s) from %s were not sound and were ignored (last: %s)"
+                % (self.garbage_total, self.local_name or self.url, self.garbage[-1]))
+
     @staticmethod
     def _lost(requests, results, retried):
         """Indexes of retryable requests the mesh lost, each once."""
@@ -209,7 +222,11 @@ class MeshSession:
             elif isinstance(event, Output) and event.text.strip():
                 self.texts = (self.texts + [event.text])[-20:]
                 self.repl_seen = self.repl_seen or event.from_repl
+            elif isinstance(event, Garbage):
+                self._garbage(event.error)
             elif isinstance(event, Reply):
+                if event.malformed:       # the node's, or a remote node's passed through
+                    self._garbage(event.malformed)
                 self._file([event], waiting, results)
             if not waiting:
                 return
