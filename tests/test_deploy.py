@@ -21,12 +21,14 @@ import serial
 from nowmesh.cli import main
 from nowmesh.console.client import ConsoleClient, open_port
 from nowmesh.deploy import DeployOptions, deploy_board
-from nowmesh.deploy.build import FIRMWARE, PACKAGES, SOURCE_FILES, Compiler, firmware_tree
+from nowmesh.bundle import PACKAGES, SOURCE_FILES, Compiler, firmware_dir
+from nowmesh.bundle import board_files as firmware_tree
 from nowmesh.deploy.device import stage_programs
 from nowmesh.deploy.rawrepl import DeviceGone
 from nowmesh.errors import ToolError
 
 TREE_ITEMS = list(SOURCE_FILES) + list(PACKAGES)
+FIRMWARE = firmware_dir()
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,12 @@ import subprocess
 import pytest
 
 from imagefakes import APP, DATA, POST_126, PRE_126, firmware
+from nowmesh.bundle import firmware_dir
 from nowmesh.cli import main
-from nowmesh.emulator import FIRMWARE
 from nowmesh.emunode.board import default_micropython
 from nowmesh.image import fsimage
+
+FIRMWARE = firmware_dir()
 
 
 def firmware_paths():

@@ -14,11 +14,9 @@ through the raw REPL.
 import hashlib
 import time
 
-from nowmesh.boards import BOARD_FILE, board_file_bytes
 from nowmesh.console.client import ConsoleClient
 from nowmesh.console.connection import Output, Prompt, Reply
-from nowmesh.deploy import build
-from nowmesh.deploy.config import config_bytes, node_config
+from nowmesh.bundle import PACKAGES, Compiler, board_files, node_config, node_files
 
 ANSWER_S = 1.0                 # overall; a running node answers within its 50 ms console poll
 NOT_NOWMESH = ("Traceback", "\x04")     # besides the REPL's own signs (Output.from_repl)
@@ -61,13 +59,13 @@ def _not_nowmesh(output):
 
 def up_to_date(repl, options, key, profile, managed_files):
     """-> a deploy result if the board already has everything, else None."""
-    paths = list(managed_files) + list(build.PACKAGES)
+    paths = list(managed_files) + list(PACKAGES)
     found = ask(repl, paths)
     if found is None or not isinstance(found["config"], dict):
         return None
     files = found["files"]
-    compiler = build.Compiler(files["mpy"] & 0xFF, (files["mpy"] >> 8) & 3, files["mpy"] >> 10)
-    tree = build.firmware_tree(compiler, options.firmware_dir)
+    compiler = Compiler(files["mpy"] & 0xFF, (files["mpy"] >> 8) & 3, files["mpy"] >> 10)
+    tree = board_files(compiler, options.firmware_dir)
     shown = dict(found["config"])
     shown.pop("key", None)                    # shown masked; ours goes in, the digest checks it
     config = node_config(shown, key, options.name, options.channel, options.board)
@@ -75,9 +73,7 @@ def up_to_date(repl, options, key, profile, managed_files):
     if "name" not in config or (running.get("name"), running.get("channel")) != \
             (config["name"], config["channel"]):
         return None
-    tree["nowmesh.json"] = config_bytes(config)
-    if profile:
-        tree[BOARD_FILE] = board_file_bytes(profile)
+    tree.update(node_files(config, profile))
     if tree_digest(tree) != files["digest"] or files["files"] != len(tree):
         return None
     hello = found["hello"]

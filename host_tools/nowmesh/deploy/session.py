@@ -9,23 +9,22 @@ the board at any moment.
 import time
 
 from nowmesh import boards
-from nowmesh.boards import board_file_bytes
+from nowmesh.bundle import CONFIG, PACKAGES, SOURCE_FILES, Compiler, board_files, node_files
 from nowmesh.console.client import ConsoleClient, open_port
 from nowmesh.console.connection import Crash, Hello, Mismatch, NoAnswer, Output
-from nowmesh.deploy import build, device, fastpath
-from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes, default_name,
-                                   load_or_create_key, node_config, parse_existing)
+from nowmesh.deploy import device, fastpath
+from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, default_name, load_or_create_key,
+                                   node_config, parse_existing)
 from nowmesh.deploy.plan import make_plan
 from nowmesh.deploy.rawrepl import DeviceError, DeviceGone, RawRepl
 from nowmesh.errors import InputError, ToolError
 
-CONFIG = "nowmesh.json"
 BOARD_FILE = boards.BOARD_FILE
 
 
 class DeployOptions:
     def __init__(self, name=None, channel=None, board=None, key_file=DEFAULT_KEY_FILE,
-                 baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=build.FIRMWARE):
+                 baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=None):
         self.name = name
         self.channel = channel
         self.board = board
@@ -33,7 +32,7 @@ class DeployOptions:
         self.baud = baud
         self.boot_timeout = boot_timeout
         self.repl_timeout = repl_timeout      # for the REPL prompt after Ctrl-C / soft reset
-        self.firmware_dir = firmware_dir
+        self.firmware_dir = firmware_dir      # None: the bundled firmware (nowmesh.bundle)
 
     def board_profile(self):
         return boards.load_board(self.board) if self.board else None
@@ -92,7 +91,7 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None):
 
 def _managed_files(profile):
     """Top-level files a deploy writes (besides the package folders)."""
-    return list(build.SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
+    return list(SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
 
 
 def _restart_quietly(repl):
@@ -107,13 +106,11 @@ def _restart_quietly(repl):
 def _deploy(repl, options, key, profile, progress):
     progress("connecting")
     repl.enter(timeout=options.repl_timeout)
-    found = device.probe(repl, _managed_files(profile), build.PACKAGES)
-    compiler = build.Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
-    local = build.firmware_tree(compiler, options.firmware_dir)
-    local[CONFIG] = _config_file(repl, found, options, key)
-    if profile:
-        local[BOARD_FILE] = board_file_bytes(profile)
-    plan = make_plan(local, found.files, found.dirs, build.PACKAGES)
+    found = device.probe(repl, _managed_files(profile), PACKAGES)
+    compiler = Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
+    local = board_files(compiler, options.firmware_dir)
+    local.update(node_files(_config(repl, found, options, key), profile))
+    plan = make_plan(local, found.files, found.dirs, PACKAGES)
     if plan.mkdirs:
         repl.exec(device.mkdir_program(plan.mkdirs))
     _stage(repl, plan, found.deflate, progress)
@@ -147,14 +144,14 @@ def _stage(repl, plan, allow_deflate, progress):
             exc.traceback) from None
 
 
-def _config_file(repl, found, options, key):
+def _config(repl, found, options, key):
     existing = parse_existing(found.config_text)
     name = options.name
     if name is None and "name" not in existing:
         name = default_name(device.board_mac(repl))
     config = node_config(existing, key, name, options.channel, options.board)
     check_config(config)
-    return config_bytes(config)
+    return config
 
 
 def _confirm(repl, options):
