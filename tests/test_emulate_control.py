@@ -11,7 +11,7 @@ import time
 import pytest
 
 from nowmesh.cli import main
-from nowmesh.emulate_control import socket_path
+from nowmesh.emulation.control import socket_path
 
 SCENARIO = {"events": [{"t": 1, "action": "kill", "nodes": ["n3"]},
                        {"t": 1, "action": "loss", "p": 0.05},

@@ -24,7 +24,7 @@ def key_file_for(explicit, port=None, state_dir=None):
     if explicit:
         return explicit, "given"
     if state_dir is None and port is not None:
-        from nowmesh.emulation_registry import emulation_of_port
+        from nowmesh.emulation.registry import emulation_of_port
         state_dir = emulation_of_port(port)
     if state_dir is not None:
         candidate = os.path.join(state_dir, DEFAULT_KEY_FILE)

@@ -32,6 +32,8 @@ import threading
 import time
 import tty
 
+from nowmesh.emulation.device_paths import REPL_DIR
+
 EXIT_SOFT_FRIENDLY = 71   # soft reset from the friendly REPL (or sys.exit()): main.py runs again
 EXIT_SOFT_RAW = 72        # soft reset from the raw REPL: boot.py only, back to the raw REPL
 EXIT_HARD_RESET = 73      # machine.reset(): the emulated machine module exits with this
@@ -39,7 +41,7 @@ EXIT_HARD_RESET = 73      # machine.reset(): the emulated machine module exits w
 # heap the shim itself keeps (its code, the REPL state; measured on 1.29, 64-bit): added to
 # -X heapsize so that user code finds about `heap` free, as on a board whose REPL is in C
 SHIM_HEAP = 14 * 1024
-SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upy", "_emunode_repl.py")
+SHIM = os.path.join(REPL_DIR, "_emunode_repl.py")
 HOLD_S = 0.5              # how long input is held after a Ctrl-C for the shim to reach a prompt
 CRASH_RESTART_S = 1.0
 
