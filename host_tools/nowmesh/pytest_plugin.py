@@ -135,7 +135,7 @@ class EmulatedMesh:
         return self._medium(lambda medium: medium.status())
 
     def _medium(self, call):
-        from nowmesh.emulation.medium.client import MediumControl
+        from nowmesh.emulation.control import MediumControl
         with MediumControl(self.emulation.medium.address) as medium:
             return call(medium)
 

@@ -146,7 +146,7 @@ def test_send_to_all_peers_and_buffer_reuse(emulation):
 
 
 def test_wlan_config_mac_rebinds_the_node_at_the_medium(emulation):
-    from nowmesh.emulation.medium.client import MediumControl
+    from nowmesh.emulation.control import MediumControl
     emu = emulation(SOLO)
     node = emu.start("a", """
         w = network.WLAN(network.STA_IF)

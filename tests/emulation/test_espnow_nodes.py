@@ -1,5 +1,5 @@
 """Real `micropython` processes with the emulated espnow/network talking through the medium."""
-from nowmesh.emulation.medium.client import MediumControl
+from nowmesh.emulation.control import MediumControl
 
 from conftest import REPO, links_topology
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from nowmesh.emulation.medium import protocol
-from nowmesh.emulation.medium.client import MediumControl, MediumError
+from nowmesh.emulation.control import MediumControl, MediumError
 
 from conftest import UPY_MODULES, links_topology, micropython_binary
 

@@ -12,7 +12,9 @@ JSON lines: one request object per line, one reply object per line.
 
 `kill`/`restart` power a node's process off/on (Emulation.kill/restart, and
 nodes.json follows); `cut`/`uncut`/`move`/`partition`/`heal`/`loss` change the
-air (MediumControl).
+air through `MediumControl`, the medium's own control client (its TCP
+protocol, nowmesh.emulation.medium.protocol): each call waits for the
+medium's REPLY, so when it returns the change is in force for every later frame.
 `ScenarioPlayer` applies a scenario file's events through the same
 `Controller` in real time. docs/testing-with-emulated-nodes.md shows both.
 """
@@ -23,6 +25,7 @@ import sys
 import threading
 import time
 
+from nowmesh.emulation.medium import protocol
 from nowmesh.errors import InputError, ToolError
 from nowmesh.sim.topology import unknown_node_message
 
@@ -30,6 +33,68 @@ SOCKET_NAME = "control.sock"
 OPS = ("kill", "restart", "cut", "uncut", "move", "partition", "heal", "loss", "status")
 LIVE_ACTIONS = ("kill", "revive", "reboot", "move", "partition", "heal", "loss")
 MAX_UNIX_PATH = 100               # sun_path is 108 bytes on Linux, 104 on macOS
+
+
+# -- the medium's control client --
+
+
+class MediumError(Exception):
+    """The medium refused a control command or closed the connection."""
+
+
+class MediumControl:
+    def __init__(self, address, timeout_s=5.0):
+        self.sock = socket.create_connection(tuple(address), timeout=timeout_s)
+        self.decoder = protocol.Decoder()
+        self.pending = []
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def cut(self, mac, on=True):
+        return self._call(protocol.cut(mac, on))
+
+    def kill(self, mac):
+        return self._call(protocol.kill(mac))
+
+    def set_loss(self, probability):
+        return self._call(protocol.set_loss(probability))
+
+    def move(self, mac, x_m, y_m):
+        return self._call(protocol.move(mac, x_m, y_m))
+
+    def partition(self, groups):
+        """{mac: group 1..255}; unlisted nodes are group 0; {} heals."""
+        return self._call(protocol.partition(groups))
+
+    def status(self):
+        return json.loads(self._call(protocol.status()))
+
+    def _call(self, message):
+        self.sock.sendall(message)
+        while True:
+            while self.pending:
+                kind, body = self.pending.pop(0)
+                if kind == protocol.REPLY:
+                    ok, text = protocol.parse(kind, body)
+                    if not ok:
+                        raise MediumError(text)
+                    return text
+                if kind == protocol.ERROR:
+                    raise MediumError(protocol.parse(kind, body)[0])
+            data = self.sock.recv(65536)
+            if not data:
+                raise MediumError("the medium closed the connection")
+            self.pending.extend(self.decoder.feed(data))
+
+
+# -- the emulation's control socket --
 
 
 def socket_path(state_dir):
@@ -131,7 +196,6 @@ class Controller:
         return self._medium(lambda medium: medium.status())
 
     def _medium(self, call):
-        from nowmesh.emulation.medium.client import MediumControl, MediumError
         if self.emu.medium is None:
             raise ToolError("the emulation is stopping")
         try:
