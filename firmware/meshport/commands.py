@@ -28,6 +28,7 @@ def _status(app, args):
             "heap_free": gc.mem_free(), "boot": node.boot, "channel": node.config.channel,
             # what `nowmesh reboot/config-set --node` binds its authorisation to
             "admin_seq": app.admin_seq, "admin_id": app.port.get("admin_id"),
+            "admin_rejected": node.stats.get("admin_rejected", 0),
             "rx": node.stats["rx"], "tx": node.stats["tx"], "rejected": node.stats["rejected"],
             "neighbours": len(neighbour_entries(node)), "readings": node.others_held()}
 

@@ -29,7 +29,8 @@ MAX_OUTPUT = 1 << 20              # a process this far behind is disconnected
 
 # control message -> the Air method that applies it (STATUS answers with JSON)
 CONTROL = {protocol.CUT: "cut", protocol.KILL: "kill", protocol.SET_LOSS: "set_loss",
-           protocol.MOVE: "move", protocol.PARTITION: "partition", protocol.STATUS: None}
+           protocol.MOVE: "move", protocol.PARTITION: "partition", protocol.INJECT: "inject",
+           protocol.STATUS: None}
 
 
 class Connection:
