@@ -100,12 +100,19 @@ def decode_pull(payload):
 # The metric byte is the relay's route metric to the origin (1/8 ETX units);
 # without it (old senders) the metric is taken as 8 per hop.
 
+ITEM_EXTRA = const(2)       # hop byte + metric byte per reading
+# The largest encoded reading that fits a readings frame on its own (count
+# byte + reading + its hop and metric bytes): what Node.publish accepts.
+MAX_READING = const(223)    # MAX_PAYLOAD - 1 - ITEM_EXTRA
+
+
 def encode_readings_items(raws, hops, metrics):
     return bytes((len(raws),)) + b"".join(raws) + bytes(hops) + bytes(metrics)
 
 
 def item_size(raw):
-    return len(raw) + 2
+    """Bytes one reading takes in a readings frame."""
+    return len(raw) + ITEM_EXTRA
 
 
 def decode_readings_items(payload):

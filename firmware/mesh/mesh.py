@@ -7,8 +7,8 @@
 from micropython import const
 
 from .antientropy import AntiEntropy
-from .frames import (HELLO_SYNC, T_HELLO, T_PULL, decode_hello, decode_pull,
-                     decode_readings_items, encode_hello, encode_readings_items)
+from .frames import (HELLO_SYNC, MAX_READING, T_HELLO, T_PULL, decode_hello, decode_pull,
+                     decode_readings_items, encode_hello, encode_readings_items, item_size)
 from .relays import select_relays
 from .routes import INFINITY, RouteTable
 from .store import raw_key, raw_newer
@@ -25,6 +25,7 @@ _ROUTE_COST_MAX = const(48)  # no route through a link worse than ETX 6
 
 class MeshPolicy:
     BROADCAST = BROADCAST
+    max_reading = MAX_READING   # Node.publish refuses larger encoded readings
 
     def __init__(self, node, now_ms):
         self.node = node
@@ -237,7 +238,7 @@ class MeshPolicy:
             raw = store.get(origin)
             if raw is None:
                 continue
-            n = len(raw) + 2
+            n = item_size(raw)
             if raws and (size + n > MAX_PAYLOAD or len(raws) == 255):
                 out += self.send(dst, T_READINGS, encode_readings_items(raws, hops, metrics))
                 raws, hops, metrics, size = [], [], [], 1

@@ -61,7 +61,9 @@ def build_parser(only=None):
         module = _load(module_name)
         if module is None:
             continue
-        command = sub.add_parser(name, help=help_text, description=module.__doc__)
+        # Raw description: the docstring's example lines stay one per line.
+        command = sub.add_parser(name, help=help_text, description=module.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
         command.set_defaults(_run=module.run, _parser=command)
     return parser

@@ -33,7 +33,9 @@ def live_demo(nodes=6, seconds=40.0, every_s=5.0):
         started = next_print = time.monotonic()
         with ConsoleClient(emu.nodes[0].port) as client:
             for line in client.lines(seconds):
-                if line.kind == "event" and line.data.get("ev") == "reading":
+                # n1's own readings come with "local": true; count the others'.
+                if (line.kind == "event" and line.data.get("ev") == "reading"
+                        and line.data.get("id") in names):
                     latest[line.data["id"]] = line.data["values"]
                 if time.monotonic() >= next_print + every_s:
                     next_print = time.monotonic()

@@ -1,6 +1,7 @@
 # The mesh protocol policy (mesh.py and friends) on hand-wired topologies.
 # Plain test functions: run under pytest and under MicroPython.
 from mesh import crypto, frames, wire
+import legacy_flood
 from mesh.fragments import Reassembly, split
 from mesh.frames import MAX_BODY
 from mesh.neighbours import NeighbourTable
@@ -143,7 +144,7 @@ def test_fragment_limits():
 
 def _hear(hub, i, seq, now, boot=1):
     r = Reading(node_id(i), boot, seq, seq * 10000, [("temp", float(i), "C")])
-    frame = crypto.seal(hub.keys, wire.T_READINGS, node_id(i), boot, seq, wire.encode_readings_frame([r], [0]))
+    frame = crypto.seal(hub.keys, wire.T_READINGS, node_id(i), boot, seq, legacy_flood.encode_readings_frame([r], [0]))
     hub.receive(frame, node_id(i), -40, now)
 
 

@@ -28,7 +28,6 @@ from each recorded sender MAC (docs/security.md):
 One chip in ROM download mode for esptool (docs/rom-bootloader.md):
   nowmesh emulate --bootloader esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
 """
-import argparse
 import json
 import os
 import signal
@@ -43,7 +42,6 @@ from nowmesh.sim.radio import ENVIRONMENTS
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter     # keep the examples' lines
     p.add_argument("action", nargs="?", choices=OPS + ("replay",), metavar="ACTION",
                    help="control an emulation already running in --state-dir: %s, replay"
                         % ", ".join(OPS))

@@ -10,7 +10,6 @@ Examples:
   nowmesh flash --all --images images/          # node images from `nowmesh image`
 An emulated board: nowmesh emulate --bootloader esp32, then flash its /dev/pts/N.
 """
-import argparse
 import json
 import os
 
@@ -20,7 +19,6 @@ from nowmesh.flashing import fleet, images, session
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("port", nargs="?", help="serial port of one board (or use --all)")
     p.add_argument("--all", action="store_true", help="every detected board, in parallel")
     p.add_argument("--ports", nargs="+", metavar="PORT", help="with --all: these ports instead of detection")

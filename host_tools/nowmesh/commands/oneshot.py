@@ -17,7 +17,6 @@ Examples:
   nowmesh config-set /dev/ttyUSB0 --node barn interval_s 60
   nowmesh reboot /dev/ttyUSB0 --node barn
 """
-import argparse
 import json
 import sys
 
@@ -57,7 +56,6 @@ EXTRA_ARGUMENTS = {
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter     # keep the examples' lines
     name = p.prog.split()[-1]
     p.add_argument("port", help="serial port path or pyserial URL of a node of the mesh")
     p.add_argument("--node", metavar="NAME", required=name in TARGET_REQUIRED,

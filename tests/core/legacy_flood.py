@@ -1,6 +1,8 @@
-# Placeholder dissemination policy: beacons, flooded readings, flooded
-# request/reply. Deliberately simple; the real mesh protocol replaces this
-# module. The contract with Node (node.py) is the method set of FloodPolicy:
+# The retired placeholder dissemination policy (the first generation of the
+# mesh core: beacons, flooded readings, flooded request/reply) and the payload
+# codecs that served only it. It no longer ships to boards; the core tests that
+# pin Node's policy contract still run it (policy=FloodPolicy), under CPython
+# and MicroPython. The contract with Node (node.py) is the method set of FloodPolicy:
 #   decode(ftype, payload) -> message (raise FrameError; must not mutate)
 #   handle(ftype, sender, message, now_ms) -> frames
 #   on_publish(reading, now_ms) -> frames
@@ -12,15 +14,60 @@
 import struct
 from micropython import const
 
-from .dedup import DupCache
-from .wire import (DATA_REPLY, DATA_REQUEST, MAX_PAYLOAD, T_BEACON, T_DATA, T_READINGS,
-                   FrameError, decode_beacon, decode_data, decode_readings_frame,
-                   encode_beacon, encode_data, encode_reading, encode_readings_frame)
+from mesh.dedup import DupCache
+from mesh.wire import (MAX_PAYLOAD, T_BEACON, T_DATA, T_READINGS, FrameError, _ascii,
+                       decode_beacon, decode_readings_at, encode_reading, encode_readings)
+
+# T_DATA kinds of the flood policy
+DATA_REQUEST = const(0)
+DATA_REPLY = const(1)
+_DATA_HDR = "<B6s6sHBB"
+DATA_HDR_LEN = const(17)
+
 
 BROADCAST = b"\xff\xff\xff\xff\xff\xff"
 _FIRST_BEACON_MAX_MS = const(1000)
 _PING = b"ping"
 _PONG = b"pong"
+
+
+# ------------------------------------------------- flood payloads
+# Beacon: name_len(u8) name(ascii).
+# Readings frame: readings block + one hop count (u8) per reading, in order.
+# Data: kind(u8) origin(6) dst(6) req_id(u16) hops(u8) hop_limit(u8) body.
+
+
+def encode_beacon(name):
+    n = _ascii(name, "name")
+    return bytes((len(n),)) + n
+
+
+def encode_readings_frame(readings, hops):
+    return encode_readings(readings) + bytes([h & 0xFF for h in hops])
+
+
+def decode_readings_frame(payload):
+    """-> list of (Reading, hops)."""
+    readings, off = decode_readings_at(payload, 0)
+    if off + len(readings) != len(payload):
+        raise FrameError("malformed")
+    return [(readings[i], payload[off + i]) for i in range(len(readings))]
+
+
+def encode_data(kind, origin, dst, req_id, hops, hop_limit, body):
+    if len(body) > MAX_PAYLOAD - DATA_HDR_LEN:
+        raise ValueError("body too long")
+    return struct.pack(_DATA_HDR, kind, origin, dst, req_id & 0xFFFF, hops, hop_limit) + bytes(body)
+
+
+def decode_data(payload):
+    """-> (kind, origin, dst, req_id, hops, hop_limit, body)."""
+    if len(payload) < DATA_HDR_LEN:
+        raise FrameError("malformed")
+    kind, origin, dst, req_id, hops, limit = struct.unpack_from(_DATA_HDR, payload, 0)
+    if kind > DATA_REPLY or hops >= limit:
+        raise FrameError("malformed")
+    return kind, bytes(origin), bytes(dst), req_id, hops, limit, bytes(payload[DATA_HDR_LEN:])
 
 
 # Duplicate-cache keys are packed bytes: one small object each instead of a
@@ -34,6 +81,8 @@ def _data_key(kind, origin, dst, req_id):
 
 
 class FloodPolicy:
+    max_reading = MAX_PAYLOAD - 2   # count byte + reading + hop byte in one frame
+
     def __init__(self, node, now_ms):
         self.node = node
         cfg = node.config
