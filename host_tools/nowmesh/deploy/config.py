@@ -76,6 +76,12 @@ def load_operator_key(path):
     return _load_or_create(path, _OPERATOR)
 
 
+def mac_admin_id(mac_hex):
+    """A deployed node's admin id: its MAC as aa:bb:cc:dd:ee:ff (any hex form in)."""
+    digits = mac_hex.replace(":", "").lower()
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
 def admin_fields(operator_key, admin_id):
     """The node form of the operator key for the node labelled admin_id (its
     MAC, or image:<name>): the settings a deploy, an image or the emulator
