@@ -6,37 +6,26 @@ reboot without the operator's signature, or signed with a key other than
 n3's, is refused with a reason."""
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
+from emulate_process import emulate_process, wait_until
 from nowmesh.cli import main
 from nowmesh.console.client import ConsoleError
 from nowmesh.query import MeshSession, known_nodes
 
 
 def _wait_for(what, probe, timeout):
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        seen = probe()
-        if seen:
-            return seen
-        time.sleep(1.0)
-    raise AssertionError("%s (last: %r)" % (what, seen))
+    return wait_until(probe, timeout, what, pause=1.0)
 
 
 @pytest.fixture
 def line(tmp_path):
     state = tmp_path / "mesh"
     capture = tmp_path / "mesh.cap"
-    proc = subprocess.Popen([sys.executable, "-m", "nowmesh", "emulate", "--nodes", "3", "--topology", "line",
-                             "--state-dir", str(state), "--capture", str(capture), "--interval", "5"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    with emulate_process(state, tmp_path / "emulate.log", "--nodes", "3", "--topology", "line",
+                         "--capture", capture, "--interval", "5"):
         def ports():
             try:
                 with open(state / "nodes.json") as f:
@@ -44,16 +33,8 @@ def line(tmp_path):
             except (OSError, ValueError, KeyError):
                 return None
             found = {n["name"]: n for n in nodes if n.get("port") and n.get("running")}
-            return found if len(found) == 3 and os.path.exists(state / "control.sock") else None
-        nodes = _wait_for("the emulation did not start", ports, 120)
-        yield state, capture, nodes
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            return found if len(found) == 3 else None
+        yield state, capture, _wait_for("the emulation's nodes to start", ports, 120)
 
 
 def nowmesh(capsys, *argv):
