@@ -28,6 +28,10 @@ CW_MAX = 1023
 CAPTURE_RATIO = radio.dbm_to_mw(10.0)
 KIND_DATA = 0
 KIND_ACK = 1
+ACK_AIRTIME_US = radio.ack_airtime_us()
+ACK_BITS = 8 * radio.ACK_BYTES
+# SINR (linear) above which packet_error_rate is exactly 0 (BER < 1e-15).
+CLEAN_SINR = 2.0
 
 
 class MacParams:
@@ -151,37 +155,51 @@ class Medium:
         return total
 
     # -- PHY: putting a frame on the air and receiving it ---------------------
+    # The loops below run once per (transmission, listener): the simulator's
+    # innermost work. They inline the SINR sum (same terms, same order as
+    # `sinr()`, so the same floating-point result) instead of calling it.
     def _transmit(self, i, dst, frame, kind, mac_seq):
         st = self.stations[i]
-        payload_len = len(frame)
         if kind == KIND_ACK:
-            duration = radio.ack_airtime_us()
-            bits = 8 * radio.ACK_BYTES
+            duration, bits = ACK_AIRTIME_US, ACK_BITS
         else:
-            duration = radio.airtime_us(payload_len)
-            bits = radio.frame_bits(payload_len)
+            duration, bits = radio.airtime_us(len(frame)), radio.frame_bits(len(frame))
         tx = Transmission(i, dst, frame, kind, self.q.now_us + duration, bits, mac_seq)
         st.transmitting = True
         if st.locked is not None:        # half duplex: our own send kills a reception
             self.counters["half_duplex"] += 1
             st.locked = None
         stations = self.stations
+        receivers = tx.receivers
+        noise = radio.NOISE_MW
+        captures = 0
         for j, mw in self.host.listeners(i):
             rx = stations[j]
-            tx.receivers.append(j)
-            rx.signals[tx] = mw
+            receivers.append(j)
+            signals = rx.signals
+            signals[tx] = mw
             if rx.transmitting:
                 continue
-            if rx.locked is None or mw >= rx.locked_mw * CAPTURE_RATIO:
-                if rx.locked is not None:
-                    self.counters["captures"] += 1
+            locked = rx.locked
+            if locked is None or mw >= rx.locked_mw * CAPTURE_RATIO:
+                if locked is not None:
+                    captures += 1
                 rx.locked = tx
                 rx.locked_mw = mw
-                rx.locked_min_sinr = self._sinr(rx, mw)
+                interference = noise - mw
+                for other in signals.values():
+                    interference += other
+                rx.locked_min_sinr = mw / interference
             else:
-                sinr = self._sinr(rx, rx.locked_mw)
+                wanted = rx.locked_mw
+                interference = noise - wanted
+                for other in signals.values():
+                    interference += other
+                sinr = wanted / interference
                 if sinr < rx.locked_min_sinr:
                     rx.locked_min_sinr = sinr
+        if captures:
+            self.counters["captures"] += captures
         tx.epoch = st.epoch
         tx.attempt = st.retries if kind == KIND_DATA else 0
         self.host.on_transmit(i, tx, duration)
@@ -196,9 +214,10 @@ class Medium:
         return signal_mw / interference
 
     def _end_transmission(self, tx):
-        self.stations[tx.sender].transmitting = False
+        stations = self.stations
+        stations[tx.sender].transmitting = False
         for j in tx.receivers:
-            rx = self.stations[j]
+            rx = stations[j]
             rx.signals.pop(tx, None)
             if rx.locked is tx:
                 rx.locked = None
@@ -208,8 +227,14 @@ class Medium:
             self._after_data_sent(tx)
 
     def _decoded(self, tx, min_sinr):
-        sinr_db = radio.mw_to_dbm(min_sinr)
-        if self.rng.random() < radio.packet_error_rate(sinr_db, tx.bits):
+        # Above this SINR the bit error rate is below 1e-19, which
+        # packet_error_rate rounds to a PER of exactly 0: skip the arithmetic
+        # (the random draw is still taken, so every later draw is the same).
+        if min_sinr > CLEAN_SINR:
+            per = 0.0
+        else:
+            per = radio.packet_error_rate(radio.mw_to_dbm(min_sinr), tx.bits)
+        if self.rng.random() < per:
             self.counters["phy_errors"] += 1
             return False
         if self.extra_loss and self.rng.random() < self.extra_loss:

@@ -80,6 +80,44 @@ def range_for_rx_dbm(rx_dbm, exponent, tx_dbm=TX_POWER_DBM):
     return 10.0 ** ((tx_dbm - PL_D0_DB - rx_dbm) / (10.0 * exponent))
 
 
+# The safe cut-off: a pair farther apart than the distance at which the median
+# received power is SAFE_SIGMAS shadowing deviations below DETECT_DBM is never
+# evaluated. Such a link would need a shadowing draw of more than 5 sigma in
+# its favour to be detected (probability 2.9e-7 per pair);
+# tests/sim/test_radio_cut.py checks against all pairs that the cut drops no
+# detectable link at the seeds and sizes the test suite and benchmarks use.
+SAFE_SIGMAS = 5.0
+
+
+def candidate_pairs(positions, reach_m):
+    """For each node, the sorted indices of the other nodes within reach_m.
+
+    A grid of reach-sized cells (numpy) so only the 3x3 cells around a node
+    are measured: the cost grows with N times the nodes per reach area, not N^2.
+    """
+    import numpy as np
+    n = len(positions)
+    if n == 0:
+        return []
+    xy = np.asarray(positions, dtype=float).reshape(n, 2)
+    cell = np.floor(xy / reach_m).astype(np.int64)
+    cells = {}
+    for i, key in enumerate(map(tuple, cell.tolist())):
+        cells.setdefault(key, []).append(i)
+    cells = {key: np.asarray(members) for key, members in cells.items()}
+    reach2 = reach_m * reach_m
+    out = [None] * n
+    for (cx, cy), members in cells.items():
+        near = [cells[k] for k in ((cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+                if k in cells]
+        near = np.sort(np.concatenate(near))
+        d2 = ((xy[members, None, :] - xy[None, near, :]) ** 2).sum(axis=2)
+        for row, i in enumerate(members.tolist()):
+            js = near[d2[row] <= reach2]
+            out[i] = js[js != i].tolist()
+    return out
+
+
 class RadioModel:
     """Received power of every ordered link, from positions or a link table.
 
@@ -88,6 +126,7 @@ class RadioModel:
     the noise floor by under 1 dB), which keeps large meshes tractable.
     Shadowing is drawn per ordered link from its own seeded stream, so it does
     not depend on the order links are computed in, and survives moves.
+    Only pairs within the safe cut-off distance (SAFE_SIGMAS) are evaluated.
     """
 
     def __init__(self, topology, seed, exponent=3.0, shadowing_db=4.0, tx_dbm=TX_POWER_DBM):
@@ -98,8 +137,7 @@ class RadioModel:
         self.tx_dbm = tx_dbm
         n = len(topology.names)
         self.positions = list(topology.positions) if topology.positions else None
-        self._shadow_cache = {}
-        # heard_by[i] = list of (j, rx_dbm, rx_mw): who hears i's transmissions
+        # heard_by[i] = list of (j, rx_dbm, rx_mw), sorted by j: who hears i's transmissions
         self.heard_by = [[] for _ in range(n)]
         self.link_dbm = [dict() for _ in range(n)]
         if self.positions is None:
@@ -108,43 +146,30 @@ class RadioModel:
             self._from_positions()
 
     # -- construction -------------------------------------------------------
-    def _max_reach_m(self):
-        # Beyond this even a +4 sigma shadowing draw stays below DETECT_DBM.
-        return range_for_rx_dbm(DETECT_DBM - 4.0 * self.shadowing_db, self.exponent, self.tx_dbm)
+    def max_reach_m(self):
+        """The safe cut-off distance: beyond it no link is evaluated."""
+        return range_for_rx_dbm(DETECT_DBM - SAFE_SIGMAS * self.shadowing_db, self.exponent, self.tx_dbm)
 
-    def _from_positions(self):
-        reach = self._max_reach_m()
-        cells = {}
-        for i, (x, y) in enumerate(self.positions):
-            cells.setdefault((int(x // reach), int(y // reach)), []).append(i)
-        for i in range(len(self.positions)):
-            for j in self._candidates(i, cells, reach):
-                self._set_link(i, j, self._rx_from_distance(i, j))
-
-    def _candidates(self, i, cells, reach):
-        x, y = self.positions[i]
-        cx, cy = int(x // reach), int(y // reach)
-        found = []
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                for j in cells.get((cx + dx, cy + dy), ()):
-                    if j != i:
-                        found.append(j)
-        found.sort()
-        return found
+    def _from_positions(self, reach_m=None):
+        reach = self.max_reach_m() if reach_m is None else reach_m
+        for i, js in enumerate(candidate_pairs(self.positions, reach)):
+            row, heard = self.link_dbm[i], self.heard_by[i]
+            for j in js:
+                rx_dbm = self._rx_from_distance(i, j)
+                if rx_dbm >= DETECT_DBM:
+                    row[j] = rx_dbm
+                    heard.append((j, rx_dbm, dbm_to_mw(rx_dbm)))
 
     def _from_link_table(self, links):
         for (i, j), rx_dbm in sorted(links.items()):
             self._set_link(i, j, rx_dbm)
 
     def _shadowing(self, i, j):
-        key = (i, j)
-        value = self._shadow_cache.get(key)
-        if value is None:
-            stream = random.Random("%s/shadow/%d/%d" % (self.seed, i, j))
-            value = stream.gauss(0.0, self.shadowing_db) if self.shadowing_db > 0 else 0.0
-            self._shadow_cache[key] = value
-        return value
+        # Deterministic in (seed, i, j): recomputed rather than cached, so a
+        # 10,000-node layout does not keep millions of draws in memory.
+        if self.shadowing_db <= 0:
+            return 0.0
+        return random.Random("%s/shadow/%d/%d" % (self.seed, i, j)).gauss(0.0, self.shadowing_db)
 
     def _rx_from_distance(self, i, j):
         (xi, yi), (xj, yj) = self.positions[i], self.positions[j]
@@ -170,12 +195,12 @@ class RadioModel:
         if self.positions is None:
             raise ValueError("move needs a topology with positions")
         self.positions[i] = (float(x), float(y))
-        reach = self._max_reach_m()
+        reach = self.max_reach_m()
         for j in range(len(self.positions)):
             if j == i:
                 continue
             (xj, yj) = self.positions[j]
-            near = math.hypot(x - xj, y - yj) <= reach * 1.5
+            near = math.hypot(x - xj, y - yj) <= reach
             self._set_link(i, j, self._rx_from_distance(i, j) if near else DETECT_DBM - 1)
             self._set_link(j, i, self._rx_from_distance(j, i) if near else DETECT_DBM - 1)
 
