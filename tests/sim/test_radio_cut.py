@@ -62,16 +62,6 @@ def test_cut_is_exercised_on_large_layouts():
     assert farthest < reach
 
 
-def test_candidate_pairs_match_brute_force():
-    topo = make_topology("random", 200, 7)
-    reach = 700.0
-    got = radio.candidate_pairs(topo.positions, reach)
-    for i, (xi, yi) in enumerate(topo.positions):
-        want = [j for j, (xj, yj) in enumerate(topo.positions)
-                if j != i and math.hypot(xi - xj, yi - yj) <= reach]
-        assert got[i] == want
-
-
 def test_cut_off_distance_follows_threshold_and_spread():
     topo = make_topology("random", 10, 1)
     narrow = radio.RadioModel(topo, 1, shadowing_db=2.0).max_reach_m()

@@ -13,6 +13,8 @@ Numbers and formulas (see docs/simulator.md for sources):
 import math
 import random
 
+from nowmesh.sim.topology import unit_disk_adjacency
+
 TX_POWER_DBM = 19.5
 PL_D0_DB = 40.2
 NOISE_DBM = -93.6
@@ -89,35 +91,6 @@ def range_for_rx_dbm(rx_dbm, exponent, tx_dbm=TX_POWER_DBM):
 SAFE_SIGMAS = 5.0
 
 
-def candidate_pairs(positions, reach_m):
-    """For each node, the sorted indices of the other nodes within reach_m.
-
-    A grid of reach-sized cells (numpy) so only the 3x3 cells around a node
-    are measured: the cost grows with N times the nodes per reach area, not N^2.
-    """
-    import numpy as np
-    n = len(positions)
-    if n == 0:
-        return []
-    xy = np.asarray(positions, dtype=float).reshape(n, 2)
-    cell = np.floor(xy / reach_m).astype(np.int64)
-    cells = {}
-    for i, key in enumerate(map(tuple, cell.tolist())):
-        cells.setdefault(key, []).append(i)
-    cells = {key: np.asarray(members) for key, members in cells.items()}
-    reach2 = reach_m * reach_m
-    out = [None] * n
-    for (cx, cy), members in cells.items():
-        near = [cells[k] for k in ((cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
-                if k in cells]
-        near = np.sort(np.concatenate(near))
-        d2 = ((xy[members, None, :] - xy[None, near, :]) ** 2).sum(axis=2)
-        for row, i in enumerate(members.tolist()):
-            js = near[d2[row] <= reach2]
-            out[i] = js[js != i].tolist()
-    return out
-
-
 class RadioModel:
     """Received power of every ordered link, from positions or a link table.
 
@@ -152,9 +125,11 @@ class RadioModel:
 
     def _from_positions(self, reach_m=None):
         reach = self.max_reach_m() if reach_m is None else reach_m
-        for i, js in enumerate(candidate_pairs(self.positions, reach)):
+        # The topology's grid hash finds the pairs within reach: the cost grows
+        # with N times the nodes per reach area, not with N^2.
+        for i, js in enumerate(unit_disk_adjacency(self.positions, reach)):
             row, heard = self.link_dbm[i], self.heard_by[i]
-            for j in js:
+            for j in sorted(js):
                 rx_dbm = self._rx_from_distance(i, j)
                 if rx_dbm >= DETECT_DBM:
                     row[j] = rx_dbm
