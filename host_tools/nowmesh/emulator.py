@@ -160,7 +160,9 @@ class Emulation:
 
     def start_node(self, node):
         env = {"NOWMESH_MAC": node.mac.hex(":"),
-               "NOWMESH_MEDIUM": "%s:%d" % tuple(self.medium.address)}
+               "NOWMESH_MEDIUM": "%s:%d" % tuple(self.medium.address),
+               "NOWMESH_CHIP": self.board_profile["chip"],
+               "NOWMESH_FLASH_SIZE": str(int(self.board_profile["flash_size"][:-2]) << 20)}
         extra = EMULATION_PATH
         if node.name in self.flash_images:      # power-on from flash: unpack its filesystem first
             from nowmesh.image import flashboot

@@ -147,9 +147,9 @@ COMMANDS = {
 
 
 def warn_restarts(session):
-    note = session.restart_note()
-    if note:
-        print(note, file=sys.stderr)
+    for note in (session.restart_note(), session.garbage_note()):
+        if note:
+            print(note, file=sys.stderr)
 
 
 def run(args):

@@ -15,7 +15,7 @@ import hashlib
 import time
 
 from nowmesh.boards import BOARD_FILE, board_file_bytes
-from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.console.protocol import answer_problem, format_command, parse_line
 from nowmesh.deploy import build
 from nowmesh.deploy.config import config_bytes, node_config
 
@@ -45,11 +45,12 @@ def ask(repl, paths):
         if raw is None or any(marker in raw for marker in NOT_NOWMESH):
             return None
         line = parse_line(raw.decode("utf-8", "replace"))
-        if line.kind == "text" and b'"cmd":' in raw:
+        if line.kind in ("text", "garbage") and b'"cmd":' in raw:
             return None                 # our own command echoed: a REPL is reading, not nowmesh
-        if line.kind == "reply" and line.data.get("re") in range(90, 90 + len(commands)):
-            if not line.data.get("ok"):
-                return None             # e.g. an older nowmesh without files_digest
+        if line.kind == "reply" and line.data["re"] in range(90, 90 + len(commands)):
+            name = commands[line.data["re"] - 90][0]
+            if not line.data["ok"] or answer_problem(name, line):
+                return None             # e.g. an older nowmesh without files_digest: the full deploy
             answers[line.data["re"] - 90] = line.data.get("data")
     return {"hello": answers[0], "status": answers[1], "config": answers[2], "files": answers[3]}
 

@@ -11,7 +11,7 @@ import time
 from nowmesh import boards
 from nowmesh.boards import board_file_bytes
 from nowmesh.console.client import open_port
-from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.console.protocol import answer_problem, format_command, parse_line
 from nowmesh.deploy import build, device, fastpath
 from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes, default_name,
                                    load_or_create_key, node_config, parse_existing)
@@ -207,8 +207,11 @@ def _wait_for_hello(repl, timeout):
 def _command(repl, name, timeout):
     repl.write(format_command(1, name).encode())
     for line in _lines(repl, timeout):
-        if line.kind == "reply" and line.data.get("re") == 1:
-            if not line.data.get("ok"):
+        if line.kind == "reply" and line.data["re"] == 1:
+            problem = answer_problem(name, line)
+            if problem:
+                raise NodeDidNotStart("%s: %s: malformed answer (%s)" % (repl.url, name, problem))
+            if not line.data["ok"]:
                 raise NodeDidNotStart("%s: %s failed: %s" % (repl.url, name, line.data.get("error")))
             return line.data.get("data") or {}
     raise NodeDidNotStart("%s: nowmesh did not answer %r within %gs" % (repl.url, name, timeout))

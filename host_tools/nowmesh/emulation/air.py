@@ -77,6 +77,9 @@ class Air:
         """The process went away: its radio stops, its queued frames are lost."""
         node.send = None
         node.radio_on = False
+        # The next process starts its radio on the default channel; one that
+        # resumes after a soft reset sends its channel (CHANNEL) itself.
+        node.channel = self.topology.channels[node.index]
         self._power_off(node)
 
     # -- messages from a node --------------------------------------------------

@@ -17,6 +17,18 @@ ADDR_LEN = const(6)
 KEY_LEN = const(16)
 MAX_TOTAL_PEER_NUM = const(20)
 MAX_ENCRYPT_PEER_NUM = const(6)
+# espnow.RATE_*: ESP-IDF's wifi_phy_rate_t values, as modespnow.c exports them
+# (1, 2, 5.5, 11 Mbps long-preamble DSSS/CCK; 6..54 Mbps OFDM; Espressif LR).
+RATE_1M = const(0x00)
+RATE_2M = const(0x01)
+RATE_5M = const(0x02)
+RATE_11M = const(0x03)
+RATE_6M = const(0x0B)
+RATE_12M = const(0x0A)
+RATE_24M = const(0x09)
+RATE_54M = const(0x0C)
+RATE_LORA_250K = const(0x29)
+RATE_LORA_500K = const(0x2A)
 
 _PACKET_OVERHEAD = const(13)          # espnow_pkt_t: magic, len, time_ms, rssi, peer[6]
 _DEFAULT_RXBUF = 2 * (_PACKET_OVERHEAD + MAX_DATA_LEN)     # 526 bytes for v1

@@ -101,6 +101,31 @@ class MediumLink:
         self.channel_set = True
         if self.sock is not None:
             self.send(_CHANNEL, bytes((number,)))
+        self._save_wifi()
+
+    # -- Wi-Fi state that survives a soft reset -----------------------------------
+    # On a board the Wi-Fi driver keeps running through a soft reset (only the
+    # Python heap and ESP-NOW are reset): the interfaces stay active, the radio
+    # stays on its channel. The emulated board's supervisor gives each
+    # interpreter a file for that state (NOWMESH_EMU_RAM) and removes it on a
+    # hard reset or power cycle, after which the radio starts on its default
+    # channel.
+    def _save_wifi(self):
+        state = "%d %d %d %d" % (self.interfaces[0], self.interfaces[1],
+                                 self.channel, self.channel_set)
+        _in_ram("w", lambda f: f.write(state))
+
+    def resume_wifi(self):
+        """After a soft reset: take the Wi-Fi state back, and the radio back on air."""
+        try:
+            sta, ap, channel, chosen = [int(x) for x in _in_ram("r", lambda f: f.read()).split()]
+        except (OSError, AttributeError, ValueError):
+            return
+        self.interfaces = [bool(sta), bool(ap)]
+        self.channel, self.channel_set = channel, bool(chosen)
+        if (sta or ap) and os.getenv("NOWMESH_MEDIUM"):
+            self.radio_on = True
+            self.open()               # _hello() re-sends the channel and RADIO on
 
     def interface_active(self, ifidx):
         return self.interfaces[ifidx]
@@ -113,6 +138,7 @@ class MediumLink:
         if radio_on != self.radio_on:
             self.radio_on = radio_on
             self.send(_RADIO, b"\x01" if radio_on else b"\x00")
+        self._save_wifi()
 
     def transmit(self, dst, frame, sync):
         self._token = (self._token + 1) & 0xFFFFFFFF
@@ -242,6 +268,23 @@ class MediumLink:
             flags[0] = False
 
 
+def _in_ram(mode, action):
+    """action(file) on the supervisor's Wi-Fi state file (None without one). The
+    board's "/" is its flash folder, so the file's host folder is mounted for
+    the moment, as the emulated board mounts its extra module folders."""
+    path = os.getenv("NOWMESH_EMU_RAM")
+    if not path:
+        return None
+    folder, name = path.rsplit("/", 1)
+    point = "/.nowmesh-ram"
+    os.mount(os.VfsPosix(folder), point)
+    try:
+        with open(point + "/" + name, mode) as f:
+            return action(f)
+    finally:
+        os.umount(point)
+
+
 _link = None
 
 
@@ -250,4 +293,5 @@ def link():
     global _link
     if _link is None:
         _link = MediumLink()
+        _link.resume_wifi()
     return _link

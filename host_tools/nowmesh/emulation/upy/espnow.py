@@ -20,7 +20,9 @@ from micropython import const
 
 import _nowmesh_link
 from _nowmesh_espnow import (ADDR_LEN, KEY_LEN, MAX_DATA_LEN, MAX_ENCRYPT_PEER_NUM,  # noqa: F401
-                             MAX_TOTAL_PEER_NUM, _NO_KEY, _api, _driver,
+                             MAX_TOTAL_PEER_NUM, RATE_1M, RATE_2M, RATE_5M, RATE_6M, RATE_11M,
+                             RATE_12M, RATE_24M, RATE_54M, RATE_LORA_250K, RATE_LORA_500K,
+                             _NO_KEY, _api, _driver,
                              _esp_error, _initialised, _is_group, _mac, _start_watch)
 
 _RESPONSE_TIMEOUT_MS = const(1000)    # board: 100 ms; host scheduling needs more slack
