@@ -31,7 +31,7 @@ def all_pairs_links(model):
         for j in range(n):
             if i != j:
                 rx = model._rx_from_distance(i, j)
-                if rx >= radio.DETECT_DBM:
+                if rx >= model.detect_dbm:
                     found[(i, j)] = rx
     return found
 

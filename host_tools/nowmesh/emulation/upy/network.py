@@ -177,6 +177,9 @@ class WLAN:
             link.set_channel(int(value))
         elif name == "hostname":
             hostname(value)
+        elif name == "protocol":
+            link.set_protocol(int(value))
+            self._if.settings[name] = int(value)
         elif name in self._if.settings:
             self._if.settings[name] = value
         else:
