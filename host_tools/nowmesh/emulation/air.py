@@ -129,6 +129,19 @@ class Air:
         self.medium.enqueue(node.index, target.index if target else UNKNOWN_DST, frame)
 
     # -- control ---------------------------------------------------------------
+    def inject(self, src_mac, dst_mac, frame):
+        """An attacker's radio beside the node owning src_mac sends frame under
+        that MAC (a replay): heard by whoever hears that node now, so only
+        while it is on the air. Its node is never told the outcome."""
+        node = self._node(src_mac)
+        self.counters["injected"] = self.counters.get("injected", 0) + 1
+        if dst_mac[0] & 0x01:
+            self.medium.enqueue(node.index, None, frame)
+            return
+        target = self.by_mac.get(bytes(dst_mac))
+        node.pending.append(None)                 # keeps the node's own tokens in MAC order
+        self.medium.enqueue(node.index, target.index if target else UNKNOWN_DST, frame)
+
     def cut(self, mac, on):
         node = self._node(mac)
         node.cut = bool(on)
@@ -184,7 +197,8 @@ class Air:
         failed, node.pending = node.pending, deque()
         if node.send is not None:
             for token in failed:
-                node.send(protocol.txdone(token, False))
+                if token is not None:             # None: an injected frame (inject)
+                    node.send(protocol.txdone(token, False))
 
     # -- the Medium's host callbacks -------------------------------------------
     def reachable(self, i, j):
@@ -232,5 +246,5 @@ class Air:
             return
         token = node.pending.popleft()
         self.counters["tx_ok" if ok else "tx_failed"] += 1
-        if node.send is not None:
+        if node.send is not None and token is not None:
             node.send(protocol.txdone(token, ok))

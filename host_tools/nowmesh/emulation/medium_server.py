@@ -33,7 +33,8 @@ NODE_MESSAGES = {protocol.CHANNEL: "set_channel", protocol.RADIO: "set_radio",
                  protocol.TX: "transmit"}
 # control message -> the Air method that applies it (STATUS answers with JSON)
 CONTROL = {protocol.CUT: "cut", protocol.KILL: "kill", protocol.SET_LOSS: "set_loss",
-           protocol.MOVE: "move", protocol.PARTITION: "partition", protocol.STATUS: None}
+           protocol.MOVE: "move", protocol.PARTITION: "partition", protocol.INJECT: "inject",
+           protocol.STATUS: None}
 
 
 class Connection:

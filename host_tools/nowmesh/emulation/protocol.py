@@ -21,6 +21,7 @@ SET_LOSS = 0x12     # ppm u32: extra per-frame loss probability * 1e6
 STATUS = 0x13       # empty: ask for a JSON status line
 MOVE = 0x14         # mac[6], x i32, y i32 (centimetres): a new position
 PARTITION = 0x15    # n * (mac[6], group u8): only same-group nodes hear each other; empty heals
+INJECT = 0x16       # src mac[6], dst mac[6], frame: an attacker's radio sends frame as src (replay)
 # medium -> node
 WELCOME = 0x81      # index u16, channel u8
 RX = 0x82           # src mac[6], rssi i8, frame
@@ -101,6 +102,10 @@ def partition(groups):
     return encode(PARTITION, body)
 
 
+def inject(src, dst, frame):
+    return encode(INJECT, _mac(src) + _mac(dst) + bytes(frame))
+
+
 def welcome(index, channel_number):
     return encode(WELCOME, struct.pack(">HB", index, channel_number))
 
@@ -139,7 +144,7 @@ def _mac(mac):
 
 # Minimum body length per type: shorter bodies are protocol errors.
 _MIN_BODY = {HELLO: 6, CHANNEL: 1, TX: 11, RADIO: 1, RATE: 1, PROTOCOL: 1, CUT: 7, KILL: 6,
-             SET_LOSS: 4, STATUS: 0, MOVE: 14, PARTITION: 0, WELCOME: 3, RX: 7, RX_SEALED: 15,
+             SET_LOSS: 4, STATUS: 0, MOVE: 14, PARTITION: 0, INJECT: 12, WELCOME: 3, RX: 7, RX_SEALED: 15,
              TXDONE: 5, ERROR: 0, REPLY: 1}
 
 
@@ -167,6 +172,8 @@ def parse(kind, body):
                 body[11:11 + KEY_ID_LEN])
     if kind == CUT:
         return body[:6], bool(body[6])
+    if kind == INJECT:
+        return bytes(body[:6]), bytes(body[6:12]), bytes(body[12:])
     if kind == MOVE:
         x_cm, y_cm = struct.unpack_from(">ii", body, 6)
         return body[:6], x_cm / 100.0, y_cm / 100.0
