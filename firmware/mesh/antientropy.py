@@ -54,6 +54,7 @@ class AntiEntropy:
         self._ival = {}      # origin -> publication interval (ms)
         self._tries = {}     # origin -> pulls sent since its last arrival (< 0: it came that many graces late)
         self._wheel = {}     # slot -> [origins to check]
+        self._due = {}       # origin -> its one slot on the wheel: entries <= origins held
         self._wheel_min = None
         self._pull = {}      # origins to pull at _pull_at
         self._pull_at = None
@@ -117,16 +118,30 @@ class AntiEntropy:
                 self._schedule(origin, max(now_ms, t + ival + self.grace))
 
     def _schedule(self, origin, at_ms):
+        # One check per origin: a newer reading moves it (a flood of newer
+        # readings once left one entry each, due up to an hour later).
+        self._unschedule(origin)
         slot = at_ms >> _SLOT_SHIFT
         self._wheel.setdefault(slot, []).append(origin)
+        self._due[origin] = slot
         if self._wheel_min is None or slot < self._wheel_min:
             self._wheel_min = slot
+
+    def _unschedule(self, origin):
+        slot = self._due.pop(origin, None)
+        if slot is None:
+            return
+        due = self._wheel[slot]
+        due.remove(origin)
+        if not due:
+            del self._wheel[slot]
 
     def _check_wheel(self, now_ms):
         now_slot = now_ms >> _SLOT_SHIFT
         heard = self.node._heard
         for slot in [s for s in self._wheel if s <= now_slot]:
             for origin in self._wheel.pop(slot):
+                del self._due[origin]
                 ival = self._ival.get(origin, self._guess)
                 t = heard.get(origin)
                 if ival is None or t is None:
@@ -255,14 +270,14 @@ class AntiEntropy:
                 continue
             age = now_ms - t
             if age >= self.forget_ms:
-                node.forget_origin(origin)
-                self.forget(origin)
+                node.forget_origin(origin)      # our timers too (MeshPolicy.forget)
                 node.emit(("forgotten", origin))
             elif age >= self.stale_ms and origin not in self._stale:
                 self._stale[origin] = True
                 node.emit(("stale", origin))
 
     def forget(self, origin):
+        self._unschedule(origin)
         self._ival.pop(origin, None)
         self._tries.pop(origin, None)
         self._stale.pop(origin, None)
@@ -308,6 +323,6 @@ class AntiEntropy:
 
     def snapshot(self):
         return (sorted(self._ival.items()), sorted(self._tries.items()),
-                sorted([(k, tuple(v)) for k, v in self._wheel.items()]), sorted(self._pull),
+                sorted([(k, tuple(v)) for k, v in self._wheel.items()]), sorted(self._due.items()), sorted(self._pull),
                 self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
                 sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self.sync_until, self._settle_at, self.push_until, self._follow_at)

@@ -169,6 +169,12 @@ class MeshPolicy:
         if soon < self._hello_at:
             self._hello_at = soon
 
+    def forget(self, origin):
+        """origin's reading was dropped (evicted or forgotten): so is all we keep for it."""
+        self.routes.forget(origin)
+        self.ae.forget(origin)
+        self._batch.pop(origin, None)
+
     def link_failed(self, mac, now_ms):
         for n in list(self.node.neighbours.values()):
             if n.mac == mac:

@@ -32,6 +32,9 @@ DEFAULT_KEY = bytes(range(16)).hex()          # the simulator's key; emulations 
 # The emulation's network key, in the format of `nowmesh deploy`'s key file, so a
 # deploy to an emulated node keeps it in its mesh (nowmesh.deploy.config).
 KEY_FILE = "nowmesh-key.json"
+# The operator key of the emulated mesh (nowmesh.deploy.config: made on the
+# first start, kept with the state dir); each node holds its own admin key.
+OPERATOR_KEY_FILE = "nowmesh-operator-key.json"
 
 
 def write_key_file(path, key):
@@ -112,6 +115,8 @@ class Emulation:
     def start(self):
         os.makedirs(self.state_dir, exist_ok=True)
         write_key_file(os.path.join(self.state_dir, KEY_FILE), self.key)
+        from nowmesh.deploy.config import load_or_create_operator_key
+        self.operator_key = load_or_create_operator_key(os.path.join(self.state_dir, OPERATOR_KEY_FILE))
         self.medium = MediumServer(self.topology, seed=self.seed, loss=self.loss, exponent=self.exponent)
         if self.capture_path:
             from nowmesh.capture import FrameCapture
@@ -160,7 +165,9 @@ class Emulation:
 
     def start_node(self, node):
         env = {"NOWMESH_MAC": node.mac.hex(":"),
-               "NOWMESH_MEDIUM": "%s:%d" % tuple(self.medium.address)}
+               "NOWMESH_MEDIUM": "%s:%d" % tuple(self.medium.address),
+               "NOWMESH_CHIP": self.board_profile["chip"],
+               "NOWMESH_FLASH_SIZE": str(int(self.board_profile["flash_size"][:-2]) << 20)}
         extra = EMULATION_PATH
         if node.name in self.flash_images:      # power-on from flash: unpack its filesystem first
             from nowmesh.image import flashboot
@@ -240,5 +247,23 @@ class Emulation:
             settings = {"name": node.name, "key": self.key, "interval_s": self.interval_s,
                         "sensors": DEFAULT_SENSORS,
                         "channel": self.topology.channels[node.index]}
-            with open(config, "w", encoding="utf-8") as out:
-                json.dump(settings, out)
+        else:
+            # kept as the node left it; one from before operator keys gets its admin key
+            settings = _read_settings(config)
+            if settings is None or "admin_key" in settings:
+                return
+        from nowmesh.deploy.config import admin_fields
+        settings.update(admin_fields(self.operator_key, node.mac.hex(":")))
+        with open(config, "w", encoding="utf-8") as out:
+            json.dump(settings, out)
+
+
+def _read_settings(path):
+    """A node's nowmesh.json as a dict; None if corrupt (the firmware reports
+    that and runs on its safe defaults)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            settings = json.load(f)
+    except ValueError:
+        return None
+    return settings if isinstance(settings, dict) else None

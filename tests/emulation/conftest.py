@@ -119,12 +119,13 @@ class Emulation:
     def mac(self, name):
         return node_mac(self.topology.names.index(name))
 
-    def start(self, name_or_mac, script, path=()):
-        """Run `script` (after PRELUDE) as the node; `path`: extra MICROPYPATH folders."""
+    def start(self, name_or_mac, script, path=(), env=None):
+        """Run `script` (after PRELUDE) as the node; `path`: extra MICROPYPATH folders;
+        `env`: more environment variables (NOWMESH_CHIP, ...)."""
         mac = self.mac(name_or_mac) if isinstance(name_or_mac, str) else name_or_mac
         folders = [str(UPY_MODULES)] + [str(folder) for folder in path] + [".frozen"]
         env = dict(os.environ, MICROPYPATH=":".join(folders), NOWMESH_MEDIUM=self.address,
-                   NOWMESH_MAC=mac.hex(":"))
+                   NOWMESH_MAC=mac.hex(":"), **(env or {}))
         process = subprocess.Popen(
             [micropython_binary(), "-X", "heapsize=" + HEAP, "-c", PRELUDE + textwrap.dedent(script)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

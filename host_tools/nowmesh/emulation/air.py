@@ -39,10 +39,22 @@ class EmulatedNode:
         self.cut = False              # control: off the air (KILL/CUT)
         self.group = 0                # control: PARTITION group; only equal groups hear each other
         self.pending = deque()        # tokens of unicast frames in the MAC queue, in order
+        self.max_data_len = protocol.V1_MAX_DATA_LEN   # the process's espnow.MAX_DATA_LEN
+        self.dropped_oversize = 0     # frames longer than max_data_len it was sent (ESP-NOW v1)
 
     @property
     def on_air(self):
         return self.send is not None and self.radio_on and not self.cut
+
+
+class SealedFrame(bytes):
+    """A frame sent encrypted for a peer: the bytes, and the id of the key
+    (PMK + LMK) it was encrypted with, which the receiver's keys must match."""
+
+    def __new__(cls, frame, key_id):
+        sealed = super().__new__(cls, frame)
+        sealed.key_id = bytes(key_id)
+        return sealed
 
 
 class Air:
@@ -50,18 +62,20 @@ class Air:
                  retry_limit=5):
         self.topology = topology
         self.q = RealTimeQueue()
-        self.radio = radio.RadioModel(topology, seed, exponent, shadowing_db)
+        # links down to the lowest rate's floor are kept: a program may pick an LR rate
+        self.radio = radio.RadioModel(topology, seed, exponent, shadowing_db,
+                                      detect_dbm=radio.lowest_detect_dbm(radio.RATES))
         self.rng = random.Random("nowmesh-emulate/%s" % seed)
         self.medium = Medium(self.q, self.radio, self.rng, self,
                              MacParams(retry_limit=retry_limit), loss)
         self.nodes = [EmulatedNode(i, name, topology.channels[i])
                       for i, name in enumerate(topology.names)]
         self.by_mac = {node.mac: node for node in self.nodes}
-        self.counters = {"tx": 0, "rx": 0, "tx_ok": 0, "tx_failed": 0}
+        self.counters = {"tx": 0, "rx": 0, "tx_ok": 0, "tx_failed": 0, "airtime_us": 0}
         self.capture = None           # a nowmesh.capture.FrameCapture, if recording
 
     # -- binding node processes ----------------------------------------------
-    def bind(self, mac, send):
+    def bind(self, mac, send, max_data_len=protocol.V1_MAX_DATA_LEN):
         """Attach a connected process to the node owning `mac`; None if no such node."""
         node = self.by_mac.get(bytes(mac))
         if node is None:
@@ -70,6 +84,10 @@ class Air:
             self.unbind(node)
         node.send = send
         node.radio_on = False
+        node.max_data_len = max_data_len
+        # a new interpreter's radio: espnow at 1 Mbps, WLAN protocol default
+        self.medium.set_rate(node.index, radio.DEFAULT_RATE)
+        self.medium.set_protocol(node.index, radio.PROTOCOL_DEFAULT)
         send(protocol.welcome(node.index, node.channel))
         return node
 
@@ -77,6 +95,9 @@ class Air:
         """The process went away: its radio stops, its queued frames are lost."""
         node.send = None
         node.radio_on = False
+        # The next process starts its radio on the default channel; one that
+        # resumes after a soft reset sends its channel (CHANNEL) itself.
+        node.channel = self.topology.channels[node.index]
         self._power_off(node)
 
     # -- messages from a node --------------------------------------------------
@@ -87,9 +108,18 @@ class Air:
     def set_radio(self, node, on):
         node.radio_on = bool(on)
 
-    def transmit(self, node, token, dst_mac, frame):
+    def set_rate(self, node, code):
+        """espnow.config(rate=code); ValueError for a code the ESP32 has not."""
+        self.medium.set_rate(node.index, radio.rate(code))
+
+    def set_protocol(self, node, bits):
+        self.medium.set_protocol(node.index, bits)
+
+    def transmit(self, node, token, dst_mac, frame, key_id=None):
         """Queue a frame at the node's MAC; broadcast reports success at once."""
         self.counters["tx"] += 1
+        if key_id is not None:
+            frame = SealedFrame(frame, key_id)
         if dst_mac[0] & 0x01:                       # broadcast or multicast
             self.medium.enqueue(node.index, None, frame)
             node.send(protocol.txdone(token, True))
@@ -99,6 +129,19 @@ class Air:
         self.medium.enqueue(node.index, target.index if target else UNKNOWN_DST, frame)
 
     # -- control ---------------------------------------------------------------
+    def inject(self, src_mac, dst_mac, frame):
+        """An attacker's radio beside the node owning src_mac sends frame under
+        that MAC (a replay): heard by whoever hears that node now, so only
+        while it is on the air. Its node is never told the outcome."""
+        node = self._node(src_mac)
+        self.counters["injected"] = self.counters.get("injected", 0) + 1
+        if dst_mac[0] & 0x01:
+            self.medium.enqueue(node.index, None, frame)
+            return
+        target = self.by_mac.get(bytes(dst_mac))
+        node.pending.append(None)                 # keeps the node's own tokens in MAC order
+        self.medium.enqueue(node.index, target.index if target else UNKNOWN_DST, frame)
+
     def cut(self, mac, on):
         node = self._node(mac)
         node.cut = bool(on)
@@ -132,7 +175,10 @@ class Air:
             "radio": dict(self.medium.counters),
             "nodes": [{"name": n.name, "mac": n.mac.hex(":"), "channel": n.channel,
                        "connected": n.send is not None, "radio_on": n.radio_on, "cut": n.cut,
-                       "group": n.group, "position": self._position(n)}
+                       "group": n.group, "position": self._position(n),
+                       "rate": self.medium.stations[n.index].phy.name,
+                       "protocol": self.medium.stations[n.index].protocol,
+                       "max_data_len": n.max_data_len, "dropped_oversize": n.dropped_oversize}
                       for n in self.nodes],
         }
 
@@ -151,7 +197,8 @@ class Air:
         failed, node.pending = node.pending, deque()
         if node.send is not None:
             for token in failed:
-                node.send(protocol.txdone(token, False))
+                if token is not None:             # None: an injected frame (inject)
+                    node.send(protocol.txdone(token, False))
 
     # -- the Medium's host callbacks -------------------------------------------
     def reachable(self, i, j):
@@ -168,6 +215,7 @@ class Air:
         return [(j, mw) for j, _dbm, mw in self.radio.heard_by[i] if reachable(i, j)]
 
     def on_transmit(self, i, tx, airtime_us):
+        self.counters["airtime_us"] += airtime_us     # every frame on air, ACKs and retries too
         # Record each frame once as it goes on air (not MAC retries or ACKs).
         if self.capture is not None and tx.kind == KIND_DATA and tx.attempt == 0:
             node = self.nodes[i]
@@ -181,9 +229,16 @@ class Air:
 
     def deliver(self, j, frame, sender, rssi):
         node = self.nodes[j]
-        if node.send is not None:
-            self.counters["rx"] += 1
-            node.send(protocol.rx(self.nodes[sender].mac, rssi, frame))
+        if node.send is None:
+            return
+        if len(frame) > node.max_data_len:
+            # ESP-NOW v1 receivers "truncate the data to the first 250 bytes or
+            # discard the packet entirely" (espnow.rst): here, discard. The MAC
+            # already acknowledged it, so a unicast sender still sees success.
+            node.dropped_oversize += 1
+            return
+        self.counters["rx"] += 1
+        node.send(protocol.rx(self.nodes[sender].mac, rssi, frame, getattr(frame, "key_id", None)))
 
     def send_done(self, i, dst, ok):
         node = self.nodes[i]
@@ -191,5 +246,5 @@ class Air:
             return
         token = node.pending.popleft()
         self.counters["tx_ok" if ok else "tx_failed"] += 1
-        if node.send is not None:
+        if node.send is not None and token is not None:
             node.send(protocol.txdone(token, ok))

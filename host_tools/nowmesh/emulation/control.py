@@ -44,6 +44,10 @@ class MediumControl:
         """{mac: group 1..255}; unlisted nodes are group 0; {} heals."""
         return self._call(protocol.partition(groups))
 
+    def inject(self, src, dst, frame):
+        """Put frame on the air as if src sent it to dst (broadcast: ff:..:ff)."""
+        return self._call(protocol.inject(src, dst, frame))
+
     def status(self):
         return json.loads(self._call(protocol.status()))
 

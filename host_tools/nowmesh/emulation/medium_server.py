@@ -27,9 +27,14 @@ IDLE_WAIT_S = 0.5                 # longest select() when no event is due
 MAX_OUTPUT = 1 << 20              # a process this far behind is disconnected
 
 
+# node message -> the Air method that applies it to the sending node
+NODE_MESSAGES = {protocol.CHANNEL: "set_channel", protocol.RADIO: "set_radio",
+                 protocol.RATE: "set_rate", protocol.PROTOCOL: "set_protocol",
+                 protocol.TX: "transmit"}
 # control message -> the Air method that applies it (STATUS answers with JSON)
 CONTROL = {protocol.CUT: "cut", protocol.KILL: "kill", protocol.SET_LOSS: "set_loss",
-           protocol.MOVE: "move", protocol.PARTITION: "partition", protocol.STATUS: None}
+           protocol.MOVE: "move", protocol.PARTITION: "partition", protocol.INJECT: "inject",
+           protocol.STATUS: None}
 
 
 class Connection:
@@ -191,22 +196,22 @@ class MediumServer:
         if conn.closing:
             return
         if kind == protocol.HELLO:
-            self._hello(conn, fields[0])
-        elif kind in (protocol.CHANNEL, protocol.RADIO, protocol.TX):
+            self._hello(conn, *fields)
+        elif kind in NODE_MESSAGES:
             self._node_message(conn, kind, fields)
         elif kind in CONTROL:
             self._control(conn, kind, fields)
         else:
             self._refuse(conn, "unexpected message type 0x%02x" % kind)
 
-    def _hello(self, conn, mac):
+    def _hello(self, conn, mac, max_data_len):
         if conn.node is not None:
             self._release(conn)
         for other in list(self._connections):
             if other is not conn and other.node is not None and other.node.mac == bytes(mac):
                 self._refuse(other, "another process connected as %s" % bytes(mac).hex(":"))
         conn.send_to_node = lambda message: self._send(conn, message)
-        node = self.air.bind(mac, conn.send_to_node)
+        node = self.air.bind(mac, conn.send_to_node, max_data_len)
         if node is None:
             self._refuse(conn, "no node in the topology has MAC %s" % bytes(mac).hex(":"))
             return
@@ -222,13 +227,14 @@ class MediumServer:
         node = conn.node
         if node is None or node.send is not conn.send_to_node:
             self._refuse(conn, "send HELLO with the node's MAC first")
-        elif kind == protocol.CHANNEL:
-            self.air.set_channel(node, fields[0])
-        elif kind == protocol.RADIO:
-            self.air.set_radio(node, fields[0])
-        else:
-            token, dst, frame, _sync = fields
-            self.air.transmit(node, token, dst, frame)
+            return
+        if kind == protocol.TX:
+            token, dst, frame, _sync, key_id = fields
+            fields = (token, dst, frame, key_id)
+        try:
+            getattr(self.air, NODE_MESSAGES[kind])(node, *fields)
+        except ValueError as error:           # e.g. a rate the ESP32 has not
+            self._refuse(conn, str(error))
 
     def _control(self, conn, kind, fields):
         if kind == protocol.STATUS:

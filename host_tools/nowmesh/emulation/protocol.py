@@ -8,10 +8,12 @@ golden vectors below.
 import struct
 
 # node -> medium
-HELLO = 0x01        # mac[6]
+HELLO = 0x01        # mac[6] [, max_data_len u16: 250 if absent]
 CHANNEL = 0x02      # channel u8
-TX = 0x03           # token u32, flags u8, dst mac[6], frame
+TX = 0x03           # token u32, flags u8, dst mac[6], [key_id[8] if FLAG_ENCRYPTED], frame
 RADIO = 0x04        # on u8: 1 while a WLAN interface is active
+RATE = 0x05         # rate u8: espnow.config(rate=), a wifi_phy_rate_t code
+PROTOCOL = 0x06     # bits u8: WLAN.config(protocol=) (11b 1, 11g 2, 11n 4, LR 8)
 # control (any connection, e.g. a test or `nowmesh emulate`)
 CUT = 0x10          # mac[6], cut u8: 1 = unreachable, 0 = back on air
 KILL = 0x11         # mac[6]: cut, and drop its queued frames (power loss)
@@ -19,14 +21,19 @@ SET_LOSS = 0x12     # ppm u32: extra per-frame loss probability * 1e6
 STATUS = 0x13       # empty: ask for a JSON status line
 MOVE = 0x14         # mac[6], x i32, y i32 (centimetres): a new position
 PARTITION = 0x15    # n * (mac[6], group u8): only same-group nodes hear each other; empty heals
+INJECT = 0x16       # src mac[6], dst mac[6], frame: an attacker's radio sends frame as src (replay)
 # medium -> node
 WELCOME = 0x81      # index u16, channel u8
 RX = 0x82           # src mac[6], rssi i8, frame
+RX_SEALED = 0x85    # src mac[6], rssi i8, key_id[8], frame: sent encrypted with that key
 TXDONE = 0x83       # token u32, ok u8
 ERROR = 0x84        # utf-8 text; the medium closes the connection after it
 REPLY = 0x90        # status u8 (0 ok), utf-8 text (JSON for STATUS)
 
 FLAG_SYNC = 0x01
+FLAG_ENCRYPTED = 0x02     # the sender encrypted it for the peer (LMK): a key_id follows dst
+KEY_ID_LEN = 8
+V1_MAX_DATA_LEN = 250
 BROADCAST = b"\xff" * 6
 HEADER = struct.Struct(">HB")
 MAX_MESSAGE = 4096  # longer than any frame (ESP-NOW v2 allows 1470 bytes)
@@ -40,8 +47,11 @@ def encode(kind, body=b""):
     return HEADER.pack(len(body) + 1, kind) + bytes(body)
 
 
-def hello(mac):
-    return encode(HELLO, _mac(mac))
+def hello(mac, max_data_len=None):
+    body = _mac(mac)
+    if max_data_len is not None:
+        body += struct.pack(">H", max_data_len)
+    return encode(HELLO, body)
 
 
 def channel(number):
@@ -52,8 +62,18 @@ def radio(on):
     return encode(RADIO, b"\x01" if on else b"\x00")
 
 
-def tx(token, dst, frame, sync=True):
-    return encode(TX, struct.pack(">IB", token, FLAG_SYNC if sync else 0) + _mac(dst) + bytes(frame))
+def tx(token, dst, frame, sync=True, key_id=None):
+    flags = (FLAG_SYNC if sync else 0) | (FLAG_ENCRYPTED if key_id is not None else 0)
+    sealed = _key_id(key_id) if key_id is not None else b""
+    return encode(TX, struct.pack(">IB", token, flags) + _mac(dst) + sealed + bytes(frame))
+
+
+def rate(code):
+    return encode(RATE, bytes((code,)))
+
+
+def protocol_bits(bits):
+    return encode(PROTOCOL, bytes((bits,)))
 
 
 def cut(mac, on=True):
@@ -82,12 +102,18 @@ def partition(groups):
     return encode(PARTITION, body)
 
 
+def inject(src, dst, frame):
+    return encode(INJECT, _mac(src) + _mac(dst) + bytes(frame))
+
+
 def welcome(index, channel_number):
     return encode(WELCOME, struct.pack(">HB", index, channel_number))
 
 
-def rx(src, rssi, frame):
-    return encode(RX, _mac(src) + struct.pack(">b", rssi) + bytes(frame))
+def rx(src, rssi, frame, key_id=None):
+    if key_id is None:
+        return encode(RX, _mac(src) + struct.pack(">b", rssi) + bytes(frame))
+    return encode(RX_SEALED, _mac(src) + struct.pack(">b", rssi) + _key_id(key_id) + bytes(frame))
 
 
 def txdone(token, ok):
@@ -102,6 +128,13 @@ def reply(ok, text=""):
     return encode(REPLY, bytes((0 if ok else 1,)) + text.encode("utf-8"))
 
 
+def _key_id(key_id):
+    key_id = bytes(key_id)
+    if len(key_id) != KEY_ID_LEN:
+        raise ValueError("a key id is %d bytes, got %d" % (KEY_ID_LEN, len(key_id)))
+    return key_id
+
+
 def _mac(mac):
     mac = bytes(mac)
     if len(mac) != 6:
@@ -110,8 +143,9 @@ def _mac(mac):
 
 
 # Minimum body length per type: shorter bodies are protocol errors.
-_MIN_BODY = {HELLO: 6, CHANNEL: 1, TX: 11, RADIO: 1, CUT: 7, KILL: 6, SET_LOSS: 4,
-             STATUS: 0, MOVE: 14, PARTITION: 0, WELCOME: 3, RX: 7, TXDONE: 5, ERROR: 0, REPLY: 1}
+_MIN_BODY = {HELLO: 6, CHANNEL: 1, TX: 11, RADIO: 1, RATE: 1, PROTOCOL: 1, CUT: 7, KILL: 6,
+             SET_LOSS: 4, STATUS: 0, MOVE: 14, PARTITION: 0, INJECT: 12, WELCOME: 3, RX: 7, RX_SEALED: 15,
+             TXDONE: 5, ERROR: 0, REPLY: 1}
 
 
 def parse(kind, body):
@@ -121,15 +155,25 @@ def parse(kind, body):
         raise ProtocolError("unknown message type 0x%02x" % kind)
     if len(body) < need:
         raise ProtocolError("message 0x%02x too short (%d bytes)" % (kind, len(body)))
-    if kind in (HELLO, KILL):
+    if kind == HELLO:
+        max_len = struct.unpack_from(">H", body, 6)[0] if len(body) >= 8 else V1_MAX_DATA_LEN
+        return body[:6], max_len
+    if kind == KILL:
         return (body[:6],)
-    if kind in (CHANNEL, RADIO):
+    if kind in (CHANNEL, RADIO, RATE, PROTOCOL):
         return (body[0],)
     if kind == TX:
         token, flags = struct.unpack_from(">IB", body)
-        return token, body[5:11], body[11:], bool(flags & FLAG_SYNC)
+        if not flags & FLAG_ENCRYPTED:
+            return token, body[5:11], body[11:], bool(flags & FLAG_SYNC), None
+        if len(body) < 11 + KEY_ID_LEN:
+            raise ProtocolError("encrypted TX without its key id")
+        return (token, body[5:11], body[11 + KEY_ID_LEN:], bool(flags & FLAG_SYNC),
+                body[11:11 + KEY_ID_LEN])
     if kind == CUT:
         return body[:6], bool(body[6])
+    if kind == INJECT:
+        return bytes(body[:6]), bytes(body[6:12]), bytes(body[12:])
     if kind == MOVE:
         x_cm, y_cm = struct.unpack_from(">ii", body, 6)
         return body[:6], x_cm / 100.0, y_cm / 100.0
@@ -143,6 +187,8 @@ def parse(kind, body):
         return struct.unpack_from(">HB", body)
     if kind == RX:
         return body[:6], struct.unpack_from(">b", body, 6)[0], body[7:]
+    if kind == RX_SEALED:
+        return body[:6], struct.unpack_from(">b", body, 6)[0], body[15:], body[7:15]
     if kind == TXDONE:
         token, ok = struct.unpack_from(">IB", body)
         return token, bool(ok)

@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -40,6 +41,10 @@ EXIT_HARD_RESET = 73      # machine.reset(): the emulated machine module exits w
 # -X heapsize so that user code finds about `heap` free, as on a board whose REPL is in C
 SHIM_HEAP = 14 * 1024
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upy", "_emunode_repl.py")
+# The board's own built-in and frozen modules (machine, esp32, flashbdev, ...):
+# every emulated board has them, as every ESP32 running MicroPython does.
+BOARD_MODULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "emulation", "board_upy")
 HOLD_S = 0.5              # how long input is held after a Ctrl-C for the shim to reach a prompt
 CRASH_RESTART_S = 1.0
 
@@ -92,6 +97,8 @@ class EmulatedBoard:
         self.fs_dir = os.path.abspath(fs_dir)
         self.micropython = micropython or default_micropython()
         self.extra = [os.path.abspath(d) for d in micropypath_extra]
+        if BOARD_MODULES not in self.extra:
+            self.extra.append(BOARD_MODULES)
         self.heap = heap
         self.env = dict(env or {})
         self.tap = tap
@@ -108,6 +115,8 @@ class EmulatedBoard:
         self._hold_until = None
         self._last_out = 0
         self._button = False
+        # the chip's RAM that a soft reset keeps: the Wi-Fi driver's state
+        self._ram = None
 
     # --- public ----------------------------------------------------------------
     @property
@@ -163,6 +172,9 @@ class EmulatedBoard:
             self._thread.join(timeout)
         self._kill()
         self._close_fds()
+        if self._ram is not None:
+            shutil.rmtree(self._ram, ignore_errors=True)
+            self._ram = None
 
     def __enter__(self):
         return self.start()
@@ -171,6 +183,16 @@ class EmulatedBoard:
         self.stop()
 
     # --- child process -------------------------------------------------------
+    def _wifi_ram(self, boot):
+        """The file the emulated network module keeps Wi-Fi state in; emptied
+        unless this is a soft reset (a hard reset or power cycle resets the radio)."""
+        if self._ram is None:
+            self._ram = tempfile.mkdtemp(prefix="nowmesh-emunode-ram-")
+        path = os.path.join(self._ram, "wifi")
+        if boot != "soft" and os.path.exists(path):
+            os.remove(path)
+        return path
+
     def _spawn(self, mode, boot):
         ctl_r, ctl_w = os.pipe()
         env = dict(os.environ)
@@ -181,6 +203,7 @@ class EmulatedBoard:
             "NOWMESH_EMU_EXTRA": os.pathsep.join(self.extra),
             "NOWMESH_EMU_MODE": mode,
             "NOWMESH_EMU_BOOT": boot,
+            "NOWMESH_EMU_RAM": self._wifi_ram(boot),
             "NOWMESH_EMU_CTL": "/proc/self/fd/%d" % ctl_w,
         })
         try:

@@ -32,7 +32,7 @@ class SimParams:
     def __init__(self, protocol="nowmesh", seed=1, duration_s=120.0, reading_interval_s=30.0,
                  deadline_s=10.0, loss=0.0, requests=0, environment="indoor",
                  shadowing_db=4.0, proc_ms=1.0, rxbuf=528, key=DEFAULT_KEY, retry_limit=5,
-                 protocol_options=None):
+                 protocol_options=None, phy_rate="1M"):
         if protocol not in PROTOCOLS:
             raise ValueError("unknown protocol %r" % protocol)
         self.protocol = protocol
@@ -50,6 +50,9 @@ class SimParams:
         self.key = key
         self.retry_limit = retry_limit
         self.protocol_options = protocol_options or {}
+        # every node's espnow rate (radio.RATES); an LR rate also sets every
+        # node's WLAN protocol to include LR, as both ends of an LR link must
+        self.phy = radio.rate_by_name(phy_rate)
 
 
 class SimNode:
@@ -82,9 +85,14 @@ class Simulation:
         self.scenario = scenario
         self.rng = random.Random("nowmesh-sim/%s" % params.seed)
         self.q = EventQueue()
-        self.radio = radio.RadioModel(topology, params.seed, params.exponent, params.shadowing_db)
+        self.radio = radio.RadioModel(topology, params.seed, params.exponent, params.shadowing_db,
+                                      detect_dbm=radio.lowest_detect_dbm([params.phy.code]))
         self.medium = Medium(self.q, self.radio, self.rng, self,
                              MacParams(retry_limit=params.retry_limit), params.loss)
+        for i in range(len(topology.names)):
+            self.medium.set_rate(i, params.phy)
+            if params.phy.family == radio.LR:
+                self.medium.set_protocol(i, radio.PROTOCOL_DEFAULT | radio.PROTOCOL_BITS[radio.LR])
         self.protocol = PROTOCOLS[params.protocol]
         self.keys = self.protocol.make_keys(params.key)
         self.nodes = [SimNode(i, name, topology.channels[i]) for i, name in enumerate(topology.names)]

@@ -41,9 +41,10 @@ class MacParams:
 
 class Transmission:
     __slots__ = ("sender", "dst", "frame", "kind", "end_us", "bits", "receivers",
-                 "mac_seq", "acked", "for_tx", "epoch", "attempt")
+                 "mac_seq", "acked", "for_tx", "epoch", "attempt", "phy")
 
-    def __init__(self, sender, dst, frame, kind, end_us, bits, mac_seq):
+    def __init__(self, sender, dst, frame, kind, end_us, bits, mac_seq, phy):
+        self.phy = phy            # radio.Rate it is sent at
         self.sender = sender
         self.dst = dst            # receiver index, or None for broadcast
         self.frame = frame
@@ -63,9 +64,11 @@ class Station:
 
     __slots__ = ("signals", "locked", "locked_mw", "locked_min_sinr", "transmitting",
                  "queue", "busy", "cw", "retries", "mac_seq", "current", "last_seq_from",
-                 "epoch")
+                 "epoch", "phy", "protocol")
 
     def __init__(self, cw_min):
+        self.phy = radio.DEFAULT_RATE     # the rate it sends data at (espnow rate)
+        self.protocol = radio.PROTOCOL_DEFAULT  # what it decodes (WLAN protocol bits)
         self.signals = {}         # Transmission -> received power (mW) at this node
         self.locked = None
         self.locked_mw = 0.0
@@ -111,6 +114,14 @@ class Medium:
         if not st.busy:
             self._start_access(i)
 
+    def set_rate(self, i, phy):
+        """Node i sends its data frames at `phy` (a radio.Rate) from now on."""
+        self.stations[i].phy = phy
+
+    def set_protocol(self, i, bits):
+        """Node i's WLAN protocol bitmap (11b 1, 11g 2, 11n 4, LR 8): which frames it decodes."""
+        self.stations[i].protocol = bits
+
     def power_off(self, i):
         """Forget queued frames and abort reception; frames already on air finish."""
         st = self.stations[i]
@@ -151,16 +162,21 @@ class Medium:
         return total
 
     # -- PHY: putting a frame on the air and receiving it ---------------------
-    def _transmit(self, i, dst, frame, kind, mac_seq):
+    def _transmit(self, i, dst, frame, kind, mac_seq, phy=None):
         st = self.stations[i]
         payload_len = len(frame)
         if kind == KIND_ACK:
-            duration = radio.ack_airtime_us()
+            phy = phy.ack_rate()
+            duration = phy.airtime_us(radio.ACK_BYTES)
             bits = 8 * radio.ACK_BYTES
         else:
-            duration = radio.airtime_us(payload_len)
+            phy = st.phy
+            duration = radio.airtime_us(payload_len, phy)
             bits = radio.frame_bits(payload_len)
-        tx = Transmission(i, dst, frame, kind, self.q.now_us + duration, bits, mac_seq)
+        tx = Transmission(i, dst, frame, kind, self.q.now_us + duration, bits, mac_seq, phy)
+        # a receiver locks onto the frame only if its protocol decodes the
+        # rate's family and the frame is above that rate's detection floor
+        needs, floor = phy.protocol_bit, phy.detect_mw
         st.transmitting = True
         if st.locked is not None:        # half duplex: our own send kills a reception
             self.counters["half_duplex"] += 1
@@ -172,13 +188,14 @@ class Medium:
             rx.signals[tx] = mw
             if rx.transmitting:
                 continue
-            if rx.locked is None or mw >= rx.locked_mw * CAPTURE_RATIO:
+            if (rx.protocol & needs and mw >= floor
+                    and (rx.locked is None or mw >= rx.locked_mw * CAPTURE_RATIO)):
                 if rx.locked is not None:
                     self.counters["captures"] += 1
                 rx.locked = tx
                 rx.locked_mw = mw
                 rx.locked_min_sinr = self._sinr(rx, mw)
-            else:
+            elif rx.locked is not None:
                 sinr = self._sinr(rx, rx.locked_mw)
                 if sinr < rx.locked_min_sinr:
                     rx.locked_min_sinr = sinr
@@ -209,7 +226,7 @@ class Medium:
 
     def _decoded(self, tx, min_sinr):
         sinr_db = radio.mw_to_dbm(min_sinr)
-        if self.rng.random() < radio.packet_error_rate(sinr_db, tx.bits):
+        if self.rng.random() < radio.packet_error_rate(sinr_db, tx.bits, tx.phy):
             self.counters["phy_errors"] += 1
             return False
         if self.extra_loss and self.rng.random() < self.extra_loss:
@@ -237,7 +254,7 @@ class Medium:
     def _send_ack(self, j, data_tx):
         if self.stations[j].transmitting:
             return
-        ack_tx = self._transmit(j, data_tx.sender, b"", KIND_ACK, data_tx.mac_seq)
+        ack_tx = self._transmit(j, data_tx.sender, b"", KIND_ACK, data_tx.mac_seq, data_tx.phy)
         ack_tx.for_tx = data_tx
 
     # -- MAC: completion ------------------------------------------------------
@@ -248,7 +265,7 @@ class Medium:
         if tx.dst is None:
             self._finish_head(tx.sender, None)
             return
-        wait = SIFS_US + radio.ack_airtime_us() + SLOT_US
+        wait = SIFS_US + radio.ack_airtime_us(tx.phy) + SLOT_US
         self.q.after(wait, self._ack_deadline, tx, st.epoch)
 
     def _ack_deadline(self, tx, epoch):

@@ -34,13 +34,101 @@ ENVIRONMENTS = {  # path-loss exponent n by environment
 }
 
 
-def airtime_us(payload_len):
-    """Time on air of one ESP-NOW frame carrying `payload_len` bytes at 1 Mbps."""
-    return PREAMBLE_US + US_PER_BYTE * (MAC_OVERHEAD_BYTES + payload_len)
+# -- PHY rates (espnow.config(rate=...)) ----------------------------------------
+# One row per rate: ESP-IDF's wifi_phy_rate_t code (what espnow.RATE_* hold),
+# the modulation family, the data rate, and the ESP32's receiver sensitivity
+# at that rate (ESP32 Series Datasheet, "Wi-Fi Radio" receiver sensitivity
+# table; LR: Espressif's ESP32 Wi-Fi specification post, -105 dBm for LR).
+# A rate's error rate is the 1 Mbps DBPSK curve shifted by its sensitivity
+# difference (a frame at S dBm fails as often at that rate as one at -97 dBm
+# does at 1 Mbps), and so is its detection floor.
+DSSS, OFDM, LR = "dsss", "ofdm", "lr"
+# which WLAN protocol bit (config(protocol=)) a receiver needs to decode a family
+PROTOCOL_BITS = {DSSS: 0x1, OFDM: 0x2, LR: 0x8}     # 11b, 11g, LR
+PROTOCOL_DEFAULT = 0x7                                # 11b | 11g | 11n
+OFDM_PREAMBLE_US = 20     # L-STF + L-LTF + SIGNAL
+OFDM_SYMBOL_US = 4
+OFDM_EXTENSION_US = 6     # 2.4 GHz signal extension
+OFDM_SERVICE_TAIL_BITS = 22
 
 
-def ack_airtime_us():
-    return PREAMBLE_US + US_PER_BYTE * ACK_BYTES
+class Rate:
+    """One PHY rate: code (wifi_phy_rate_t), family, Mbps, sensitivity dBm."""
+
+    def __init__(self, code, name, family, mbps, sensitivity_dbm):
+        self.code = code
+        self.name = name
+        self.family = family
+        self.mbps = mbps
+        self.sensitivity_dbm = sensitivity_dbm
+        self.offset_db = sensitivity_dbm - SENSITIVITY_DBM    # 0 at 1 Mbps
+        self.detect_dbm = DETECT_DBM + self.offset_db
+        self.detect_mw = 10.0 ** (self.detect_dbm / 10.0)
+        self.protocol_bit = PROTOCOL_BITS[family]
+
+    def airtime_us(self, nbytes):
+        bits = 8 * nbytes
+        if self.family == OFDM:
+            symbols = -(-(bits + OFDM_SERVICE_TAIL_BITS) // int(4 * self.mbps))
+            return OFDM_PREAMBLE_US + OFDM_SYMBOL_US * symbols + OFDM_EXTENSION_US
+        # DSSS/CCK long preamble; LR's PPDU is not published: the same 192 us
+        # preamble and PLCP header, then the payload at the LR rate (an estimate)
+        return PREAMBLE_US + int(-(-bits // self.mbps))
+
+    def ack_rate(self):
+        """ACKs go at the basic rate of the data frame's family."""
+        return RATES[RATE_1M if self.family == DSSS else (RATE_6M if self.family == OFDM else self.code)]
+
+
+RATE_1M, RATE_6M = 0x00, 0x0B
+RATES = {r.code: r for r in (
+    Rate(0x00, "1M", DSSS, 1.0, -97.0),
+    Rate(0x01, "2M", DSSS, 2.0, -94.0),
+    Rate(0x02, "5.5M", DSSS, 5.5, -92.0),
+    Rate(0x03, "11M", DSSS, 11.0, -88.0),
+    Rate(0x0B, "6M", OFDM, 6.0, -93.0),
+    Rate(0x0F, "9M", OFDM, 9.0, -91.0),
+    Rate(0x0A, "12M", OFDM, 12.0, -89.0),
+    Rate(0x0E, "18M", OFDM, 18.0, -87.0),
+    Rate(0x09, "24M", OFDM, 24.0, -84.0),
+    Rate(0x0D, "36M", OFDM, 36.0, -80.0),
+    Rate(0x08, "48M", OFDM, 48.0, -77.0),
+    Rate(0x0C, "54M", OFDM, 54.0, -75.0),
+    Rate(0x29, "LR250K", LR, 0.25, -105.0),
+    Rate(0x2A, "LR500K", LR, 0.5, -102.0),
+)}
+DEFAULT_RATE = RATES[RATE_1M]
+
+
+def lowest_detect_dbm(codes):
+    """The detection floor a RadioModel needs so the given rates' frames are kept."""
+    return min([DETECT_DBM] + [rate(code).detect_dbm for code in codes])
+
+
+def rate(code):
+    """The Rate for a wifi_phy_rate_t code; ValueError for one the ESP32 has not."""
+    found = RATES.get(code)
+    if found is None:
+        raise ValueError("no PHY rate %r (known: %s)" % (code, ", ".join(
+            "%s=%d" % (r.name, r.code) for r in RATES.values())))
+    return found
+
+
+def rate_by_name(name):
+    for r in RATES.values():
+        if r.name.lower() == str(name).lower():
+            return r
+    raise ValueError("no PHY rate %r (known: %s)" % (name, ", ".join(r.name for r in RATES.values())))
+
+
+def airtime_us(payload_len, phy=DEFAULT_RATE):
+    """Time on air of one ESP-NOW frame carrying `payload_len` bytes: at 1 Mbps
+    192 us + 8 us per byte of (43 bytes of overhead + payload)."""
+    return phy.airtime_us(MAC_OVERHEAD_BYTES + payload_len)
+
+
+def ack_airtime_us(phy=DEFAULT_RATE):
+    return phy.ack_rate().airtime_us(ACK_BYTES)
 
 
 def frame_bits(payload_len):
@@ -62,9 +150,10 @@ def path_loss_db(distance_m, exponent):
     return PL_D0_DB + 10.0 * exponent * math.log10(max(distance_m, 1.0))
 
 
-def packet_error_rate(sinr_db, bits):
-    """PER of a frame of `bits` bits at the given SINR (1 Mbps DBPSK)."""
-    sinr = 10.0 ** (sinr_db / 10.0)
+def packet_error_rate(sinr_db, bits, phy=DEFAULT_RATE):
+    """PER of a frame of `bits` bits at the given SINR (1 Mbps DBPSK, shifted
+    by the rate's sensitivity difference)."""
+    sinr = 10.0 ** ((sinr_db - phy.offset_db) / 10.0)
     ber = 0.5 * math.exp(-22.0 * sinr)
     if ber < 1e-15:
         return 0.0
@@ -90,8 +179,10 @@ class RadioModel:
     not depend on the order links are computed in, and survives moves.
     """
 
-    def __init__(self, topology, seed, exponent=3.0, shadowing_db=4.0, tx_dbm=TX_POWER_DBM):
+    def __init__(self, topology, seed, exponent=3.0, shadowing_db=4.0, tx_dbm=TX_POWER_DBM,
+                 detect_dbm=DETECT_DBM):
         self.topology = topology
+        self.detect_dbm = detect_dbm      # lower for LR rates: see lowest_detect_dbm()
         self.seed = seed
         self.exponent = exponent
         self.shadowing_db = shadowing_db
@@ -110,7 +201,7 @@ class RadioModel:
     # -- construction -------------------------------------------------------
     def _max_reach_m(self):
         # Beyond this even a +4 sigma shadowing draw stays below DETECT_DBM.
-        return range_for_rx_dbm(DETECT_DBM - 4.0 * self.shadowing_db, self.exponent, self.tx_dbm)
+        return range_for_rx_dbm(self.detect_dbm - 4.0 * self.shadowing_db, self.exponent, self.tx_dbm)
 
     def _from_positions(self):
         reach = self._max_reach_m()
@@ -155,7 +246,7 @@ class RadioModel:
         old = self.link_dbm[i].pop(j, None)
         if old is not None:
             self.heard_by[i] = [e for e in self.heard_by[i] if e[0] != j]
-        if rx_dbm >= DETECT_DBM:
+        if rx_dbm >= self.detect_dbm:
             self.link_dbm[i][j] = rx_dbm
             self.heard_by[i].append((j, rx_dbm, dbm_to_mw(rx_dbm)))
             self.heard_by[i].sort()
@@ -176,15 +267,15 @@ class RadioModel:
                 continue
             (xj, yj) = self.positions[j]
             near = math.hypot(x - xj, y - yj) <= reach * 1.5
-            self._set_link(i, j, self._rx_from_distance(i, j) if near else DETECT_DBM - 1)
-            self._set_link(j, i, self._rx_from_distance(j, i) if near else DETECT_DBM - 1)
+            self._set_link(i, j, self._rx_from_distance(i, j) if near else self.detect_dbm - 1)
+            self._set_link(j, i, self._rx_from_distance(j, i) if near else self.detect_dbm - 1)
 
-    def usable(self, i, j, payload_len=100, max_per=0.5):
+    def usable(self, i, j, payload_len=100, max_per=0.5, phy=DEFAULT_RATE):
         """True if i -> j delivers a `payload_len` frame with PER below max_per in silence."""
         rx = self.link_dbm[i].get(j)
-        if rx is None:
+        if rx is None or rx < phy.detect_dbm:
             return False
-        return packet_error_rate(rx - NOISE_DBM, frame_bits(payload_len)) < max_per
+        return packet_error_rate(rx - NOISE_DBM, frame_bits(payload_len), phy) < max_per
 
     def links(self):
         """Each undirected usable link once: (i, j, rssi_ij, rssi_ji)."""

@@ -34,7 +34,8 @@ def build_simulation(args):
     params = SimParams(protocol=args.protocol, seed=args.seed, duration_s=args.duration,
                        reading_interval_s=args.reading_interval, deadline_s=args.deadline,
                        loss=args.loss, requests=args.requests, environment=args.environment,
-                       shadowing_db=args.shadowing, protocol_options=options)
+                       shadowing_db=args.shadowing, protocol_options=options,
+                       phy_rate=args.rate)
     return Simulation(topo, params, scenario)
 
 

@@ -4,19 +4,37 @@
 # receive ring buffer and its arithmetic, counters, peers, the irq callback,
 # and the waits that read the medium (via _nowmesh_link) until something
 # arrives. espnow.py is the public API on top.
-import os
+import hashlib
 import time
 
 from micropython import const
 
 import _nowmesh_link
 
-# 250 (ESP-NOW v1); NOWMESH_ESPNOW_MAX_DATA_LEN=1470 emulates an ESP-IDF >= 5.4 build.
-MAX_DATA_LEN = int(os.getenv("NOWMESH_ESPNOW_MAX_DATA_LEN") or 250)
+# 250 (ESP-NOW v1), or 1470 for a firmware built with ESP-IDF >= 5.4 (v2)
+MAX_DATA_LEN = _nowmesh_link.max_data_len()
 ADDR_LEN = const(6)
 KEY_LEN = const(16)
 MAX_TOTAL_PEER_NUM = const(20)
 MAX_ENCRYPT_PEER_NUM = const(6)
+# espnow.RATE_*: ESP-IDF's wifi_phy_rate_t values, as modespnow.c exports them
+# (1, 2, 5.5, 11 Mbps long-preamble DSSS/CCK; 6..54 Mbps OFDM; Espressif LR).
+RATE_1M = const(0x00)
+RATE_2M = const(0x01)
+RATE_5M = const(0x02)
+RATE_11M = const(0x03)
+RATE_6M = const(0x0B)
+RATE_12M = const(0x0A)
+RATE_24M = const(0x09)
+RATE_54M = const(0x0C)
+RATE_LORA_250K = const(0x29)
+RATE_LORA_500K = const(0x2A)
+# the rates the emulated air models (sim/radio.py RATES): long-preamble DSSS/CCK,
+# OFDM 6..54 Mbps and LR; short-preamble and 802.11n MCS rates are not emulated
+_RATES = (0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x29, 0x2A)
+# A fixed default primary master key: ESP-IDF uses one when set_pmk() is never
+# called; its value is not documented, so two unconfigured ends simply agree.
+_DEFAULT_PMK = b"pmk1234567890123"
 
 _PACKET_OVERHEAD = const(13)          # espnow_pkt_t: magic, len, time_ms, rssi, peer[6]
 _DEFAULT_RXBUF = 2 * (_PACKET_OVERHEAD + MAX_DATA_LEN)     # 526 bytes for v1
@@ -43,6 +61,13 @@ def _is_group(mac):
     return mac[0] & 0x01     # broadcast and multicast addresses
 
 
+def key_id(pmk, lmk):
+    """What stands for the ciphertext on the emulated air: which keys sealed a
+    frame. A receiver whose PMK and LMK for the sender give another id cannot
+    decrypt it (CCMP fails), so the frame never reaches its application."""
+    return hashlib.sha256(bytes(pmk) + bytes(lmk)).digest()[:8]
+
+
 class _Driver:
     """What the ESP-IDF and modespnow.c hold for the one ESPNow singleton."""
 
@@ -54,6 +79,7 @@ class _Driver:
         self.ring_size = 0
         self.ring_used = 0
         self.peers = {}               # mac -> [lmk, channel, ifidx, encrypt]
+        self.pmk = _DEFAULT_PMK
         self.peer_order = []
         self.peers_table = {}
         self.peer_keys = {}           # mac -> the bytes object used as peers_table key
@@ -66,9 +92,11 @@ class _Driver:
         self.depth = 0                # espnow calls in progress on the main thread
 
     # -- callbacks from the link ------------------------------------------------
-    def on_rx(self, src, rssi, msg):
+    def on_rx(self, src, rssi, msg, sealed_with=None):
         if not self.active:
             return
+        if sealed_with is not None and not self.can_open(src, sealed_with):
+            return                    # CCMP decryption fails in the Wi-Fi driver: never seen
         cost = _PACKET_OVERHEAD + len(msg)
         if cost >= self.ring_size - 1 - self.ring_used:
             self.rx_dropped += 1
@@ -78,6 +106,10 @@ class _Driver:
         self.rx_packets += 1
         if self.irq is not None:
             self.irq_pending += 1
+
+    def can_open(self, src, sealed_with):
+        peer = self.peers.get(bytes(src))
+        return peer is not None and peer[3] and key_id(self.pmk, peer[0]) == sealed_with
 
     def on_txdone(self, token, ok):
         if not self.active:

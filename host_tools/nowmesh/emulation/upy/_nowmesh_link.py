@@ -17,10 +17,15 @@ _HELLO = const(0x01)
 _CHANNEL = const(0x02)
 _TX = const(0x03)
 _RADIO = const(0x04)
+_RATE = const(0x05)
+_PROTOCOL = const(0x06)
 _WELCOME = const(0x81)
 _RX = const(0x82)
 _TXDONE = const(0x83)
 _ERROR = const(0x84)
+_RX_SEALED = const(0x85)
+_FLAG_ENCRYPTED = const(0x02)
+_PROTOCOL_DEFAULT = const(7)
 _IPPROTO_TCP = const(6)
 _TCP_NODELAY = const(1)
 _CONNECT_TIMEOUT_MS = const(5000)
@@ -31,6 +36,12 @@ def parse_mac(text):
     if len(digits) != 12:
         raise ValueError("NOWMESH_MAC must be 6 hex bytes, got %r" % text)
     return bytes(int(digits[k:k + 2], 16) for k in range(0, 12, 2))
+
+
+def max_data_len():
+    """espnow.MAX_DATA_LEN of the emulated firmware: 250 (ESP-NOW v1) unless the
+    board's firmware is an ESP-IDF >= 5.4 build (NOWMESH_ESPNOW_MAX_DATA_LEN=1470)."""
+    return int(os.getenv("NOWMESH_ESPNOW_MAX_DATA_LEN") or 250)
 
 
 def env_mac():
@@ -49,7 +60,9 @@ class MediumLink:
         self.channel_set = False  # the program chose a channel: it overrides the topology's
         self.radio_on = False
         self.interfaces = [False, False]   # STA_IF, AP_IF active
-        self.on_rx = None         # callable(src_mac, rssi, frame)
+        self.rate = 0             # espnow.config(rate=): RATE_1M until set
+        self.protocol = _PROTOCOL_DEFAULT  # WLAN.config(protocol=)
+        self.on_rx = None         # callable(src_mac, rssi, frame, key_id or None)
         self.on_txdone = None     # callable(token, ok)
         self._buffer = bytearray()
         self._rxbuf = None            # read buffer, allocated once
@@ -83,11 +96,15 @@ class MediumLink:
 
     def _hello(self):
         self.index = None
-        self.send(_HELLO, self.mac)
+        self.send(_HELLO, self.mac + struct.pack(">H", max_data_len()))
         if not self.pump_until(lambda: self.index is not None, _CONNECT_TIMEOUT_MS):
             raise OSError("emulated node: no WELCOME from the medium")
         if self.channel_set:
             self.send(_CHANNEL, bytes((self.channel,)))
+        if self.rate:
+            self.send(_RATE, bytes((self.rate,)))
+        if self.protocol != _PROTOCOL_DEFAULT:
+            self.send(_PROTOCOL, bytes((self.protocol,)))
         if self.radio_on:
             self.send(_RADIO, b"\x01")
 
@@ -101,6 +118,41 @@ class MediumLink:
         self.channel_set = True
         if self.sock is not None:
             self.send(_CHANNEL, bytes((number,)))
+        self._save_wifi()
+
+    # -- Wi-Fi state that survives a soft reset -----------------------------------
+    # On a board the Wi-Fi driver keeps running through a soft reset (only the
+    # Python heap and ESP-NOW are reset): the interfaces stay active, the radio
+    # stays on its channel. The emulated board's supervisor gives each
+    # interpreter a file for that state (NOWMESH_EMU_RAM) and removes it on a
+    # hard reset or power cycle, after which the radio starts on its default
+    # channel.
+    def _save_wifi(self):
+        state = "%d %d %d %d" % (self.interfaces[0], self.interfaces[1],
+                                 self.channel, self.channel_set)
+        _in_ram("w", lambda f: f.write(state))
+
+    def resume_wifi(self):
+        """After a soft reset: take the Wi-Fi state back, and the radio back on air."""
+        try:
+            sta, ap, channel, chosen = [int(x) for x in _in_ram("r", lambda f: f.read()).split()]
+        except (OSError, AttributeError, ValueError):
+            return
+        self.interfaces = [bool(sta), bool(ap)]
+        self.channel, self.channel_set = channel, bool(chosen)
+        if (sta or ap) and os.getenv("NOWMESH_MEDIUM"):
+            self.radio_on = True
+            self.open()               # _hello() re-sends the channel and RADIO on
+
+    def set_rate(self, code):
+        self.rate = code
+        if self.sock is not None:
+            self.send(_RATE, bytes((code,)))
+
+    def set_protocol(self, bits):
+        self.protocol = bits
+        if self.sock is not None:
+            self.send(_PROTOCOL, bytes((bits,)))
 
     def interface_active(self, ifidx):
         return self.interfaces[ifidx]
@@ -113,10 +165,14 @@ class MediumLink:
         if radio_on != self.radio_on:
             self.radio_on = radio_on
             self.send(_RADIO, b"\x01" if radio_on else b"\x00")
+        self._save_wifi()
 
-    def transmit(self, dst, frame, sync):
+    def transmit(self, dst, frame, sync, key_id=None):
+        """Send a frame; key_id (8 bytes): encrypted for the peer with that key."""
         self._token = (self._token + 1) & 0xFFFFFFFF
-        self.send(_TX, struct.pack(">IB", self._token, 1 if sync else 0) + bytes(dst) + bytes(frame))
+        flags = (1 if sync else 0) | (_FLAG_ENCRYPTED if key_id else 0)
+        self.send(_TX, struct.pack(">IB", self._token, flags) + bytes(dst) + (key_id or b"")
+                  + bytes(frame))
         return self._token
 
     def send(self, kind, body):
@@ -187,7 +243,10 @@ class MediumLink:
     def _handle(self, kind, body):
         if kind == _RX:
             if self.on_rx is not None:
-                self.on_rx(body[:6], struct.unpack_from(">b", body, 6)[0], body[7:])
+                self.on_rx(body[:6], struct.unpack_from(">b", body, 6)[0], body[7:], None)
+        elif kind == _RX_SEALED:
+            if self.on_rx is not None:
+                self.on_rx(body[:6], struct.unpack_from(">b", body, 6)[0], body[15:], body[7:15])
         elif kind == _TXDONE:
             token, ok = struct.unpack_from(">IB", body)
             if self.on_txdone is not None:
@@ -242,6 +301,23 @@ class MediumLink:
             flags[0] = False
 
 
+def _in_ram(mode, action):
+    """action(file) on the supervisor's Wi-Fi state file (None without one). The
+    board's "/" is its flash folder, so the file's host folder is mounted for
+    the moment, as the emulated board mounts its extra module folders."""
+    path = os.getenv("NOWMESH_EMU_RAM")
+    if not path:
+        return None
+    folder, name = path.rsplit("/", 1)
+    point = "/.nowmesh-ram"
+    os.mount(os.VfsPosix(folder), point)
+    try:
+        with open(point + "/" + name, mode) as f:
+            return action(f)
+    finally:
+        os.umount(point)
+
+
 _link = None
 
 
@@ -250,4 +326,5 @@ def link():
     global _link
     if _link is None:
         _link = MediumLink()
+        _link.resume_wifi()
     return _link

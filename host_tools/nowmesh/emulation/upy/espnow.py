@@ -20,8 +20,10 @@ from micropython import const
 
 import _nowmesh_link
 from _nowmesh_espnow import (ADDR_LEN, KEY_LEN, MAX_DATA_LEN, MAX_ENCRYPT_PEER_NUM,  # noqa: F401
-                             MAX_TOTAL_PEER_NUM, _NO_KEY, _api, _driver,
-                             _esp_error, _initialised, _is_group, _mac, _start_watch)
+                             MAX_TOTAL_PEER_NUM, RATE_1M, RATE_2M, RATE_5M, RATE_6M, RATE_11M,
+                             RATE_12M, RATE_24M, RATE_54M, RATE_LORA_250K, RATE_LORA_500K,
+                             _NO_KEY, _RATES, _api, _driver,
+                             _esp_error, _initialised, _is_group, _mac, _start_watch, key_id)
 
 _RESPONSE_TIMEOUT_MS = const(1000)    # board: 100 ms; host scheduling needs more slack
 
@@ -65,7 +67,9 @@ class ESPNow:
         if timeout_ms is not None:
             d.timeout_ms = int(timeout_ms)
         if rate is not None:
-            int(rate)                 # accepted; the medium models 1 Mbps only
+            if int(rate) not in _RATES:
+                raise ValueError("rate %r is not emulated" % (rate,))
+            _nowmesh_link.link().set_rate(int(rate))
         if pm is not None and (not isinstance(pm, tuple) or not 1 <= len(pm) <= 2):
             raise TypeError("pm should be set to tuple of length 2")
         if not args:
@@ -150,7 +154,8 @@ class ESPNow:
         targets = self._targets(peer, msg)
         link = _nowmesh_link.link()
         for dst in targets:
-            link.transmit(dst, msg, sync)
+            lmk, _channel, _ifidx, encrypt = d.peers[dst]
+            link.transmit(dst, msg, sync, key_id(d.pmk, lmk) if encrypt else None)
         d.tx_packets += len(targets)
         if sync:
             self._wait_responses()
@@ -186,9 +191,10 @@ class ESPNow:
 
     # -- peers --------------------------------------------------------------------
     def set_pmk(self, pmk):
-        if len(bytes(pmk)) != KEY_LEN:
+        pmk = bytes(pmk.encode() if isinstance(pmk, str) else pmk)
+        if len(pmk) != KEY_LEN:
             raise ValueError("invalid buffer length")
-        _initialised()                # keys are accepted; frames are not encrypted
+        _initialised().pmk = pmk
 
     @_api
     def add_peer(self, mac, lmk=None, channel=None, ifidx=None, encrypt=None):

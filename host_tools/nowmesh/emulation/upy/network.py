@@ -6,6 +6,8 @@
 # config(channel=) moves the node to that Wi-Fi channel there (nodes hear
 # only nodes on their channel). The STA MAC comes from NOWMESH_MAC; as on an
 # ESP32, the AP MAC is the STA MAC + 1.
+import os
+
 from micropython import const
 
 import _nowmesh_link
@@ -29,6 +31,14 @@ MODE_11B = const(1)
 MODE_11G = const(2)
 MODE_11N = const(4)
 MODE_LR = const(8)
+_PROTOCOL_11AX = const(0x40)   # WIFI_PROTOCOL_11AX (ESP-IDF >= 5.4 numbering)
+
+# network_wlan.c: WIFI_PROTOCOL_DEFAULT is 11b|11g|11n, plus 11ax on chips
+# with Wi-Fi 6 (CONFIG_SOC_WIFI_HE_SUPPORT: the C6 of our boards).
+_HE_CHIPS = ("esp32c6",)
+_CHIP = os.getenv("NOWMESH_CHIP") or "esp32"
+_PROTOCOL_DEFAULT = (MODE_11B | MODE_11G | MODE_11N
+                     | (_PROTOCOL_11AX if _CHIP in _HE_CHIPS else 0))
 
 _hostname = "nowmesh"
 
@@ -45,7 +55,7 @@ class _Interface:
         self.ifidx = ifidx
         self.mac = None
         self.settings = {"pm": 1 if ifidx == STA_IF else 0, "txpower": 19.5, "reconnects": -1,
-                         "protocol": MODE_11B | MODE_11G | MODE_11N, "ssid": "",
+                         "protocol": _PROTOCOL_DEFAULT, "bandwidth": 2, "ssid": "",
                          "hidden": False, "security": AUTH_OPEN, "key": "", "max_clients": 10}
 
 
@@ -54,11 +64,37 @@ _ALIASES = {"essid": "ssid", "authmode": "security", "password": "key", "dhcp_ho
 
 
 class WLAN:
+    # The class constants of ports/esp32/network_wlan.c (wlan_if_locals_dict),
+    # with ESP-IDF's values (esp_wifi_types_generic.h, IDF >= 5.4.3).
     IF_STA = STA_IF
     IF_AP = AP_IF
     PM_NONE = const(0)
     PM_PERFORMANCE = const(1)
     PM_POWERSAVE = const(2)
+    SEC_OPEN = const(0)
+    SEC_WEP = const(1)
+    SEC_WPA = const(2)
+    SEC_WPA2 = const(3)
+    SEC_WPA_WPA2 = const(4)
+    SEC_WPA2_ENT = const(5)
+    SEC_WPA3 = const(6)
+    SEC_WPA2_WPA3 = const(7)
+    SEC_WAPI = const(8)
+    SEC_OWE = const(9)
+    SEC_WPA3_ENT_192 = const(10)
+    SEC_WPA3_EXT_PSK = const(11)
+    SEC_WPA3_EXT_PSK_MIXED_MODE = const(12)
+    SEC_DPP = const(13)
+    SEC_WPA3_ENT = const(14)
+    SEC_WPA2_WPA3_ENT = const(15)
+    SEC_WPA_ENT = const(16)
+    PROTOCOL_DEFAULT = _PROTOCOL_DEFAULT
+    PROTOCOL_LR = const(8)
+    BANDWIDTH_20 = const(1)
+    BANDWIDTH_40 = const(2)
+    BANDWIDTH_80 = const(3)
+    BANDWIDTH_160 = const(4)
+    BANDWIDTH_80_80 = const(5)
 
     def __init__(self, interface_id=STA_IF):
         if interface_id not in (STA_IF, AP_IF):
@@ -141,6 +177,9 @@ class WLAN:
             link.set_channel(int(value))
         elif name == "hostname":
             hostname(value)
+        elif name == "protocol":
+            link.set_protocol(int(value))
+            self._if.settings[name] = int(value)
         elif name in self._if.settings:
             self._if.settings[name] = value
         else:

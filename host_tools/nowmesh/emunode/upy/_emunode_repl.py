@@ -22,7 +22,7 @@
 #   NOWMESH_EMU_CTL    path of a pipe: state bytes to the supervisor
 #                      (X = running user code, R = waiting at a REPL prompt)
 #   NOWMESH_EMU_BOOT_MODULE  optional: a module (in NOWMESH_EMU_EXTRA) imported
-#                      before boot.py, as a board runs its frozen _boot.py
+#                      by the frozen _boot.py stage (see _frozen_boot)
 import builtins
 import io
 import os
@@ -487,6 +487,19 @@ def _needs_more(src):
     return False
 
 
+def _frozen_boot():
+    """The board's frozen _boot.py (ports/esp32/modules/_boot.py), run in the
+    REPL's globals as pyexec_frozen_module() runs it: `gc`, `vfs` and `bdev`
+    are defined at the prompt without an import. The flash directory is
+    already mounted as "/"; NOWMESH_EMU_BOOT_MODULE, if set, stands for the
+    mount failing (inisetup's initial setup or corrupt-filesystem loop)."""
+    src = "import gc\nimport vfs\nfrom flashbdev import bdev\n"
+    boot = os.getenv("NOWMESH_EMU_BOOT_MODULE")
+    if boot:
+        src += "import " + boot + "\n"
+    return src + "gc.collect()\n"
+
+
 def main():
     global _ctl
     ctl = os.getenv("NOWMESH_EMU_CTL")
@@ -497,9 +510,7 @@ def main():
     repl = Repl(mode)
     _set_state(b"X")
     try:
-        boot = os.getenv("NOWMESH_EMU_BOOT_MODULE")
-        if boot:      # the board's frozen _boot.py (mounts the filesystem) runs before boot.py
-            repl.run("import " + boot, "_boot.py", "exec")
+        repl.run(_frozen_boot(), "_boot.py", "exec")
         repl.run_file("boot.py")
         if mode == "friendly":
             repl.run_file("main.py")
