@@ -53,7 +53,7 @@ def check_route_table(steps):
     nbrs = NeighbourTable(8, 100000, lambda e: None)
     nhs = [node_id(100 + i) for i in range(4)]
     for nh in nhs:
-        nbrs.heard(nh, nh, -50, 0)
+        nbrs.heard(nh, -50, 0)
     dsts = [node_id(200 + i) for i in range(3)]
     t = RouteTable(8, nbrs)
     for step in steps:
@@ -121,7 +121,7 @@ def check_neighbour_eviction(steps, size=5):
             victim = min([(t, k) for k, t in last.items()])[1]   # the stalest entry
             del last[victim]
         del events[:]
-        table.heard(nid, nid, -50, now)
+        table.heard(nid, -50, now)
         last[nid] = now
         downs = [e[1] for e in events if e[2] == "down"]
         assert downs == ([victim] if victim is not None else []), (downs, victim)
