@@ -14,8 +14,8 @@
 #   partition, a revived node), asks that neighbour for its whole table with
 #   a unicast T_PULL(FULL); the answer is unicast (MAC-acknowledged). Rate
 #   limited by sync_holdoff_ms.
-# Checks are kept on a timing wheel of 256 ms slots: O(1) per reading, no
-# per-frame scan of the table.
+# Checks are timed in 256 ms slots, one per origin (origin -> slot): O(1) per
+# reading; the origins are scanned when the earliest slot is due, not per frame.
 import struct
 from micropython import const
 
