@@ -49,7 +49,7 @@ def add_arguments(p):
 
 def _check_ranges(args):
     checks = [
-        ("--nodes", 2 <= args.nodes <= 5000, "must be between 2 and 5000"),
+        ("--nodes", 2 <= args.nodes <= 10000, "must be between 2 and 10000"),
         ("--duration", args.duration > 0, "must be positive"),
         ("--reading-interval", args.reading_interval > 0, "must be positive"),
         ("--deadline", args.deadline > 0, "must be positive"),

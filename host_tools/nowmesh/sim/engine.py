@@ -8,6 +8,7 @@ through this same code path, so the metrics compare like with like.
 """
 import random
 import time
+from collections import deque
 
 from nowmesh.sim import radio
 from nowmesh.sim.events import EventQueue
@@ -71,7 +72,7 @@ class SimNode:
         self.epoch = 0
         self.timer_token = 0
         self.timer_at_ms = None
-        self.rxq = []
+        self.rxq = deque()
         self.rx_bytes = 0
         self.cpu_busy = False
         self.group = 0
@@ -144,7 +145,7 @@ class Simulation:
         node = self.nodes[j]
         if node.epoch != epoch or not node.rxq:
             return
-        frame, src_mac, rssi, cost = node.rxq.pop(0)
+        frame, src_mac, rssi, cost = node.rxq.popleft()
         node.rx_bytes -= cost
         self._feed(node, node.proto.receive(frame, src_mac, rssi, self.q.now_ms))
         if node.rxq:
@@ -185,7 +186,7 @@ class Simulation:
         self.reachability_changed()
         node.boot += 1
         node.epoch += 1
-        node.rxq, node.rx_bytes, node.cpu_busy = [], 0, False
+        node.rxq, node.rx_bytes, node.cpu_busy = deque(), 0, False
         node.timer_at_ms = None
         seed = self.rng.getrandbits(64).to_bytes(8, "little")
         node.proto = self.protocol.make_node(node.mac, node.name, self.keys, node.boot, seed,
@@ -216,7 +217,7 @@ class Simulation:
         node.epoch += 1
         self.metrics.on_power_off(i, self.q.now_us, node.proto.stats)
         node.proto = None
-        node.rxq, node.rx_bytes, node.cpu_busy = [], 0, False
+        node.rxq, node.rx_bytes, node.cpu_busy = deque(), 0, False
         self.medium.power_off(i)
 
     def _publish(self, i, epoch):

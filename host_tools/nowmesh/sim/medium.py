@@ -28,6 +28,9 @@ CW_MAX = 1023
 CAPTURE_RATIO = radio.dbm_to_mw(10.0)
 KIND_DATA = 0
 KIND_ACK = 1
+# Per rate, the linear SINR above which packet_error_rate is exactly 0
+# (BER 0.5 exp(-22 x 2) < 1e-15 on the rate-shifted 1 Mbps curve).
+CLEAN_SINR = {r.code: 2.0 * radio.dbm_to_mw(r.offset_db) for r in radio.RATES.values()}
 
 
 class MacParams:
@@ -181,24 +184,41 @@ class Medium:
         if st.locked is not None:        # half duplex: our own send kills a reception
             self.counters["half_duplex"] += 1
             st.locked = None
+        # Once per (transmission, listener): the simulator's innermost loop. The
+        # SINR sum is inlined (same terms, same order as _sinr(), so the same
+        # floating-point result).
         stations = self.stations
+        receivers = tx.receivers
+        noise = radio.NOISE_MW
+        captures = 0
         for j, mw in self.host.listeners(i):
             rx = stations[j]
-            tx.receivers.append(j)
-            rx.signals[tx] = mw
+            receivers.append(j)
+            signals = rx.signals
+            signals[tx] = mw
             if rx.transmitting:
                 continue
+            locked = rx.locked
             if (rx.protocol & needs and mw >= floor
-                    and (rx.locked is None or mw >= rx.locked_mw * CAPTURE_RATIO)):
-                if rx.locked is not None:
-                    self.counters["captures"] += 1
+                    and (locked is None or mw >= rx.locked_mw * CAPTURE_RATIO)):
+                if locked is not None:
+                    captures += 1
                 rx.locked = tx
                 rx.locked_mw = mw
-                rx.locked_min_sinr = self._sinr(rx, mw)
-            elif rx.locked is not None:
-                sinr = self._sinr(rx, rx.locked_mw)
+                interference = noise - mw
+                for other in signals.values():
+                    interference += other
+                rx.locked_min_sinr = mw / interference
+            elif locked is not None:
+                wanted = rx.locked_mw
+                interference = noise - wanted
+                for other in signals.values():
+                    interference += other
+                sinr = wanted / interference
                 if sinr < rx.locked_min_sinr:
                     rx.locked_min_sinr = sinr
+        if captures:
+            self.counters["captures"] += captures
         tx.epoch = st.epoch
         tx.attempt = st.retries if kind == KIND_DATA else 0
         self.host.on_transmit(i, tx, duration)
@@ -213,9 +233,10 @@ class Medium:
         return signal_mw / interference
 
     def _end_transmission(self, tx):
-        self.stations[tx.sender].transmitting = False
+        stations = self.stations
+        stations[tx.sender].transmitting = False
         for j in tx.receivers:
-            rx = self.stations[j]
+            rx = stations[j]
             rx.signals.pop(tx, None)
             if rx.locked is tx:
                 rx.locked = None
@@ -225,8 +246,14 @@ class Medium:
             self._after_data_sent(tx)
 
     def _decoded(self, tx, min_sinr):
-        sinr_db = radio.mw_to_dbm(min_sinr)
-        if self.rng.random() < radio.packet_error_rate(sinr_db, tx.bits, tx.phy):
+        # Above the rate's clean SINR the bit error rate is below 1e-19, which
+        # packet_error_rate rounds to a PER of exactly 0: skip the arithmetic
+        # (the random draw is still taken, so every later draw is the same).
+        if min_sinr > CLEAN_SINR[tx.phy.code]:
+            per = 0.0
+        else:
+            per = radio.packet_error_rate(radio.mw_to_dbm(min_sinr), tx.bits, tx.phy)
+        if self.rng.random() < per:
             self.counters["phy_errors"] += 1
             return False
         if self.extra_loss and self.rng.random() < self.extra_loss:

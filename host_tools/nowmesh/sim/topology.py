@@ -14,7 +14,7 @@ from difflib import get_close_matches
 
 from nowmesh.errors import InputError
 
-MAX_NODES = 5000
+MAX_NODES = 10000
 CHANNELS = range(1, 15)            # 2.4 GHz Wi-Fi channels 1..14
 MIN_RSSI, MAX_RSSI = -127, 0       # what ESP-NOW can report, dBm
 MAX_NAME_LENGTH = 16
