@@ -37,7 +37,7 @@ test-upy: venv
 demo: venv
 	$(BIN)/nowmesh sim --demo
 	@echo
-	$(BIN)/python -m nowmesh.live_demo
+	$(BIN)/python -m nowmesh.emulation.live_demo
 
 bench: venv
 	$(BIN)/python bench/run.py

@@ -189,7 +189,7 @@ def test_key_file_made_once_reused_and_never_printed(node, tmp_path, capsys):
 
 
 def test_an_emulated_node_keeps_its_emulations_key_by_default(node, tmp_path, capsys, monkeypatch):
-    from nowmesh.emulation_registry import emulation_of_port
+    from nowmesh.emulation.registry import emulation_of_port
     monkeypatch.chdir(tmp_path)                  # a project folder with no key file yet
     state_dir = emulation_of_port(node.port)
     assert state_dir is not None

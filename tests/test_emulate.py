@@ -10,7 +10,7 @@ import pytest
 
 from nowmesh.cli import main
 from nowmesh.console import ConsoleClient, ConsoleError
-from nowmesh.emulator import Emulation
+from nowmesh.emulation.mesh import Emulation
 
 BIN = os.path.dirname(sys.executable)
 

@@ -11,9 +11,9 @@ from esptool import cmds
 from esptool.util import FatalError
 
 from espfakes import write_image
-from nowmesh.rombootloader import BootloaderPort, slip
-from nowmesh.rombootloader.flashchip import FlashChip
-from nowmesh.rombootloader.rom import RomLoader
+from nowmesh.emulation.rom import BootloaderPort, slip
+from nowmesh.emulation.rom.flashchip import FlashChip
+from nowmesh.emulation.rom.rom import RomLoader
 
 ESPTOOL = [sys.executable, "-m", "esptool", "--no-stub", "--before", "no-reset", "--after", "no-reset",
            "--baud", "921600"]

@@ -34,10 +34,10 @@ import signal
 import sys
 import time
 
-from nowmesh.emulate_control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
-from nowmesh.emulator import DEFAULT_HEAP, Emulation
+from nowmesh.emulation.control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
+from nowmesh.emulation.mesh import DEFAULT_HEAP, Emulation
 from nowmesh.errors import InputError
-from nowmesh.rombootloader import command as bootloader_command
+from nowmesh.emulation.rom import command as bootloader_command
 from nowmesh.sim.radio import ENVIRONMENTS
 
 

@@ -9,7 +9,7 @@ node is bound to a `send(message_bytes)` callable by the server.
 import random
 from collections import deque
 
-from nowmesh.emulation import protocol
+from nowmesh.emulation.medium import protocol
 from nowmesh.sim import radio
 from nowmesh.sim.engine import node_mac
 from nowmesh.sim.events import EventQueue
@@ -72,7 +72,7 @@ class Air:
                       for i, name in enumerate(topology.names)]
         self.by_mac = {node.mac: node for node in self.nodes}
         self.counters = {"tx": 0, "rx": 0, "tx_ok": 0, "tx_failed": 0, "airtime_us": 0}
-        self.capture = None           # a nowmesh.capture.FrameCapture, if recording
+        self.capture = None           # a nowmesh.emulation.capture.FrameCapture, if recording
 
     # -- binding node processes ----------------------------------------------
     def bind(self, mac, send, max_data_len=protocol.V1_MAX_DATA_LEN):

@@ -1,4 +1,4 @@
-"""`python -m nowmesh.emulation.medium_server`: the real-time radio medium.
+"""`python -m nowmesh.emulation.medium.server`: the real-time radio medium.
 
 A TCP server on 127.0.0.1 that carries ESP-NOW frames between emulated nodes
 (`micropython` processes whose `espnow` module is upy/espnow.py). Frames go
@@ -17,8 +17,8 @@ import sys
 import threading
 import time
 
-from nowmesh.emulation import protocol
-from nowmesh.emulation.air import Air
+from nowmesh.emulation.medium import protocol
+from nowmesh.emulation.medium.air import Air
 from nowmesh.errors import InputError
 from nowmesh.sim import radio
 from nowmesh.sim.topology import build, load_topology_file
@@ -265,7 +265,7 @@ def write_address_file(path, address):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m nowmesh.emulation.medium_server",
+    parser = argparse.ArgumentParser(prog="python -m nowmesh.emulation.medium.server",
                                      description="Real-time ESP-NOW medium for emulated nodes.")
     parser.add_argument("--topology", default="line",
                         help="line, grid, random or a topology JSON file (default line)")
