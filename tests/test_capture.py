@@ -8,7 +8,7 @@ from nowmesh.bundle import core
 core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPython
 from mesh.node import Node  # noqa: E402
 
-from nowmesh.capture import FrameCapture, decoder, read_capture
+from nowmesh.emulation.capture import FrameCapture, decoder, read_capture
 from nowmesh.cli import main
 from nowmesh.errors import InputError
 

@@ -12,8 +12,12 @@ import pytest
 from imagefakes import APP, DATA, POST_126, PRE_126, firmware
 from nowmesh.bundle import firmware_dir
 from nowmesh.cli import main
-from nowmesh.emunode.board import default_micropython
+from nowmesh.emulation.board.pty_board import default_micropython
 from nowmesh.image import fsimage
+from nowmesh.bundle import core
+
+core.load()     # the firmware's `mesh` on the host (the admin module reads operator keys)
+from mesh import admin  # noqa: E402
 
 FIRMWARE = firmware_dir()
 
@@ -83,7 +87,14 @@ def test_filesystem_holds_exactly_the_compiled_firmware_and_config(built):
         assert files["main.py"] == f.read()
     config = json.loads(files["nowmesh.json"])
     key = json.loads(built["key_file"].read_text())["key"]
-    assert config == {"name": "field-1", "key": key, "channel": 6, "board": "esp32-devkitc", "interval_s": 5}
+    # the node's own admin key, derived from the operator key made beside the network key
+    operator_file = built["key_file"].parent / "nowmesh-operator-key.json"
+    operator = json.loads(operator_file.read_text())["operator_key"]
+    assert oct(operator_file.stat().st_mode & 0o777) == "0o600"
+    admin_key = admin.node_admin_key(bytes.fromhex(operator), "image:field-1").hex()
+    assert config == {"name": "field-1", "key": key, "channel": 6, "board": "esp32-devkitc", "interval_s": 5,
+                      "admin_key": admin_key, "admin_id": "image:field-1"}
+    assert operator not in files["nowmesh.json"].decode()        # the master key stays on the laptop
     assert json.loads(files["board.json"])["name"] == "esp32-devkitc"
     assert fsimage.disk_version(region) == 0x00020000
 

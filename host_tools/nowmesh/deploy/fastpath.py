@@ -14,9 +14,9 @@ through the raw REPL.
 import hashlib
 import time
 
+from nowmesh.bundle import PACKAGES, Compiler, admin_fields, board_files, mac_admin_id, node_config, node_files
 from nowmesh.console.client import ConsoleClient
 from nowmesh.console.connection import Output, Prompt, Reply
-from nowmesh.bundle import PACKAGES, Compiler, board_files, node_config, node_files
 
 ANSWER_S = 1.0                 # overall; a running node answers within its 50 ms console poll
 NOT_NOWMESH = ("Traceback", "\x04")     # besides the REPL's own signs (Output.from_repl)
@@ -57,7 +57,7 @@ def _not_nowmesh(output):
     return output.from_repl or output.echoed_command or any(sign in output.text for sign in NOT_NOWMESH)
 
 
-def up_to_date(repl, options, key, profile, managed_files):
+def up_to_date(repl, options, key, profile, managed_files, operator_key):
     """-> a deploy result if the board already has everything, else None."""
     paths = list(managed_files) + list(PACKAGES)
     found = ask(repl, paths)
@@ -68,7 +68,12 @@ def up_to_date(repl, options, key, profile, managed_files):
     tree = board_files(compiler, options.firmware_dir)
     shown = dict(found["config"])
     shown.pop("key", None)                    # shown masked; ours goes in, the digest checks it
-    config = node_config(shown, key, options.name, options.channel, options.board)
+    shown.pop("admin_key", None)              # likewise
+    node_id = (found["hello"] or {}).get("id")
+    if not isinstance(node_id, str):
+        return None
+    config = node_config(shown, key, options.name, options.channel, options.board,
+                         admin_fields(operator_key, mac_admin_id(node_id)))
     running = found["status"] or {}
     if "name" not in config or (running.get("name"), running.get("channel")) != \
             (config["name"], config["channel"]):
