@@ -175,7 +175,8 @@ MODULE_BENCHES = {
     "deploy": "deploy_bench",        # nowmesh deploy vs mpremote fs cp -r vs ampy put
     "nodes20": "nodes_bench",        # `nowmesh nodes --json` on a converged 20-node mesh
     "provision": "provision_bench",  # image + flash --all vs flash + deploy, 5 boards
-    "heap32": "heap32",              # the core's heap on 32-bit MicroPython (wasm port) and 64-bit unix
+    "heap32": "heap32",
+    "mqtt": "mqtt_bench",            # nowmesh bridge: board -> broker latency, outage loss, CPU              # the core's heap on 32-bit MicroPython (wasm port) and 64-bit unix
 }
 
 

@@ -31,7 +31,7 @@ from nowmesh.mqtt import schema
 from nowmesh.mqtt.options import check_setting
 
 WINDOW = 50                 # messages published and not yet acknowledged
-RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 16
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 8
 KEEPALIVE_S = 15
 
 
@@ -110,6 +110,7 @@ class Bridge:
         client.on_disconnect = lambda c, u, flags, rc, props: self._events.put(("disconnect", rc))
         client.on_publish = lambda c, u, mid, rc, props: self._events.put(("puback", mid))
         client.on_message = lambda c, u, msg: self._events.put(("message", (msg.topic, msg.payload)))
+        client.on_subscribe = lambda c, u, mid, codes, props: self._events.put(("suback", codes))
         return client
 
     def _handle_mqtt_events(self):
@@ -129,8 +130,11 @@ class Bridge:
         self._inflight.clear()
         self._sent_upto = 0            # what was in flight when the last connection broke goes again
         self.log("mqtt", state="connected", broker=str(self.broker), queued=self.outbox.count())
-        self.client.subscribe([(t, 1) for t in schema.command_filters(self.base)]
-                              + [(schema.status_topic(self.prefix), 1)])
+        # QoS 0: a command or an HA announcement is answered now or not at all; and amqtt
+        # 0.12 stops delivering QoS 1 subscriptions of a client whose retained QoS 1
+        # publishes another client receives (seen in tests/mqtt; mosquitto does not)
+        self.client.subscribe([(t, 0) for t in schema.command_filters(self.base)]
+                              + [(schema.status_topic(self.prefix), 0)])
         self._publish(schema.bridge_message(self.base, True))
         self._announce()
 
@@ -146,6 +150,12 @@ class Bridge:
         if row is not None:
             self.outbox.done(row)
             self.stats["acked"] += 1
+
+    def _on_suback(self, codes):
+        refused = [str(code) for code in codes if code.is_failure]
+        if refused:
+            self.log("mqtt", state="subscribe refused", reasons=refused,
+                     effect="commands and homeassistant/status are not heard")
 
     def _on_message(self, message):
         topic, payload = message
@@ -288,7 +298,8 @@ class Bridge:
 
 
 _MQTT_EVENTS = {"connect": Bridge._on_connect, "disconnect": Bridge._on_disconnect,
-                "puback": Bridge._on_puback, "message": Bridge._on_message}
+                "puback": Bridge._on_puback, "message": Bridge._on_message,
+                "suback": Bridge._on_suback}
 
 
 def json_logger(out=None):

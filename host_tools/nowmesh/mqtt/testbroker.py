@@ -187,14 +187,16 @@ class Recorder:
     (monotonic time, topic, payload bytes, retained flag), as Home Assistant
     would see them."""
 
-    def __init__(self, port, topics=("#",)):
+    def __init__(self, port, topics=("#",), qos=1):
+        self.qos = qos
         import paho.mqtt.client as mqtt
         self.messages = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
+        self.subscriptions = 0            # SUBACKs so far (one per connection)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="nowmesh-recorder-%d" % id(self))
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, self.qos) for t in topics])
+        self.client.on_subscribe = self._suback
         self.client.on_message = self._message
         self.client.reconnect_delay_set(0.2, 1)
         self.client.connect("127.0.0.1", port, keepalive=15)
@@ -202,14 +204,20 @@ class Recorder:
         if not self._subscribed.wait(10):
             raise RuntimeError("the recorder could not subscribe on port %d" % port)
 
+    def _suback(self, *args):
+        self.subscriptions += 1
+        self._subscribed.set()
+
     def _message(self, client, userdata, msg):
         with self._lock:
             self.messages.append((time.monotonic(), msg.topic, bytes(msg.payload), bool(msg.retain)))
 
-    def resubscribed(self, timeout=10):
-        """Wait until the recorder is subscribed again (after a broker restart)."""
-        self._subscribed.clear()
-        return self._subscribed.wait(timeout)
+    def resubscribed(self, before, timeout=10):
+        """Wait until the recorder subscribed again since it had `before` SUBACKs (a broker restart)."""
+        deadline = time.monotonic() + timeout
+        while self.subscriptions <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.subscriptions > before
 
     def on(self, topic):
         with self._lock:
