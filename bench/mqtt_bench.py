@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+from live import _pick  # noqa: E402 -- bench/ is on sys.path (run.py)
 from nowmesh.console.protocol import parse_line
 from nowmesh.emulator import Emulation
 from nowmesh.mqtt.testbroker import Cable, LocalBroker, Recorder
@@ -45,7 +46,9 @@ def _cpu_s(pid):
 
 def _on_broker(recorder):
     got = {}
-    for t, _topic, payload, _retained in list(recorder.messages):
+    for t, topic, payload, _retained in list(recorder.messages):
+        if topic == "nowmesh/bridge/state":       # matches nowmesh/+/state too
+            continue
         state = json.loads(payload)
         got.setdefault((state["id"], state["seq"]), t)
     return got
@@ -101,9 +104,3 @@ def run(quick=False):
           "%(readings_lost)d lost; bridge CPU %(bridge_cpu_percent_of_one_core)s%% of one core"
           % dict(result, **result["latency_board_to_broker_s"]))
     return result
-
-
-def _pick(values, fraction):
-    if not values:
-        return None
-    return round(values[min(len(values) - 1, int(fraction * len(values)))], 3)

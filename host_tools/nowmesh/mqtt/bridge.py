@@ -209,6 +209,7 @@ class Bridge:
         if not isinstance(data, dict) or not data.get("id"):
             return
         self._info[data["id"]] = {"board": data.get("board"), "fw": data.get("fw")}
+        self.model.node(data["id"], data.get("name"))
         if node is None:
             self._publish(self._bridge_discovery())
         self._discover(data["id"])
