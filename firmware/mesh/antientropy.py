@@ -72,6 +72,7 @@ class AntiEntropy:
         # first, unrepairable readings lost (no interval is known for them)
         self._settle_at = now_ms + cfg.startup_flood_ms if cfg.settle_sync else None
         self.sync_from = None
+        self.sync_until = now_ms     # relay what sync_from sends until then (see _send_sync)
         self.push_until = now_ms     # relay everything until then (see on_pull)
         self._guess = None   # the last interval learnt, for origins heard once
 
@@ -214,9 +215,12 @@ class AntiEntropy:
         if n is None:
             return []
         self._last_sync = now_ms
-        # What it sends back is news for our side too, and from then on we
-        # also relay for it: the latest sync partner is the seam we bridged.
+        # What it sends back is news for our side too, and for a while we
+        # also relay for it: the latest sync partner is the seam we bridged,
+        # until relay sets (two hello rounds) take the new link in. Not for
+        # good: a leaf would rebroadcast all its partner sends, forever.
         self.sync_from = n.id
+        self.sync_until = now_ms + 2 * self.node.config.beacon_ms
         if not self._synced:
             self._synced = True
             self._recheck_at = now_ms + _SYNC_RETRY_MS
@@ -311,4 +315,4 @@ class AntiEntropy:
         return (sorted(self._ival.items()), sorted(self._tries.items()),
                 sorted(self._wheel.items()), sorted(self._pull),
                 self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
-                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self._settle_at, self.push_until, self._follow_at)
+                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self.sync_until, self._settle_at, self.push_until, self._follow_at)

@@ -23,7 +23,7 @@ from nowmesh.emulation.device_paths import HARDWARE_DIR, RADIO_DIR
 from nowmesh.errors import InputError
 from nowmesh.sim.engine import node_mac
 from nowmesh.sim.radio import ENVIRONMENTS
-from nowmesh.sim.runner import make_topology
+from nowmesh.sim.topology import make_topology
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
