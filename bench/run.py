@@ -141,7 +141,7 @@ def bench_live50(quick):
 def bench_live20_heap(quick):
     """Firmware heap on emulated boards of a live 20-node mesh (issue 4's heap target)."""
     from live import boots_at, code_heap, heap_peaks
-    from nowmesh.emunode.board import SHIM_HEAP
+    from nowmesh.emulation.board.pty_board import SHIM_HEAP
     result = heap_peaks(20, 30.0 if quick else 60.0)
     result.update(code_heap())
     result["repl_shim_bytes"] = SHIM_HEAP

@@ -100,3 +100,17 @@ def test_corrupt_node_config_file(tmp_path, capsys):
     cfg.write_text("{beacon_ms: 10")
     assert main(["sim", "--node-config", str(cfg)]) == 2
     assert str(cfg) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["deploy", "sim", "console", "emulate", "flash", "nodes"])
+def test_help_keeps_each_example_on_its_own_line(command, capsys):
+    from nowmesh.cli import COMMANDS
+    import importlib
+    doc = importlib.import_module(COMMANDS[command][0]).__doc__
+    examples = [line.strip() for line in doc.splitlines() if line.strip().startswith("nowmesh ")]
+    assert examples, "the %s command's docstring has no example lines" % command
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    shown = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    for example in examples:
+        assert example in shown

@@ -40,7 +40,7 @@ def test_parse_line_kinds():
     assert parse_line('@nm1 {"re": 4, "ok": true}').data["re"] == 4
     assert parse_line('@nm2 {"ev": "hello", "proto": 2}').kind == "mismatch"
     assert parse_line('@nm1 {"ev": "hello", "proto": 3}').kind == "mismatch"
-    assert parse_line("@nm1 {broken").kind == "text"
+    assert parse_line("@nm1 {broken").kind == "garbage"         # marked, but not a protocol object
     assert parse_line("\x00\xff\xfe").kind == "text"
 
 

@@ -89,13 +89,18 @@ def test_garbage_and_unknown_records_never_raise_and_events_stay_bounded():
     state = MeshState()
     for i in range(RECENT_EVENTS + 50):
         state.apply({"ev": "output", "t": float(i), "text": "\ufffd\x00garbage %d" % i})
-    for bad in ({"ev": "reading", "t": 1.0}, {"ev": "reading", "t": 1.0, "id": "x", "values": [1, [2], None]},
-                {"ev": "poll", "t": 1.0, "cmd": "readings", "ok": True, "data": [None, 3, {"id": None}]},
-                {"ev": "poll", "t": 1.0, "cmd": "neighbours", "ok": True, "data": "nonsense"},
-                {"ev": "poll", "t": 1.0, "cmd": "routes", "ok": True, "data": [{"id": "y", "hops": "far"}]},
-                {"ev": "stats", "t": 1.0, "uptime_s": 5}, {"ev": "brand_new_event", "t": 1.0, "x": 1}, {"t": 2.0},
-                {"ev": "reading", "id": "z", "values": []}, {"ev": "link", "t": "soon"}, ["not", "a", "dict"]):
-        state.apply(bad)
+    bad = ({"ev": "reading", "t": 1.0}, {"ev": "reading", "t": 1.0, "id": "x", "values": [1, [2], None]},
+           {"ev": "poll", "t": 1.0, "cmd": "readings", "ok": True, "data": [None, 3, {"id": None}]},
+           {"ev": "poll", "t": 1.0, "cmd": "neighbours", "ok": True, "data": "nonsense"},
+           {"ev": "poll", "t": 1.0, "cmd": "routes", "ok": True, "data": [{"id": "y", "hops": "far"}]},
+           {"t": 2.0}, {"ev": "reading", "id": "z", "values": []}, {"ev": "link", "t": "soon"},
+           ["not", "a", "dict"])
+    for record in bad:
+        assert state.apply(record) is False
+    assert state.garbage == len(bad)
+    assert state.nodes == {} and state.readings == {}
+    assert state.apply({"ev": "stats", "t": 1.0, "uptime_s": 5})
+    assert state.apply({"ev": "brand_new_event", "t": 1.0, "x": 1})     # unknown kinds pass (docs)
     assert len(state.events) == RECENT_EVENTS
     assert state.events_total > RECENT_EVENTS
     assert state.events[-1] == (1.0, "brand_new_event x=1")

@@ -26,6 +26,7 @@ DATA_HEAD = const(18)       # 17 (kind..hop_limit) + frag info byte
 MAX_BODY = const(208)       # MAX_PAYLOAD - DATA_HEAD
 FRAG_MAX = const(16)
 _DATA_FMT = "<B6s6sHBBB"
+_NOBODY = b"\xff" * ID_LEN     # the broadcast address: never a node id
 
 
 # ------------------------------------------------------------------ hello
@@ -99,12 +100,19 @@ def decode_pull(payload):
 # The metric byte is the relay's route metric to the origin (1/8 ETX units);
 # without it (old senders) the metric is taken as 8 per hop.
 
+ITEM_EXTRA = const(2)       # hop byte + metric byte per reading
+# The largest encoded reading that fits a readings frame on its own (count
+# byte + reading + its hop and metric bytes): what Node.publish accepts.
+MAX_READING = const(223)    # MAX_PAYLOAD - 1 - ITEM_EXTRA
+
+
 def encode_readings_items(raws, hops, metrics):
     return bytes((len(raws),)) + b"".join(raws) + bytes(hops) + bytes(metrics)
 
 
 def item_size(raw):
-    return len(raw) + 2
+    """Bytes one reading takes in a readings frame."""
+    return len(raw) + ITEM_EXTRA
 
 
 def decode_readings_items(payload):
@@ -148,6 +156,10 @@ def decode_routed(payload):
         raise FrameError("malformed")
     kind, origin, dst, req_id, hops, limit, frag = struct.unpack_from(_DATA_FMT, payload, 0)
     if kind & ~_KIND_VALID or hops >= limit or (frag >> 4) > (frag & 15):
+        raise FrameError("malformed")
+    # ends are node ids: the broadcast address as an origin would make the
+    # destination answer "everyone", the one address a reply cannot go to
+    if origin == _NOBODY or dst == _NOBODY or origin == dst:
         raise FrameError("malformed")
     return [kind, bytes(origin), bytes(dst), req_id, hops, limit, frag, bytes(payload[DATA_HEAD:])]
 

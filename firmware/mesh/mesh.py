@@ -7,8 +7,8 @@
 from micropython import const
 
 from .antientropy import AntiEntropy
-from .frames import (HELLO_SYNC, T_HELLO, T_PULL, decode_hello, decode_pull,
-                     decode_readings_items, encode_hello, encode_readings_items)
+from .frames import (HELLO_SYNC, MAX_READING, T_HELLO, T_PULL, decode_hello, decode_pull,
+                     decode_readings_items, encode_hello, encode_readings_items, item_size)
 from .relays import select_relays
 from .routes import INFINITY, RouteTable
 from .store import raw_key, raw_newer
@@ -25,6 +25,7 @@ _ROUTE_COST_MAX = const(48)  # no route through a link worse than ETX 6
 
 class MeshPolicy:
     BROADCAST = BROADCAST
+    max_reading = MAX_READING   # Node.publish refuses larger encoded readings
 
     def __init__(self, node, now_ms):
         self.node = node
@@ -77,7 +78,7 @@ class MeshPolicy:
         # for a while after we pushed our table to a new member.
         ae = self.ae
         relay = n is None or not n.hello or n.selects_me or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
-            or sender == ae.sync_from or now_ms < ae.push_until
+            or (sender == ae.sync_from and now_ms < ae.sync_until) or now_ms < ae.push_until
         limit = self.cfg.hop_limit
         canonical = node.readings.canonical   # one id object per origin in every table
         for raw, r, hops, metric in items:
@@ -168,6 +169,12 @@ class MeshPolicy:
         if soon < self._hello_at:
             self._hello_at = soon
 
+    def forget(self, origin):
+        """origin's reading was dropped (evicted or forgotten): so is all we keep for it."""
+        self.routes.forget(origin)
+        self.ae.forget(origin)
+        self._batch.pop(origin, None)
+
     def link_failed(self, mac, now_ms):
         for n in list(self.node.neighbours.values()):
             if n.mac == mac:
@@ -231,7 +238,7 @@ class MeshPolicy:
             raw = store.get(origin)
             if raw is None:
                 continue
-            n = len(raw) + 2
+            n = item_size(raw)
             if raws and (size + n > MAX_PAYLOAD or len(raws) == 255):
                 out += self.send(dst, T_READINGS, encode_readings_items(raws, hops, metrics))
                 raws, hops, metrics, size = [], [], [], 1

@@ -6,19 +6,18 @@
 # refuse our own id, check the replay window, decode the payload completely;
 # only then accept into the replay window and change any state. Anything that
 # fails is counted in stats['rejected'][reason] and changes nothing else.
+# A neighbour is addressed by its authenticated id (on ESP-NOW, its MAC), never
+# by the unauthenticated source MAC of a frame.
 from .config import NodeConfig
 from .crypto import Keys, seal
-# The flood placeholder policy (mesh.flood.FloodPolicy) is not imported here:
-# a board running the mesh policy would keep its code on the heap for nothing.
 from .unicast import BROADCAST
-from .frames import DATA_HEAD, packet_key
 from .mesh import MeshPolicy
 from .neighbours import NeighbourTable
 from .store import ReadingStore, raw_newer
 from .prng import Rng
 from .replay import ReplayTable
 from .routes import estimate_hops
-from .wire import MAX_PAYLOAD, T_DATA, FrameError, Reading, encode_reading
+from .wire import FrameError, Reading, encode_reading
 
 # Two frame-counter streams per boot: broadcast frames count up from 0,
 # unicast frames from UNICAST_STREAM. Neighbours measure how well they hear us
@@ -26,16 +25,6 @@ from .wire import MAX_PAYLOAD, T_DATA, FrameError, Reading, encode_reading
 # destination, so our unicasts to one neighbour are gaps nobody else can hear.
 UNICAST_STREAM = 0x80000000
 _CTR_LIMIT = 0x7FFFFFFF  # a stream must never wrap within a boot (CTR nonce)
-
-
-def routed_packet_key(opened):
-    """(ftype, sender, boot, ctr, payload) of an opened frame -> the routed
-    packet it carries (same on every hop), or None. For the simulator's loop
-    detection: each end-to-end attempt and each re-flood is a distinct packet."""
-    ftype, payload = opened[0], opened[4]
-    if ftype != T_DATA or len(payload) < DATA_HEAD:
-        return None
-    return packet_key(payload)
 
 
 class Node:
@@ -82,26 +71,32 @@ class Node:
             if not self.replay.check(window, boot, ctr):
                 raise FrameError("replay")
             message = self.policy.decode(ftype, payload)
+            if src_mac != sender:
+                # The sealer is always the transmitter (relays re-seal), so an
+                # authentic frame from another radio is someone replaying it.
+                raise FrameError("mac")
         except FrameError as e:
             self._reject(e.reason)
             return []
         self.replay.accept(window, boot, ctr)
         if unicast:     # a sign of life, but no probe of the link's delivery ratio
-            self.neighbours.heard(sender, src_mac, rssi, now_ms)
+            self.neighbours.heard(sender, rssi, now_ms)
         else:
-            self.neighbours.heard(sender, src_mac, rssi, now_ms, boot, ctr)
+            self.neighbours.heard(sender, rssi, now_ms, boot, ctr)
         return self.policy.handle(ftype, sender, message, now_ms)
 
     def publish(self, values, now_ms):
         """Publish our own reading -> frames. Raises ValueError for unencodable values."""
         seq = (self._seq + 1) & 0xFFFF
         r = Reading(self.id, self.boot, seq, now_ms, values)
-        # count byte + reading + hop byte must fit one frame; check before any change.
-        if len(encode_reading(r)) + 2 > MAX_PAYLOAD:
+        raw = encode_reading(r)
+        # It must fit one readings frame of the policy's own framing (which
+        # knows its per-reading bytes); checked before any change.
+        if len(raw) > self.policy.max_reading:
             raise ValueError("reading too large for one frame")
         self._seq = seq
         self.now_ms = now_ms
-        self.readings.put_reading(r)
+        self.readings.put(self.id, raw)
         self._heard[self.id] = now_ms
         return self.policy.on_publish(r, now_ms)
 
@@ -181,11 +176,13 @@ class Node:
         return True
 
     def forget_origin(self, origin):
+        """Drop origin's reading and every table entry the policy keeps for it
+        (routes, repair timers, pending relays): what bounds them all."""
         self.readings.pop(origin)
         self._heard.pop(origin, None)
-        forget = getattr(self.policy, "routes", None)
+        forget = getattr(self.policy, "forget", None)
         if forget is not None:
-            forget.forget(origin)
+            forget(origin)
 
     def _evict_reading(self):
         oldest = None
@@ -194,9 +191,6 @@ class Node:
                 oldest = origin
         if oldest is not None:
             self.forget_origin(oldest)
-            forget = getattr(self.policy, "ae", None)
-            if forget is not None:
-                forget.forget(oldest)
 
     def emit(self, event):
         if len(self._events) >= self.config.events_max:

@@ -5,7 +5,7 @@
 # Bounded by the caller (Node.store_reading evicts least recently heard).
 import struct
 
-from .wire import decode_reading_at, encode_reading, serial_newer
+from .wire import decode_reading_at, serial_newer
 
 
 def raw_key(raw):
@@ -67,9 +67,6 @@ class ReadingStore:
     def put(self, origin, raw):
         origin = self._ids.setdefault(origin, origin)
         self.raw[origin] = raw
-
-    def put_reading(self, r):
-        self.put(r.origin, encode_reading(r))
 
     def pop(self, origin):
         self._ids.pop(origin, None)

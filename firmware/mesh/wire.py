@@ -28,19 +28,13 @@ T_DATA = const(3)
 # 4..15 are reserved for the routing protocol.
 T_ROUTING_FIRST = const(4)
 T_ROUTING_LAST = const(15)
-T_BASELINE = const(0x70)  # simulator baseline protocols
-
-# T_DATA kinds
-DATA_REQUEST = const(0)
-DATA_REPLY = const(1)
+# 0x70 is the simulator's baseline protocols (nowmesh.sim.protocols.baselines).
 
 ID_LEN = const(6)
 _HDR_FMT = "<BB6sII"
 _READING_HDR = "<6sHHIB"
 _READING_HDR_LEN = const(15)
 _VALUE_LEN = const(5)
-_DATA_HDR = "<B6s6sHBB"
-DATA_HDR_LEN = const(17)
 _F32_MAX = 3.4028234663852886e38
 _HEX = "0123456789abcdef"
 
@@ -259,15 +253,9 @@ def decode_readings(buf):
     return out
 
 
-# ------------------------------------------------- placeholder payloads
-# Beacon: name_len(u8) name(ascii).
-# Readings frame: readings block + one hop count (u8) per reading, in order.
-# Data: kind(u8) origin(6) dst(6) req_id(u16) hops(u8) hop_limit(u8) body.
-
-
-def encode_beacon(name):
-    n = _ascii(name, "name")
-    return bytes((len(n),)) + n
+# ------------------------------------------------- beacons
+# Beacon: name_len(u8) name(ascii). The mesh policy still takes a neighbour's
+# name from one (the retired flood policy sent them).
 
 
 def decode_beacon(payload):
@@ -275,34 +263,6 @@ def decode_beacon(payload):
     if off != len(payload) or not name:
         raise FrameError("malformed")
     return name
-
-
-def encode_readings_frame(readings, hops):
-    return encode_readings(readings) + bytes([h & 0xFF for h in hops])
-
-
-def decode_readings_frame(payload):
-    """-> list of (Reading, hops)."""
-    readings, off = decode_readings_at(payload, 0)
-    if off + len(readings) != len(payload):
-        raise FrameError("malformed")
-    return [(readings[i], payload[off + i]) for i in range(len(readings))]
-
-
-def encode_data(kind, origin, dst, req_id, hops, hop_limit, body):
-    if len(body) > MAX_PAYLOAD - DATA_HDR_LEN:
-        raise ValueError("body too long")
-    return struct.pack(_DATA_HDR, kind, origin, dst, req_id & 0xFFFF, hops, hop_limit) + bytes(body)
-
-
-def decode_data(payload):
-    """-> (kind, origin, dst, req_id, hops, hop_limit, body)."""
-    if len(payload) < DATA_HDR_LEN:
-        raise FrameError("malformed")
-    kind, origin, dst, req_id, hops, limit = struct.unpack_from(_DATA_HDR, payload, 0)
-    if kind > DATA_REPLY or hops >= limit:
-        raise FrameError("malformed")
-    return kind, bytes(origin), bytes(dst), req_id, hops, limit, bytes(payload[DATA_HDR_LEN:])
 
 
 # ---------------------------------------------------------------- ids

@@ -16,6 +16,7 @@ COMMANDS = {
     "sim": ("nowmesh.commands.sim", "simulate a mesh on a virtual clock and report metrics"),
     "console": ("nowmesh.commands.console", "stream a node's console events, or send it one command"),
     "emulate": ("nowmesh.commands.emulate", "run a live emulated mesh of micropython nodes behind ptys"),
+    "rom": ("nowmesh.commands.rom", "serve one emulated chip's ROM bootloader (download mode) on a pty"),
     "decode": ("nowmesh.commands.decode", "decode a frame capture of an emulated mesh"),
     # Host tools for boards (and emulated nodes' port paths).
     "ports": ("nowmesh.commands.ports", "list serial ports and what is attached to each"),
@@ -62,7 +63,9 @@ def build_parser(only=None):
         module = _load(module_name)
         if module is None:
             continue
-        command = sub.add_parser(name, help=help_text, description=module.__doc__)
+        # Raw description: the docstring's example lines stay one per line.
+        command = sub.add_parser(name, help=help_text, description=module.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
         command.set_defaults(_run=module.run, _parser=command)
     return parser

@@ -15,7 +15,7 @@ import time
 import serial
 
 from nowmesh.console.client import PortError, open_port
-from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.console.protocol import answer_problem, format_command, parse_line
 
 PROBE_ID = "ports-probe"
 _BANNER = re.compile(r"MicroPython (v[\w.\-]+)(?:[^;\r\n]*); ([^\r\n]*)")
@@ -105,8 +105,9 @@ def _verdict(listener):
             return {"answers": "nowmesh", "nowmesh": True, "proto": line.data.get("proto"),
                     "detail": "console protocol %s, this nowmesh speaks 1: update the firmware or the tools"
                               % line.data.get("proto")}
-        if line.kind == "reply" and line.data.get("re") == PROBE_ID and line.data.get("ok"):
-            hello = line.data.get("data") or {}
+        if line.kind == "reply" and line.data["re"] == PROBE_ID and line.data["ok"] \
+                and answer_problem("hello", line) is None:
+            hello = line.data["data"]
         elif line.kind == "event":
             events += 1
             if line.data.get("ev") == "hello":

@@ -2,7 +2,10 @@
 # too: no pytest fixtures. Fakes the radio at the transport seam: frames a
 # node returns are handed to the nodes it is linked to, nothing else.
 from mesh.node import Node
+from mesh.prng import Rng
 from mesh.wire import parse_id
+
+BROADCAST = b"\xff" * 6
 
 KEY = bytes(range(16))  # fixed test network key
 
@@ -21,31 +24,73 @@ def make_node(i, boot=1, now_ms=0, policy=None, **extra):
 
 
 class Net:
-    """Nodes on a fixed topology with a virtual clock jumping to deadlines."""
+    """Nodes on a fixed topology with a virtual clock jumping to deadlines.
 
-    def __init__(self, nodes, links):
+    Like ESP-NOW: a unicast frame is acknowledged by the MAC, and the sender
+    learns the outcome through send_done(ok) (ok: delivered and the ack came
+    back; the MAC's own retries are folded into the loss figures). Broadcasts
+    get no feedback. Loss is per direction of a link (`lose`), for frames and,
+    separately, for the acks of unicast frames (`lose_acks`), drawn from a
+    seeded generator so that a run repeats exactly. `log` keeps every
+    transmission as (ms, sender id, dst mac, frame)."""
+
+    def __init__(self, nodes, links, seed=1, feedback=True):
         self.nodes = {}
         for n in nodes:
             self.nodes[n.id] = n
         self.links = {}
         for a, b in links:
-            self.links.setdefault(a.id, []).append(b.id)
-            self.links.setdefault(b.id, []).append(a.id)
+            self.link(a, b)
         self.now = 0
         self.sent = 0
+        self.feedback = feedback
+        self.loss = {}       # (src id, dst id) -> probability a frame is lost
+        self.ack_loss = {}   # (src id, dst id) -> probability the ack of src's unicast is lost
+        self.rng = Rng(seed)
+        self.log = []
         self.events = {}
         for k in self.nodes:
             self.events[k] = []
+
+    def link(self, a, b):
+        for x, y in ((a.id, b.id), (b.id, a.id)):
+            peers = self.links.setdefault(x, [])
+            if y not in peers:
+                peers.append(y)
+
+    def cut(self, a, b):
+        """The radio link between a and b is gone (both ways)."""
+        for x, y in ((a.id, b.id), (b.id, a.id)):
+            if y in self.links.get(x, ()):
+                self.links[x].remove(y)
+
+    def lose(self, src, dst, p):
+        self.loss[(src.id, dst.id)] = p
+
+    def lose_acks(self, src, dst, p):
+        self.ack_loss[(src.id, dst.id)] = p
+
+    def _lost(self, table, src_id, dst_id):
+        p = table.get((src_id, dst_id), 0)
+        return p >= 1 or (p > 0 and self.rng.below(10000) < int(p * 10000))
 
     def deliver(self, sender, frames):
         queue = [(sender, f) for f in frames]
         while queue:
             src, (dst, frame) = queue.pop(0)
             self.sent += 1
+            self.log.append((self.now, src.id, dst, frame))
+            delivered = False
             for nid in self.links.get(src.id, ()):
-                if dst == b"\xff" * 6 or dst == nid:
+                if dst == BROADCAST or dst == nid:
+                    if self._lost(self.loss, src.id, nid):
+                        continue
+                    delivered = True
                     n = self.nodes[nid]
                     queue += [(n, f) for f in n.receive(frame, src.id, -60, self.now)]
+            if self.feedback and dst != BROADCAST:
+                ok = delivered and not self._lost(self.ack_loss, src.id, dst)
+                queue += [(src, f) for f in src.send_done(dst, ok, self.now)]
         self._collect()
 
     def _collect(self):

@@ -1,6 +1,7 @@
 # Node behaviour with a few nodes passing frames by hand or over a line topology.
 from mesh import crypto, wire
-from mesh.flood import FloodPolicy
+import legacy_flood
+from legacy_flood import FloodPolicy
 from mesh.node import BROADCAST, Node
 from mesh.wire import Reading
 from meshhelp import KEY, Net, make_node, node_id
@@ -95,7 +96,7 @@ def test_pending_relays_aggregate_into_one_frame():
     readings_frames = [f for _, f in out if f[1] & 0x7F == wire.T_READINGS]
     assert len(readings_frames) == 1
     payload = crypto.open_frame(crypto.Keys(KEY), readings_frames[0])[4]
-    items = wire.decode_readings_frame(payload)
+    items = legacy_flood.decode_readings_frame(payload)
     assert sorted([r.origin for r, _ in items]) == [a.id, b.id]
     assert [h for _, h in items] == [1, 1]
 
@@ -141,7 +142,7 @@ def test_readings_bounded_evicting_least_recently_heard():
 
     def hear(i, seq, ctr, now):
         r = Reading(node_id(i), 1, seq, 0, [("temp", float(i), "C")])
-        frame = crypto.seal(hub.keys, wire.T_READINGS, node_id(i), 1, ctr, wire.encode_readings_frame([r], [0]))
+        frame = crypto.seal(hub.keys, wire.T_READINGS, node_id(i), 1, ctr, legacy_flood.encode_readings_frame([r], [0]))
         hub.receive(frame, node_id(i), -40, now)
 
     hear(1, 1, 0, 10)

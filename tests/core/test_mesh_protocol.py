@@ -1,6 +1,7 @@
 # The mesh protocol policy (mesh.py and friends) on hand-wired topologies.
 # Plain test functions: run under pytest and under MicroPython.
 from mesh import crypto, frames, wire
+import legacy_flood
 from mesh.fragments import Reassembly, split
 from mesh.frames import MAX_BODY
 from mesh.neighbours import NeighbourTable
@@ -59,8 +60,8 @@ def test_relay_selection_covers_two_hop_neighbours():
 def test_routes_feasibility_condition():
     d, n1, n2 = node_id(9), node_id(1), node_id(2)
     nbrs = NeighbourTable(8, 10000, lambda e: None)
-    nbrs.heard(n1, n1, -50, 0)
-    nbrs.heard(n2, n2, -50, 0)
+    nbrs.heard(n1, -50, 0)
+    nbrs.heard(n2, -50, 0)
     t = RouteTable(8, nbrs)
     assert t.update(d, 1, 5, 16, n1, 8)            # metric 24 via n1, FD (5, 24)
     assert t.get(d) == (n1, 24)
@@ -143,7 +144,7 @@ def test_fragment_limits():
 
 def _hear(hub, i, seq, now, boot=1):
     r = Reading(node_id(i), boot, seq, seq * 10000, [("temp", float(i), "C")])
-    frame = crypto.seal(hub.keys, wire.T_READINGS, node_id(i), boot, seq, wire.encode_readings_frame([r], [0]))
+    frame = crypto.seal(hub.keys, wire.T_READINGS, node_id(i), boot, seq, legacy_flood.encode_readings_frame([r], [0]))
     hub.receive(frame, node_id(i), -40, now)
 
 

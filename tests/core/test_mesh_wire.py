@@ -1,5 +1,6 @@
 # Wire format: golden bytes both ways, strict decoders. Runs on MicroPython too.
 from mesh import wire
+import legacy_flood
 from mesh.wire import FrameError, Reading
 from meshhelp import raises_frame_error
 
@@ -25,7 +26,7 @@ _raises = raises_frame_error
 
 def test_constants():
     assert (wire.HEADER_LEN, wire.TAG_LEN, wire.MAX_FRAME, wire.MAX_PAYLOAD) == (16, 8, 250, 226)
-    assert (wire.T_BEACON, wire.T_READINGS, wire.T_DATA, wire.T_BASELINE) == (1, 2, 3, 0x70)
+    assert (wire.T_BEACON, wire.T_READINGS, wire.T_DATA) == (1, 2, 3)
     assert wire.VERSION == 1 and wire.MAGIC | wire.VERSION == 0xA1
 
 
@@ -126,7 +127,7 @@ def test_serial_newer():
 
 
 def test_beacon_payload():
-    assert wire.encode_beacon("kitchen") == b"\x07kitchen"
+    assert legacy_flood.encode_beacon("kitchen") == b"\x07kitchen"
     assert wire.decode_beacon(b"\x07kitchen") == "kitchen"
     _raises(lambda: wire.decode_beacon(b"\x07kitche"))
     _raises(lambda: wire.decode_beacon(b"\x07kitchenX"))
@@ -136,21 +137,21 @@ def test_beacon_payload():
 
 def test_readings_frame_payload_with_hops():
     r = _reading()
-    payload = wire.encode_readings_frame([r, r], [0, 3])
+    payload = legacy_flood.encode_readings_frame([r, r], [0, 3])
     assert payload == wire.encode_readings([r, r]) + b"\x00\x03"
-    assert wire.decode_readings_frame(payload) == [(r, 0), (r, 3)]
-    _raises(lambda: wire.decode_readings_frame(payload[:-1]))
-    _raises(lambda: wire.decode_readings_frame(payload + b"\x00"))
+    assert legacy_flood.decode_readings_frame(payload) == [(r, 0), (r, 3)]
+    _raises(lambda: legacy_flood.decode_readings_frame(payload[:-1]))
+    _raises(lambda: legacy_flood.decode_readings_frame(payload + b"\x00"))
 
 
 def test_data_payload():
     dst = b"\x02\x00\x00\x00\x00\x07"
-    raw = wire.encode_data(wire.DATA_REQUEST, SENDER, dst, 0x1234, 1, 7, b"ping")
+    raw = legacy_flood.encode_data(legacy_flood.DATA_REQUEST, SENDER, dst, 0x1234, 1, 7, b"ping")
     assert raw.hex() == "00" "020000000001" "020000000007" "3412" "01" "07" + "70696e67"
-    assert wire.decode_data(raw) == (0, SENDER, dst, 0x1234, 1, 7, b"ping")
-    _raises(lambda: wire.decode_data(raw[:16]))
-    _raises(lambda: wire.decode_data(b"\x02" + raw[1:]))              # unknown kind
-    _raises(lambda: wire.decode_data(raw[:15] + b"\x07\x07" + raw[17:]))  # hops >= limit
+    assert legacy_flood.decode_data(raw) == (0, SENDER, dst, 0x1234, 1, 7, b"ping")
+    _raises(lambda: legacy_flood.decode_data(raw[:16]))
+    _raises(lambda: legacy_flood.decode_data(b"\x02" + raw[1:]))              # unknown kind
+    _raises(lambda: legacy_flood.decode_data(raw[:15] + b"\x07\x07" + raw[17:]))  # hops >= limit
 
 
 def test_ids():

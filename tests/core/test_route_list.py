@@ -1,6 +1,6 @@
 # Node.route_list() and the hop estimate behind the console's `routes`
 # command and `nowmesh nodes`. Plain test functions: pytest and MicroPython.
-from mesh.flood import FloodPolicy
+from legacy_flood import FloodPolicy
 from mesh.routes import estimate_hops
 from meshhelp import Net, make_node
 

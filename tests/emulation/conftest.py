@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from nowmesh.emulation.medium_server import MediumServer
+from nowmesh.emulation.medium.server import MediumServer
 from nowmesh.sim.engine import node_mac
 from nowmesh.sim.topology import parse_topology
 
 REPO = Path(__file__).resolve().parents[2]
-UPY_MODULES = REPO / "host_tools" / "nowmesh" / "emulation" / "upy"
+UPY_MODULES = REPO / "host_tools" / "nowmesh" / "emulation" / "device" / "radio"
 HEAP = "110K"         # what an ESP32 without PSRAM leaves MicroPython (DESIGN.md)
 
 PRELUDE = """\
@@ -119,12 +119,13 @@ class Emulation:
     def mac(self, name):
         return node_mac(self.topology.names.index(name))
 
-    def start(self, name_or_mac, script, path=()):
-        """Run `script` (after PRELUDE) as the node; `path`: extra MICROPYPATH folders."""
+    def start(self, name_or_mac, script, path=(), env=None):
+        """Run `script` (after PRELUDE) as the node; `path`: extra MICROPYPATH folders;
+        `env`: more environment variables (NOWMESH_CHIP, ...)."""
         mac = self.mac(name_or_mac) if isinstance(name_or_mac, str) else name_or_mac
         folders = [str(UPY_MODULES)] + [str(folder) for folder in path] + [".frozen"]
         env = dict(os.environ, MICROPYPATH=":".join(folders), NOWMESH_MEDIUM=self.address,
-                   NOWMESH_MAC=mac.hex(":"))
+                   NOWMESH_MAC=mac.hex(":"), **(env or {}))
         process = subprocess.Popen(
             [micropython_binary(), "-X", "heapsize=" + HEAP, "-c", PRELUDE + textwrap.dedent(script)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -116,3 +116,10 @@ def test_partition_blocks_and_heal_restores():
     across = [t for t, _k, _b in sim.metrics.deliveries.get((3, 0), ())]
     assert not [t for t in across if 11e6 <= t < 30e6]
     assert [t for t in across if t >= 30e6]
+
+
+def test_baseline_frames_use_a_type_the_core_does_not_know():
+    from mesh import wire
+    from nowmesh.sim.protocols.baselines import T_BASELINE
+    assert T_BASELINE == 0x70 and T_BASELINE not in (wire.T_BEACON, wire.T_READINGS, wire.T_DATA)
+    assert not wire.T_ROUTING_FIRST <= T_BASELINE <= wire.T_ROUTING_LAST

@@ -60,12 +60,16 @@ def _show(line, as_json):
             print(json.dumps(line.data, sort_keys=True), flush=True)
         elif line.kind == "text" and line.text:
             print(json.dumps({"ev": "output", "text": line.text}), flush=True)
+        elif line.kind == "garbage":
+            print(json.dumps({"ev": "garbage", "text": line.text[:200], "error": line.error}), flush=True)
         return
     stamp = time.strftime("%H:%M:%S")
     if line.kind == "event":
         print("%s %-10s %s" % (stamp, line.data.get("ev"), _describe(line.data)), flush=True)
     elif line.kind == "mismatch":
         print("%s !! console protocol mismatch: %s" % (stamp, line.text), flush=True)
+    elif line.kind == "garbage":
+        print("%s ?? garbage (%s): %s" % (stamp, line.error, line.text[:200]), flush=True)
     elif line.kind == "text" and line.text:
         print("%s | %s" % (stamp, line.text), flush=True)
 

@@ -10,7 +10,6 @@ Examples:
   nowmesh export farm.sqlite --json | jq 'select(.name == "temp")'
   nowmesh export farm.sqlite --csv --table events --node n2
 """
-import argparse
 import csv
 import datetime
 import json
@@ -32,7 +31,6 @@ QUERIES = {
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("file", metavar="FILE.sqlite", help="a log written by nowmesh monitor --log")
     fmt = p.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--csv", action="store_true", help="comma-separated values with a header row")

@@ -8,9 +8,8 @@ Examples:
   nowmesh flash --all --board esp32-s3-devkitc-1 --firmware ESP32_GENERIC_S3.bin
   nowmesh flash /dev/ttyUSB0 --image images/n1.bin
   nowmesh flash --all --images images/          # node images from `nowmesh image`
-An emulated board: nowmesh emulate --bootloader esp32, then flash its /dev/pts/N.
+An emulated board: nowmesh rom esp32, then flash its /dev/pts/N.
 """
-import argparse
 import json
 import os
 
@@ -20,7 +19,6 @@ from nowmesh.flashing import fleet, images, session
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("port", nargs="?", help="serial port of one board (or use --all)")
     p.add_argument("--all", action="store_true", help="every detected board, in parallel")
     p.add_argument("--ports", nargs="+", metavar="PORT", help="with --all: these ports instead of detection")

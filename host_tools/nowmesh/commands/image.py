@@ -15,7 +15,6 @@ Examples:
   nowmesh image --board esp32-s3-devkitc-1 --firmware s3.bin --name n1 --out img --flash-size 16MB
   nowmesh image ... --key-file ~/farm.key --channel 6 --json
 """
-import argparse
 import json
 import os
 import sys
@@ -25,7 +24,6 @@ from nowmesh.image.build import build_images
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--board", required=True, help="board profile (boards/*.json), e.g. esp32-devkitc")
     p.add_argument("--firmware", required=True, metavar="FILE", help="MicroPython firmware .bin for the board")
     p.add_argument("--name", required=True, action="append", metavar="NODE",

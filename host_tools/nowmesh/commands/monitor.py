@@ -14,7 +14,6 @@ Examples:
   nowmesh monitor /dev/ttyUSB0 --json --seconds 60      # JSON lines, no dashboard
   nowmesh export farm.sqlite --csv --out farm.csv
 """
-import argparse
 import sys
 
 from nowmesh.errors import ToolError
@@ -24,7 +23,6 @@ from nowmesh.monitor.store import MonitorLog, check_log_path
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("port", help="serial port path or pyserial URL")
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--json", action="store_true", help="stream records as JSON lines instead of the dashboard")

@@ -19,7 +19,6 @@ from nowmesh.ports import list_ports
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--json", action="store_true", help='print {"ports": [...]} as JSON')
     p.add_argument("--probe", action=argparse.BooleanOptionalAction, default=None,
                    help="ask every port (--probe) or none (--no-probe) what runs on it "

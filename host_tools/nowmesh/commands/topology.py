@@ -14,7 +14,6 @@ Examples:
   nowmesh topology /dev/ttyUSB0 --out mesh.png
   nowmesh topology /dev/ttyUSB0 --out mesh.dot && dot -Tpdf mesh.dot > mesh.pdf
 """
-import argparse
 import json
 
 from nowmesh.errors import InputError
@@ -36,7 +35,6 @@ def _cost(text):
 
 
 def add_arguments(p):
-    p.formatter_class = argparse.RawDescriptionHelpFormatter     # keep the examples' lines
     p.add_argument("port", help="serial port path or pyserial URL of a node of the mesh")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="output file: .json, .dot, .svg or .png")

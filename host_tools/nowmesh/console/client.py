@@ -8,7 +8,7 @@ import time
 
 import serial
 
-from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.console.protocol import MAX_LINE, answer_problem, format_command, parse_line
 from nowmesh.errors import ToolError
 
 
@@ -79,6 +79,9 @@ class ConsoleClient:
             while b"\n" in self._buffer:
                 raw, self._buffer = self._buffer.split(b"\n", 1)
                 yield parse_line(raw.decode("utf-8", "replace"))
+            if len(self._buffer) > MAX_LINE:        # no line end in sight: memory stays bounded
+                yield parse_line(self._buffer[:200].decode("utf-8", "replace") + "...")
+                self._buffer = b""
 
     def start_if_at_repl(self, wait_s=0.5):
         """If the board sits at MicroPython's friendly REPL (main.py stopped,
@@ -111,8 +114,11 @@ class ConsoleClient:
             if line.kind == "mismatch":
                 raise ConsoleError("the node speaks console protocol %s; this nowmesh speaks 1: "
                                    "update the firmware or the tools" % line.data.get("proto"))
-            if line.kind == "reply" and line.data.get("re") == cmd_id:
-                if not line.data.get("ok"):
+            if line.kind == "reply" and line.data["re"] == cmd_id:
+                problem = answer_problem(name, line)
+                if problem:
+                    raise ConsoleError("%s sent a malformed answer to %s: %s" % (self.url, name, problem))
+                if not line.data["ok"]:
                     raise ConsoleError(line.data.get("error") or "command failed")
                 return line.data.get("data")
         raise ConsoleError("no answer from %s within %gs: is it running nowmesh? "

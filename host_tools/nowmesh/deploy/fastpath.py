@@ -15,9 +15,9 @@ import hashlib
 import time
 
 from nowmesh.boards import BOARD_FILE, board_file_bytes
-from nowmesh.console.protocol import format_command, parse_line
+from nowmesh.console.protocol import answer_problem, format_command, parse_line
 from nowmesh.deploy import build
-from nowmesh.deploy.config import config_bytes, node_config
+from nowmesh.deploy.config import admin_fields, config_bytes, mac_admin_id, node_config
 
 ANSWER_S = 1.0                 # overall; a running node answers within its 50 ms console poll
 NOT_NOWMESH = (b">>> ", b"Traceback", b"raw REPL", b"\x04")
@@ -45,16 +45,17 @@ def ask(repl, paths):
         if raw is None or any(marker in raw for marker in NOT_NOWMESH):
             return None
         line = parse_line(raw.decode("utf-8", "replace"))
-        if line.kind == "text" and b'"cmd":' in raw:
+        if line.kind in ("text", "garbage") and b'"cmd":' in raw:
             return None                 # our own command echoed: a REPL is reading, not nowmesh
-        if line.kind == "reply" and line.data.get("re") in range(90, 90 + len(commands)):
-            if not line.data.get("ok"):
-                return None             # e.g. an older nowmesh without files_digest
+        if line.kind == "reply" and line.data["re"] in range(90, 90 + len(commands)):
+            name = commands[line.data["re"] - 90][0]
+            if not line.data["ok"] or answer_problem(name, line):
+                return None             # e.g. an older nowmesh without files_digest: the full deploy
             answers[line.data["re"] - 90] = line.data.get("data")
     return {"hello": answers[0], "status": answers[1], "config": answers[2], "files": answers[3]}
 
 
-def up_to_date(repl, options, key, profile, managed_files):
+def up_to_date(repl, options, key, profile, managed_files, operator_key):
     """-> a deploy result if the board already has everything, else None."""
     paths = list(managed_files) + list(build.PACKAGES)
     found = ask(repl, paths)
@@ -65,7 +66,12 @@ def up_to_date(repl, options, key, profile, managed_files):
     tree = build.firmware_tree(compiler, options.firmware_dir)
     shown = dict(found["config"])
     shown.pop("key", None)                    # shown masked; ours goes in, the digest checks it
-    config = node_config(shown, key, options.name, options.channel, options.board)
+    shown.pop("admin_key", None)              # likewise
+    node_id = (found["hello"] or {}).get("id")
+    if not isinstance(node_id, str):
+        return None
+    config = node_config(shown, key, options.name, options.channel, options.board,
+                         admin_fields(operator_key, mac_admin_id(node_id)))
     running = found["status"] or {}
     if "name" not in config or (running.get("name"), running.get("channel")) != \
             (config["name"], config["channel"]):

@@ -6,6 +6,7 @@ the model, so tests drive it with a recorded link and textual's pilot.
 """
 import time
 
+from rich.markup import escape
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,12 +14,14 @@ from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 NODE_COLUMNS = ("name", "id", "hops", "last heard", "link RSSI", "uptime", "free heap")
 READING_COLUMNS = ("node", "reading", "value", "unit", "age")
-LINK_STYLE = {"connected": "green", "reconnecting": "yellow", "disconnected": "red", "silent": "yellow",
+LINK_STYLE = {"connected": "green", "reconnecting": "yellow", "disconnected": "red", "silent": "yellow", "error": "red",
               "mismatch": "red", "starting": "white"}
 
 
 def _cell(value, suffix=""):
-    return "-" if value is None else "%s%s" % (value, suffix)
+    # Table cells and the link line are rich markup: a node's words ("[/]" as a
+    # name) are escaped, so they show as written and cannot break the view.
+    return "-" if value is None else escape("%s%s" % (value, suffix))
 
 
 def _value(value):
@@ -106,11 +109,13 @@ class MonitorApp(App):
     def _draw_link(self, model):
         link = model.link
         state = link.get("state") or "starting"
-        text = "[%s]%s[/] %s" % (LINK_STYLE.get(state, "white"), state, link.get("port") or "")
+        text = "[%s]%s[/] %s" % (LINK_STYLE.get(state, "white"), escape(state), _cell(link.get("port") or ""))
         if link.get("detail"):
-            text += " - %s" % link["detail"]
+            text += " - %s" % _cell(link["detail"])
         if model.local_id:
-            text += "   node %s, nowmesh %s" % (model.name_of(model.local_id), model.local.get("fw"))
+            text += "   node %s, nowmesh %s" % (_cell(model.name_of(model.local_id)), _cell(model.local.get("fw")))
+        if model.garbage:
+            text += "   [yellow]%d garbage line(s)[/]" % model.garbage
         self.query_one("#link", Static).update(text)
 
     def _draw_nodes(self, model, now):
@@ -118,7 +123,7 @@ class MonitorApp(App):
         selected = self.selected_node()
         table.clear()
         for row in model.node_rows(now):
-            table.add_row(row["name"] + (" *" if row["local"] else ""), row["id"], _cell(row["hops"]),
+            table.add_row(_cell(row["name"] + (" *" if row["local"] else "")), _cell(row["id"]), _cell(row["hops"]),
                           _age(row["last_heard_s"]), _cell(row["rssi"], " dBm"), _duration(row["uptime_s"]),
                           _cell(row["heap_free"]), key=row["id"])
         if selected is not None and selected in model.nodes:
@@ -128,7 +133,7 @@ class MonitorApp(App):
         table = self.query_one("#readings", DataTable)
         table.clear()
         for node, name, value, unit, age in model.reading_rows(now):
-            table.add_row(node, name, _value(value), unit or "", _age(age))
+            table.add_row(_cell(node), _cell(name), _value(value), _cell(unit or ""), _age(age))
 
     def _draw_events(self, model):
         log = self.query_one("#events", RichLog)

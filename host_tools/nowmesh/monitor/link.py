@@ -8,8 +8,13 @@ and the user's commands, and matches replies by id while events keep flowing
 
 Faults it rides out: the port vanishing (unplug, an emulated node killed:
 reads fail) -> "disconnected", then it reopens the same path until it is back;
-a board reset -> a new hello; garbage bytes -> ignored as "output" lines, and
-a line with no newline is cut at MAX_LINE so memory stays bounded.
+a board reset -> a new hello; garbage bytes -> "output" lines, protocol lines
+that are not sound objects (parse_line's "garbage", a malformed answer) ->
+"garbage" records with the reason, and a line with no newline is cut at
+MAX_LINE so memory stays bounded. Should the reader itself fail (a bug, not
+input), the failure is reported as a "link" record ("error", with the
+exception) and the reader starts over on a freshly opened port: it never
+dies quietly while the dashboard looks alive.
 """
 import itertools
 import queue
@@ -19,7 +24,7 @@ import time
 import serial
 
 from nowmesh.console.client import PortError, open_port
-from nowmesh.console.protocol import PROTO, format_command, parse_line
+from nowmesh.console.protocol import PROTO, answer_problem, format_command, parse_line
 
 MAX_LINE = 4096
 POLLS = ("readings", "neighbours", "routes", "status")
@@ -56,6 +61,7 @@ class MonitorLink:
         self._greeted = False       # the node on the port has said who it is since we connected
         self._remote_turn = 0
         self._last_link = None
+        self.reader_failures = 0    # the reader's own faults, each reported and restarted
 
     # -- control, from any thread --------------------------------------------------
     def connect_once(self):
@@ -98,6 +104,9 @@ class MonitorLink:
             except (serial.SerialException, OSError) as exc:
                 # A port can vanish between any two calls, even right after opening.
                 self._lost("the port went away (%s)" % _reason(exc))
+            except Exception as exc:              # noqa: BLE001 -- reported, then a fresh start
+                self.reader_failures += 1
+                self._lost("the reader failed (%s: %s); restarted" % (type(exc).__name__, exc), "error")
 
     def _reopen(self):
         try:
@@ -118,9 +127,9 @@ class MonitorLink:
         self._greeted = False          # the first poll asks who is on this port
         self._link_state("connected", None)
 
-    def _lost(self, why):
+    def _lost(self, why, state="disconnected"):
         self._close()
-        self._link_state("disconnected", why)
+        self._link_state(state, why)
         for kind, cmd, args, node, _sent in self._pending.values():
             if kind == "reply":       # the user asked: say the answer will not come
                 self._fail(kind, cmd, args, node, "the link was lost")
@@ -163,23 +172,30 @@ class MonitorLink:
                 self._greeted = True
             self.records.put(dict(line.data, t=time.time()))
         elif line.kind == "reply":
-            self._reply(line.data)
+            self._reply(line)
+        elif line.kind == "garbage":
+            self._emit("garbage", text=line.text[:200], error=line.error)
         elif line.kind == "mismatch":
             self._link_state("mismatch", "the node speaks console protocol %s; this nowmesh speaks %d"
                              % (line.data.get("proto"), PROTO))
         elif text.strip():
             self._emit("output", text=line.text)
 
-    def _reply(self, data):
+    def _reply(self, line):
+        data = line.data
         pending = self._pending.pop(data.get("re"), None)
         if pending is None:
             return                  # not ours (another tool's id, or answered after we gave up)
         kind, cmd, args, node, sent = pending
-        rec = {"cmd": cmd, "node": node, "ok": bool(data.get("ok")),
+        problem = answer_problem(cmd, line)
+        if problem:
+            self._emit("garbage", text=line.text[:200], error=problem)
+            data = {"ok": False, "error": "malformed answer (%s)" % problem}
+        rec = {"cmd": cmd, "node": node, "ok": data["ok"],
                "rtt_ms": int((time.monotonic() - sent) * 1000)}
         if args:
             rec["args"] = args
-        if data.get("ok"):
+        if data["ok"]:
             rec["data"] = data.get("data")
             self._greeted = self._greeted or (cmd == "hello" and node is None)
             self._next_page(kind, cmd, args, node, rec["data"])

@@ -5,11 +5,19 @@ A record is a dict with "t" (unix seconds) and "ev":
 - "poll": the answer to a periodic query, {"cmd", "node", "ok", "data"|"error"};
 - "reply": the answer to a user's command (ping, status), same shape plus "rtt_ms";
 - "link": the serial link's state, {"state", "port", "detail"};
-- "output": a line the node printed outside the protocol, {"text"}.
+- "output": a line the node printed outside the protocol, {"text"};
+- "garbage": a protocol line or an answer that was not sound, {"text", "error"}.
+Every record is checked against RECORDS (console events against the console
+schema) before it changes anything: one that fails is counted in `garbage`
+and noted, never applied, so a hostile line or a damaged stream cannot raise
+here or put a wrongly typed value where a view expects another.
 The same records stream as `monitor --json` and go into the SQLite log, so
 a recorded stream rebuilds exactly what the dashboard showed.
 """
 import collections
+
+from nowmesh.console import schema
+from nowmesh.console.schema import BOOL, NUMBER, OPT_STR, STR, Fields
 
 RECENT_EVENTS = 200
 
@@ -23,15 +31,25 @@ class MeshState:
         self.local = {}             # the connected node's hello: fw, board, proto
         self.link = {"state": "starting", "port": None, "detail": None, "since": None}
         self.events_total = 0       # notes ever made (the deque keeps the last RECENT_EVENTS)
+        self.garbage = 0            # records refused (see RECORDS) or reported as garbage by the link
+        self.last_refused = None    # why the last refused record was refused
         self.version = 0            # bumps on every change: views redraw only when it moved
 
     # -- feeding ------------------------------------------------------------------
     def apply(self, record):
-        if not isinstance(record, dict) or not isinstance(record.get("t"), (int, float)):
-            return                # not a monitor record (a hand-edited or truncated stream)
-        handler = _HANDLERS.get(record.get("ev"), _other_event)
+        """Take one record; False (and counted as garbage) if it is not a sound one."""
+        problem = check_record(record)
+        if problem is not None:
+            self.garbage += 1
+            self.last_refused = problem
+            if type(record) is dict and NUMBER[1](record.get("t")):
+                self.note(record["t"], "garbage record: %s" % problem)
+            self.version += 1
+            return False
+        handler = _HANDLERS.get(record["ev"], _other_event)
         handler(self, record)
         self.version += 1
+        return True
 
     def node(self, node_id, name=None):
         entry = self.nodes.get(node_id)
@@ -144,7 +162,7 @@ def _stats(state, rec):
         return
     entry = state.heard(state.local_id, rec["t"])
     entry["heap_free"] = None     # stats always carries the measured (after-collection) figure
-    _apply_status(entry, rec, rec["t"])
+    _apply_status(entry, {"uptime_s": rec.get("uptime_s"), "heap_free": rec.get("heap_free")}, rec["t"])
 
 
 def _apply_status(entry, data, t):
@@ -256,6 +274,11 @@ def _ping_reply(state, rec):
         state.heard(data["node"], rec["t"])["hops"] = data["hops"]
 
 
+def _garbage(state, rec):
+    state.garbage += 1
+    state.note(rec["t"], "garbage line: %s" % rec.get("error"))
+
+
 def _other_event(state, rec):
     ev = rec.get("ev")
     if not ev:
@@ -274,4 +297,31 @@ def _other_event(state, rec):
 _ANSWERS = {"hello": _poll_hello, "readings": _poll_readings, "neighbours": _poll_neighbours, "status": _poll_status,
             "routes": _poll_routes, "ping": _ping_reply}
 _HANDLERS = {"hello": _hello, "reading": _reading, "neighbour": _neighbour, "stats": _stats,
-             "link": _link, "poll": _answer, "reply": _answer}
+             "link": _link, "poll": _answer, "reply": _answer, "garbage": _garbage}
+
+# -- what a record must hold, by "ev" (console events: the console schema) -------------
+_ARGS = ("an object whose node is a string", lambda v: type(v) is dict and OPT_STR[1](v.get("node")))
+_ANSWER = Fields(("cmd", "ok"), cmd=STR, ok=BOOL, args=_ARGS, rtt_ms=NUMBER)
+RECORDS = {
+    "poll": _ANSWER,
+    "reply": _ANSWER,
+    "link": Fields(("state",), state=STR, port=OPT_STR, detail=OPT_STR),
+    "output": Fields(("text",), text=STR),
+    "garbage": Fields((), text=STR, error=STR),
+}
+
+
+def check_record(record):
+    """None if `record` is a monitor record the model may apply, else why not."""
+    if type(record) is not dict:
+        return "not an object"
+    if not NUMBER[1](record.get("t")):
+        return "no time (\"t\")"
+    problem = schema.check_tree(record)
+    if problem is None:
+        ev = record.get("ev")
+        fields = RECORDS.get(ev)
+        problem = schema.check_event(record) if fields is None else fields.problem(record, ev)
+        if problem is None and ev in ("poll", "reply"):
+            problem = schema.check_answer(record["cmd"], record)
+    return problem

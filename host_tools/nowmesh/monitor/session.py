@@ -40,7 +40,9 @@ class MonitorSession:
         return count
 
     def _take(self, record):
-        self.model.apply(record)
+        if not self.model.apply(record):
+            # Logged and streamed as what it is: garbage, with the reason.
+            record = {"ev": "garbage", "t": time.time(), "error": self.model.last_refused}
         if self.log is not None:
             self.log.add(record)
         if self.on_record is not None:

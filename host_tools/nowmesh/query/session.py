@@ -13,7 +13,7 @@ import random
 import time
 
 from nowmesh.console import ConsoleClient, ConsoleError
-from nowmesh.console.protocol import PROTO, format_command
+from nowmesh.console.protocol import PROTO, answer_problem, format_command
 from nowmesh.errors import ToolError
 
 # A node keeps at most 16 mesh requests in flight (relay_queue_max) and
@@ -70,6 +70,8 @@ class MeshSession:
         self.texts = []           # ordinary output lines seen, for diagnostics
         self.names = {}           # node id -> name, as learnt during the session
         self.restarts = []        # why the node restarted during the session ("crash" events)
+        self.garbage = []         # protocol lines and answers that were not sound (reasons, last 20)
+        self.garbage_total = 0
         # Ids unlike any earlier session's: a reply to a command an earlier
         # session left unanswered may still arrive on the port.
         self._ids = itertools.count(random.randrange(1, 1 << 30))
@@ -182,7 +184,7 @@ class MeshSession:
                 waiting[cmd_id] = (index, sent + limit, sent)
                 port.write(format_command(cmd_id, name, args, node).encode())
             port.flush()
-            self._collect(waiting, results)
+            self._collect(requests, waiting, results)
             now = time.monotonic()
             for cmd_id in [c for c, w in waiting.items() if w[1] <= now]:
                 results[waiting.pop(cmd_id)[0]] = Outcome(False, error="no answer")
@@ -206,13 +208,33 @@ class MeshSession:
         return ("warning: %s restarted %d time(s) while answering (%s); answers may be missing"
                 % (self.local_name or self.url, len(self.restarts), self.restarts[-1]))
 
+    def _garbage(self, reason):
+        self.garbage_total += 1
+        self.garbage = (self.garbage + [reason])[-20:]
+
+    def garbage_note(self):
+        """One line for stderr if the node sent garbage during the session, else None."""
+        if not self.garbage_total:
+            return None
+        return ("warning: %d protocol line(s) from %s were not sound and were ignored (last: %s)"
+                % (self.garbage_total, self.local_name or self.url, self.garbage[-1]))
+
+    def _outcome(self, name, line, seconds):
+        """A reply -> its Outcome; a malformed answer (the node's, or a remote
+        node's passed through) fails with the reason, never reaches a caller."""
+        problem = answer_problem(name, line)
+        if problem:
+            self._garbage(problem)
+            return Outcome(False, error="malformed answer (%s)" % problem, seconds=seconds)
+        return Outcome(line.data["ok"], line.data.get("data"), line.data.get("error") or "command failed", seconds)
+
     @staticmethod
     def _lost(requests, results, retried):
         """Indexes of retryable requests the mesh lost, each once."""
         return [i for i, r in enumerate(results) if r is not None and not r.ok and r.error in _LOST
                 and i not in retried and requests[i][0] in RETRYABLE]
 
-    def _collect(self, waiting, results):
+    def _collect(self, requests, waiting, results):
         """Read lines for a short while, filing replies to waiting commands."""
         for line in self.client.lines(0.05):
             if line.kind == "mismatch":
@@ -225,10 +247,10 @@ class MeshSession:
                 self._restarted(line.data, waiting, results)
             elif line.kind == "text" and line.text.strip():
                 self.texts = (self.texts + [line.text])[-20:]
-            elif line.kind == "reply" and line.data.get("re") in waiting:
+            elif line.kind == "garbage":
+                self._garbage(line.error)
+            elif line.kind == "reply" and line.data["re"] in waiting:
                 index, _deadline, sent = waiting.pop(line.data["re"])
-                results[index] = Outcome(bool(line.data.get("ok")), line.data.get("data"),
-                                         line.data.get("error") or "command failed",
-                                         time.monotonic() - sent)
+                results[index] = self._outcome(requests[index][0], line, time.monotonic() - sent)
             if not waiting:
                 return

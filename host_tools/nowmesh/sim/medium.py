@@ -28,6 +28,9 @@ CW_MAX = 1023
 CAPTURE_RATIO = radio.dbm_to_mw(10.0)
 KIND_DATA = 0
 KIND_ACK = 1
+# Per rate, the linear SINR above which packet_error_rate is exactly 0
+# (BER 0.5 exp(-22 x 2) < 1e-15 on the rate-shifted 1 Mbps curve).
+CLEAN_SINR = {r.code: 2.0 * radio.dbm_to_mw(r.offset_db) for r in radio.RATES.values()}
 
 
 class MacParams:
@@ -41,9 +44,10 @@ class MacParams:
 
 class Transmission:
     __slots__ = ("sender", "dst", "frame", "kind", "end_us", "bits", "receivers",
-                 "mac_seq", "acked", "for_tx", "epoch", "attempt")
+                 "mac_seq", "acked", "for_tx", "epoch", "attempt", "phy")
 
-    def __init__(self, sender, dst, frame, kind, end_us, bits, mac_seq):
+    def __init__(self, sender, dst, frame, kind, end_us, bits, mac_seq, phy):
+        self.phy = phy            # radio.Rate it is sent at
         self.sender = sender
         self.dst = dst            # receiver index, or None for broadcast
         self.frame = frame
@@ -63,9 +67,11 @@ class Station:
 
     __slots__ = ("signals", "locked", "locked_mw", "locked_min_sinr", "transmitting",
                  "queue", "busy", "cw", "retries", "mac_seq", "current", "last_seq_from",
-                 "epoch")
+                 "epoch", "phy", "protocol")
 
     def __init__(self, cw_min):
+        self.phy = radio.DEFAULT_RATE     # the rate it sends data at (espnow rate)
+        self.protocol = radio.PROTOCOL_DEFAULT  # what it decodes (WLAN protocol bits)
         self.signals = {}         # Transmission -> received power (mW) at this node
         self.locked = None
         self.locked_mw = 0.0
@@ -111,6 +117,14 @@ class Medium:
         if not st.busy:
             self._start_access(i)
 
+    def set_rate(self, i, phy):
+        """Node i sends its data frames at `phy` (a radio.Rate) from now on."""
+        self.stations[i].phy = phy
+
+    def set_protocol(self, i, bits):
+        """Node i's WLAN protocol bitmap (11b 1, 11g 2, 11n 4, LR 8): which frames it decodes."""
+        self.stations[i].protocol = bits
+
     def power_off(self, i):
         """Forget queued frames and abort reception; frames already on air finish."""
         st = self.stations[i]
@@ -151,37 +165,60 @@ class Medium:
         return total
 
     # -- PHY: putting a frame on the air and receiving it ---------------------
-    def _transmit(self, i, dst, frame, kind, mac_seq):
+    def _transmit(self, i, dst, frame, kind, mac_seq, phy=None):
         st = self.stations[i]
         payload_len = len(frame)
         if kind == KIND_ACK:
-            duration = radio.ack_airtime_us()
+            phy = phy.ack_rate()
+            duration = phy.airtime_us(radio.ACK_BYTES)
             bits = 8 * radio.ACK_BYTES
         else:
-            duration = radio.airtime_us(payload_len)
+            phy = st.phy
+            duration = radio.airtime_us(payload_len, phy)
             bits = radio.frame_bits(payload_len)
-        tx = Transmission(i, dst, frame, kind, self.q.now_us + duration, bits, mac_seq)
+        tx = Transmission(i, dst, frame, kind, self.q.now_us + duration, bits, mac_seq, phy)
+        # a receiver locks onto the frame only if its protocol decodes the
+        # rate's family and the frame is above that rate's detection floor
+        needs, floor = phy.protocol_bit, phy.detect_mw
         st.transmitting = True
         if st.locked is not None:        # half duplex: our own send kills a reception
             self.counters["half_duplex"] += 1
             st.locked = None
+        # Once per (transmission, listener): the simulator's innermost loop. The
+        # SINR sum is inlined (same terms, same order as _sinr(), so the same
+        # floating-point result).
         stations = self.stations
+        receivers = tx.receivers
+        noise = radio.NOISE_MW
+        captures = 0
         for j, mw in self.host.listeners(i):
             rx = stations[j]
-            tx.receivers.append(j)
-            rx.signals[tx] = mw
+            receivers.append(j)
+            signals = rx.signals
+            signals[tx] = mw
             if rx.transmitting:
                 continue
-            if rx.locked is None or mw >= rx.locked_mw * CAPTURE_RATIO:
-                if rx.locked is not None:
-                    self.counters["captures"] += 1
+            locked = rx.locked
+            if (rx.protocol & needs and mw >= floor
+                    and (locked is None or mw >= rx.locked_mw * CAPTURE_RATIO)):
+                if locked is not None:
+                    captures += 1
                 rx.locked = tx
                 rx.locked_mw = mw
-                rx.locked_min_sinr = self._sinr(rx, mw)
-            else:
-                sinr = self._sinr(rx, rx.locked_mw)
+                interference = noise - mw
+                for other in signals.values():
+                    interference += other
+                rx.locked_min_sinr = mw / interference
+            elif locked is not None:
+                wanted = rx.locked_mw
+                interference = noise - wanted
+                for other in signals.values():
+                    interference += other
+                sinr = wanted / interference
                 if sinr < rx.locked_min_sinr:
                     rx.locked_min_sinr = sinr
+        if captures:
+            self.counters["captures"] += captures
         tx.epoch = st.epoch
         tx.attempt = st.retries if kind == KIND_DATA else 0
         self.host.on_transmit(i, tx, duration)
@@ -196,9 +233,10 @@ class Medium:
         return signal_mw / interference
 
     def _end_transmission(self, tx):
-        self.stations[tx.sender].transmitting = False
+        stations = self.stations
+        stations[tx.sender].transmitting = False
         for j in tx.receivers:
-            rx = self.stations[j]
+            rx = stations[j]
             rx.signals.pop(tx, None)
             if rx.locked is tx:
                 rx.locked = None
@@ -208,8 +246,14 @@ class Medium:
             self._after_data_sent(tx)
 
     def _decoded(self, tx, min_sinr):
-        sinr_db = radio.mw_to_dbm(min_sinr)
-        if self.rng.random() < radio.packet_error_rate(sinr_db, tx.bits):
+        # Above the rate's clean SINR the bit error rate is below 1e-19, which
+        # packet_error_rate rounds to a PER of exactly 0: skip the arithmetic
+        # (the random draw is still taken, so every later draw is the same).
+        if min_sinr > CLEAN_SINR[tx.phy.code]:
+            per = 0.0
+        else:
+            per = radio.packet_error_rate(radio.mw_to_dbm(min_sinr), tx.bits, tx.phy)
+        if self.rng.random() < per:
             self.counters["phy_errors"] += 1
             return False
         if self.extra_loss and self.rng.random() < self.extra_loss:
@@ -237,7 +281,7 @@ class Medium:
     def _send_ack(self, j, data_tx):
         if self.stations[j].transmitting:
             return
-        ack_tx = self._transmit(j, data_tx.sender, b"", KIND_ACK, data_tx.mac_seq)
+        ack_tx = self._transmit(j, data_tx.sender, b"", KIND_ACK, data_tx.mac_seq, data_tx.phy)
         ack_tx.for_tx = data_tx
 
     # -- MAC: completion ------------------------------------------------------
@@ -248,7 +292,7 @@ class Medium:
         if tx.dst is None:
             self._finish_head(tx.sender, None)
             return
-        wait = SIFS_US + radio.ack_airtime_us() + SLOT_US
+        wait = SIFS_US + radio.ack_airtime_us(tx.phy) + SLOT_US
         self.q.after(wait, self._ack_deadline, tx, st.epoch)
 
     def _ack_deadline(self, tx, epoch):

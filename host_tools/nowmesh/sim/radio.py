@@ -13,6 +13,8 @@ Numbers and formulas (see docs/simulator.md for sources):
 import math
 import random
 
+from nowmesh.sim.topology import unit_disk_adjacency
+
 TX_POWER_DBM = 19.5
 PL_D0_DB = 40.2
 NOISE_DBM = -93.6
@@ -34,13 +36,101 @@ ENVIRONMENTS = {  # path-loss exponent n by environment
 }
 
 
-def airtime_us(payload_len):
-    """Time on air of one ESP-NOW frame carrying `payload_len` bytes at 1 Mbps."""
-    return PREAMBLE_US + US_PER_BYTE * (MAC_OVERHEAD_BYTES + payload_len)
+# -- PHY rates (espnow.config(rate=...)) ----------------------------------------
+# One row per rate: ESP-IDF's wifi_phy_rate_t code (what espnow.RATE_* hold),
+# the modulation family, the data rate, and the ESP32's receiver sensitivity
+# at that rate (ESP32 Series Datasheet, "Wi-Fi Radio" receiver sensitivity
+# table; LR: Espressif's ESP32 Wi-Fi specification post, -105 dBm for LR).
+# A rate's error rate is the 1 Mbps DBPSK curve shifted by its sensitivity
+# difference (a frame at S dBm fails as often at that rate as one at -97 dBm
+# does at 1 Mbps), and so is its detection floor.
+DSSS, OFDM, LR = "dsss", "ofdm", "lr"
+# which WLAN protocol bit (config(protocol=)) a receiver needs to decode a family
+PROTOCOL_BITS = {DSSS: 0x1, OFDM: 0x2, LR: 0x8}     # 11b, 11g, LR
+PROTOCOL_DEFAULT = 0x7                                # 11b | 11g | 11n
+OFDM_PREAMBLE_US = 20     # L-STF + L-LTF + SIGNAL
+OFDM_SYMBOL_US = 4
+OFDM_EXTENSION_US = 6     # 2.4 GHz signal extension
+OFDM_SERVICE_TAIL_BITS = 22
 
 
-def ack_airtime_us():
-    return PREAMBLE_US + US_PER_BYTE * ACK_BYTES
+class Rate:
+    """One PHY rate: code (wifi_phy_rate_t), family, Mbps, sensitivity dBm."""
+
+    def __init__(self, code, name, family, mbps, sensitivity_dbm):
+        self.code = code
+        self.name = name
+        self.family = family
+        self.mbps = mbps
+        self.sensitivity_dbm = sensitivity_dbm
+        self.offset_db = sensitivity_dbm - SENSITIVITY_DBM    # 0 at 1 Mbps
+        self.detect_dbm = DETECT_DBM + self.offset_db
+        self.detect_mw = 10.0 ** (self.detect_dbm / 10.0)
+        self.protocol_bit = PROTOCOL_BITS[family]
+
+    def airtime_us(self, nbytes):
+        bits = 8 * nbytes
+        if self.family == OFDM:
+            symbols = -(-(bits + OFDM_SERVICE_TAIL_BITS) // int(4 * self.mbps))
+            return OFDM_PREAMBLE_US + OFDM_SYMBOL_US * symbols + OFDM_EXTENSION_US
+        # DSSS/CCK long preamble; LR's PPDU is not published: the same 192 us
+        # preamble and PLCP header, then the payload at the LR rate (an estimate)
+        return PREAMBLE_US + int(-(-bits // self.mbps))
+
+    def ack_rate(self):
+        """ACKs go at the basic rate of the data frame's family."""
+        return RATES[RATE_1M if self.family == DSSS else (RATE_6M if self.family == OFDM else self.code)]
+
+
+RATE_1M, RATE_6M = 0x00, 0x0B
+RATES = {r.code: r for r in (
+    Rate(0x00, "1M", DSSS, 1.0, -97.0),
+    Rate(0x01, "2M", DSSS, 2.0, -94.0),
+    Rate(0x02, "5.5M", DSSS, 5.5, -92.0),
+    Rate(0x03, "11M", DSSS, 11.0, -88.0),
+    Rate(0x0B, "6M", OFDM, 6.0, -93.0),
+    Rate(0x0F, "9M", OFDM, 9.0, -91.0),
+    Rate(0x0A, "12M", OFDM, 12.0, -89.0),
+    Rate(0x0E, "18M", OFDM, 18.0, -87.0),
+    Rate(0x09, "24M", OFDM, 24.0, -84.0),
+    Rate(0x0D, "36M", OFDM, 36.0, -80.0),
+    Rate(0x08, "48M", OFDM, 48.0, -77.0),
+    Rate(0x0C, "54M", OFDM, 54.0, -75.0),
+    Rate(0x29, "LR250K", LR, 0.25, -105.0),
+    Rate(0x2A, "LR500K", LR, 0.5, -102.0),
+)}
+DEFAULT_RATE = RATES[RATE_1M]
+
+
+def lowest_detect_dbm(codes):
+    """The detection floor a RadioModel needs so the given rates' frames are kept."""
+    return min([DETECT_DBM] + [rate(code).detect_dbm for code in codes])
+
+
+def rate(code):
+    """The Rate for a wifi_phy_rate_t code; ValueError for one the ESP32 has not."""
+    found = RATES.get(code)
+    if found is None:
+        raise ValueError("no PHY rate %r (known: %s)" % (code, ", ".join(
+            "%s=%d" % (r.name, r.code) for r in RATES.values())))
+    return found
+
+
+def rate_by_name(name):
+    for r in RATES.values():
+        if r.name.lower() == str(name).lower():
+            return r
+    raise ValueError("no PHY rate %r (known: %s)" % (name, ", ".join(r.name for r in RATES.values())))
+
+
+def airtime_us(payload_len, phy=DEFAULT_RATE):
+    """Time on air of one ESP-NOW frame carrying `payload_len` bytes: at 1 Mbps
+    192 us + 8 us per byte of (43 bytes of overhead + payload)."""
+    return phy.airtime_us(MAC_OVERHEAD_BYTES + payload_len)
+
+
+def ack_airtime_us(phy=DEFAULT_RATE):
+    return phy.ack_rate().airtime_us(ACK_BYTES)
 
 
 def frame_bits(payload_len):
@@ -62,9 +152,10 @@ def path_loss_db(distance_m, exponent):
     return PL_D0_DB + 10.0 * exponent * math.log10(max(distance_m, 1.0))
 
 
-def packet_error_rate(sinr_db, bits):
-    """PER of a frame of `bits` bits at the given SINR (1 Mbps DBPSK)."""
-    sinr = 10.0 ** (sinr_db / 10.0)
+def packet_error_rate(sinr_db, bits, phy=DEFAULT_RATE):
+    """PER of a frame of `bits` bits at the given SINR (1 Mbps DBPSK, shifted
+    by the rate's sensitivity difference)."""
+    sinr = 10.0 ** ((sinr_db - phy.offset_db) / 10.0)
     ber = 0.5 * math.exp(-22.0 * sinr)
     if ber < 1e-15:
         return 0.0
@@ -80,6 +171,15 @@ def range_for_rx_dbm(rx_dbm, exponent, tx_dbm=TX_POWER_DBM):
     return 10.0 ** ((tx_dbm - PL_D0_DB - rx_dbm) / (10.0 * exponent))
 
 
+# The safe cut-off: a pair farther apart than the distance at which the median
+# received power is SAFE_SIGMAS shadowing deviations below the detection floor
+# is never evaluated. Such a link would need a shadowing draw of more than
+# 5 sigma in its favour to be detected (probability 2.9e-7 per pair);
+# tests/sim/test_radio_cut.py checks against all pairs that the cut drops no
+# detectable link at the seeds and layouts the test suite and benchmarks use.
+SAFE_SIGMAS = 5.0
+
+
 class RadioModel:
     """Received power of every ordered link, from positions or a link table.
 
@@ -88,18 +188,20 @@ class RadioModel:
     the noise floor by under 1 dB), which keeps large meshes tractable.
     Shadowing is drawn per ordered link from its own seeded stream, so it does
     not depend on the order links are computed in, and survives moves.
+    Only pairs within the safe cut-off distance (max_reach_m) are evaluated.
     """
 
-    def __init__(self, topology, seed, exponent=3.0, shadowing_db=4.0, tx_dbm=TX_POWER_DBM):
+    def __init__(self, topology, seed, exponent=3.0, shadowing_db=4.0, tx_dbm=TX_POWER_DBM,
+                 detect_dbm=DETECT_DBM):
         self.topology = topology
+        self.detect_dbm = detect_dbm      # lower for LR rates: see lowest_detect_dbm()
         self.seed = seed
         self.exponent = exponent
         self.shadowing_db = shadowing_db
         self.tx_dbm = tx_dbm
         n = len(topology.names)
         self.positions = list(topology.positions) if topology.positions else None
-        self._shadow_cache = {}
-        # heard_by[i] = list of (j, rx_dbm, rx_mw): who hears i's transmissions
+        # heard_by[i] = list of (j, rx_dbm, rx_mw), sorted by j: who hears i's transmissions
         self.heard_by = [[] for _ in range(n)]
         self.link_dbm = [dict() for _ in range(n)]
         if self.positions is None:
@@ -108,43 +210,33 @@ class RadioModel:
             self._from_positions()
 
     # -- construction -------------------------------------------------------
-    def _max_reach_m(self):
-        # Beyond this even a +4 sigma shadowing draw stays below DETECT_DBM.
-        return range_for_rx_dbm(DETECT_DBM - 4.0 * self.shadowing_db, self.exponent, self.tx_dbm)
+    def max_reach_m(self):
+        """The safe cut-off distance: beyond it no link is evaluated."""
+        return range_for_rx_dbm(self.detect_dbm - SAFE_SIGMAS * self.shadowing_db, self.exponent,
+                                self.tx_dbm)
 
     def _from_positions(self):
-        reach = self._max_reach_m()
-        cells = {}
-        for i, (x, y) in enumerate(self.positions):
-            cells.setdefault((int(x // reach), int(y // reach)), []).append(i)
-        for i in range(len(self.positions)):
-            for j in self._candidates(i, cells, reach):
-                self._set_link(i, j, self._rx_from_distance(i, j))
-
-    def _candidates(self, i, cells, reach):
-        x, y = self.positions[i]
-        cx, cy = int(x // reach), int(y // reach)
-        found = []
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                for j in cells.get((cx + dx, cy + dy), ()):
-                    if j != i:
-                        found.append(j)
-        found.sort()
-        return found
+        # The topology's grid hash finds the pairs within reach: the cost grows
+        # with N times the nodes per reach area, not with N^2.
+        detect = self.detect_dbm
+        for i, js in enumerate(unit_disk_adjacency(self.positions, self.max_reach_m())):
+            row, heard = self.link_dbm[i], self.heard_by[i]
+            for j in sorted(js):
+                rx_dbm = self._rx_from_distance(i, j)
+                if rx_dbm >= detect:
+                    row[j] = rx_dbm
+                    heard.append((j, rx_dbm, dbm_to_mw(rx_dbm)))
 
     def _from_link_table(self, links):
         for (i, j), rx_dbm in sorted(links.items()):
             self._set_link(i, j, rx_dbm)
 
     def _shadowing(self, i, j):
-        key = (i, j)
-        value = self._shadow_cache.get(key)
-        if value is None:
-            stream = random.Random("%s/shadow/%d/%d" % (self.seed, i, j))
-            value = stream.gauss(0.0, self.shadowing_db) if self.shadowing_db > 0 else 0.0
-            self._shadow_cache[key] = value
-        return value
+        # Deterministic in (seed, i, j): recomputed rather than cached, so a
+        # 10,000-node layout does not keep millions of draws in memory.
+        if self.shadowing_db <= 0:
+            return 0.0
+        return random.Random("%s/shadow/%d/%d" % (self.seed, i, j)).gauss(0.0, self.shadowing_db)
 
     def _rx_from_distance(self, i, j):
         (xi, yi), (xj, yj) = self.positions[i], self.positions[j]
@@ -155,7 +247,7 @@ class RadioModel:
         old = self.link_dbm[i].pop(j, None)
         if old is not None:
             self.heard_by[i] = [e for e in self.heard_by[i] if e[0] != j]
-        if rx_dbm >= DETECT_DBM:
+        if rx_dbm >= self.detect_dbm:
             self.link_dbm[i][j] = rx_dbm
             self.heard_by[i].append((j, rx_dbm, dbm_to_mw(rx_dbm)))
             self.heard_by[i].sort()
@@ -170,21 +262,21 @@ class RadioModel:
         if self.positions is None:
             raise ValueError("move needs a topology with positions")
         self.positions[i] = (float(x), float(y))
-        reach = self._max_reach_m()
+        reach = self.max_reach_m()
         for j in range(len(self.positions)):
             if j == i:
                 continue
             (xj, yj) = self.positions[j]
-            near = math.hypot(x - xj, y - yj) <= reach * 1.5
-            self._set_link(i, j, self._rx_from_distance(i, j) if near else DETECT_DBM - 1)
-            self._set_link(j, i, self._rx_from_distance(j, i) if near else DETECT_DBM - 1)
+            near = math.hypot(x - xj, y - yj) <= reach
+            self._set_link(i, j, self._rx_from_distance(i, j) if near else self.detect_dbm - 1)
+            self._set_link(j, i, self._rx_from_distance(j, i) if near else self.detect_dbm - 1)
 
-    def usable(self, i, j, payload_len=100, max_per=0.5):
+    def usable(self, i, j, payload_len=100, max_per=0.5, phy=DEFAULT_RATE):
         """True if i -> j delivers a `payload_len` frame with PER below max_per in silence."""
         rx = self.link_dbm[i].get(j)
-        if rx is None:
+        if rx is None or rx < phy.detect_dbm:
             return False
-        return packet_error_rate(rx - NOISE_DBM, frame_bits(payload_len)) < max_per
+        return packet_error_rate(rx - NOISE_DBM, frame_bits(payload_len), phy) < max_per
 
     def links(self):
         """Each undirected usable link once: (i, j, rssi_ij, rssi_ji)."""

@@ -22,6 +22,9 @@ from mesh import crypto, wire
 from mesh.replay import ReplayTable
 
 BROADCAST = b"\xff" * 6
+# The frame type of both baselines: outside the mesh core's types (1-15), so
+# a core node rejects a baseline frame as an unknown type.
+T_BASELINE = 0x70
 _KIND_READING, _KIND_REQUEST, _KIND_REPLY = 1, 2, 3
 _HEAD = struct.Struct("<B6sIB")     # kind, origin, packet id, hops left
 _ADDR = struct.Struct("<6sH")       # destination, request id
@@ -69,8 +72,8 @@ class FloodNode:
             ftype, sender, boot, ctr, payload = self.keys.open(frame)
             if sender == self.mac:
                 raise wire.FrameError("own")
-            if ftype != wire.T_BASELINE or len(payload) < _HEAD.size:
-                raise wire.FrameError("type" if ftype != wire.T_BASELINE else "malformed")
+            if ftype != T_BASELINE or len(payload) < _HEAD.size:
+                raise wire.FrameError("type" if ftype != T_BASELINE else "malformed")
             if not self.replay.check(sender, boot, ctr):
                 raise wire.FrameError("replay")
             kind, origin, pid, hops_left = _HEAD.unpack_from(payload, 0)
@@ -108,7 +111,7 @@ class FloodNode:
     def _seal(self, payload):
         self.ctr += 1
         self.stats["tx"] += 1
-        return BROADCAST, crypto.seal(self.keys, wire.T_BASELINE, self.mac, self.boot, self.ctr, payload)
+        return BROADCAST, crypto.seal(self.keys, T_BASELINE, self.mac, self.boot, self.ctr, payload)
 
     def _reject(self, reason):
         rejected = self.stats["rejected"]

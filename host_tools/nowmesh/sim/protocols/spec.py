@@ -5,6 +5,16 @@ from mesh import crypto, frames, wire
 _TYPE_MASK = 0x7F
 
 
+def routed_packet_key(opened):
+    """(ftype, sender, boot, ctr, payload) of an opened frame -> the routed
+    packet it carries (same on every hop), or None. For the simulator's loop
+    detection: each end-to-end attempt and each re-flood is a distinct packet."""
+    ftype, payload = opened[0], opened[4]
+    if ftype != wire.T_DATA or len(payload) < frames.DATA_HEAD:
+        return None
+    return frames.packet_key(payload)
+
+
 class CachingKeys(crypto.Keys):
     """Keys that remember recently opened frames.
 
@@ -115,11 +125,7 @@ class NowmeshSpec:
         return len(frame) > 1 and (frame[1] & _TYPE_MASK) in self.CONTROL_TYPES
 
     def loop_key(self, keys, frame):
-        from mesh import node as core_node
-        finder = getattr(core_node, "routed_packet_key", None)
-        if finder is None:
-            return None
         try:
-            return finder(keys.open(frame))
+            return routed_packet_key(keys.open(frame))
         except wire.FrameError:
             return None
