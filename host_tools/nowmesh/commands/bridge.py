@@ -34,6 +34,9 @@ def add_arguments(p):
     p.add_argument("--discovery-prefix", default=schema.DEFAULT_PREFIX,
                    help="Home Assistant discovery prefix (default homeassistant)")
     p.add_argument("--allow-commands", action="store_true", help="run set/ping/reboot commands from MQTT")
+    p.add_argument("--operator-key", metavar="FILE",
+                   help="signs set/reboot for nodes other than the board (default: ./nowmesh-operator-key.json, "
+                        "or the emulation's for its nodes)")
     p.add_argument("--queue", default="nowmesh-bridge.sqlite", metavar="FILE",
                    help="readings waiting for the broker (default ./nowmesh-bridge.sqlite)")
     p.add_argument("--queue-max", type=int, default=MAX_ROWS, metavar="N",
@@ -65,7 +68,7 @@ def run(args):
         outbox.close()
         raise
     bridge = Bridge(link, broker, outbox, args.base_topic, args.discovery_prefix, args.allow_commands,
-                    json_logger() if args.json else text_logger())
+                    json_logger() if args.json else text_logger(), args.operator_key)
     bridge.start()
     try:
         bridge.run(args.seconds)

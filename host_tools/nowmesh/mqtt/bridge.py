@@ -26,10 +26,14 @@ import uuid
 import paho.mqtt.client as mqtt
 
 from nowmesh import __version__
+from nowmesh.deploy.config import load_operator_key, operator_key_file_for
+from nowmesh.errors import InputError, ToolError
 from nowmesh.monitor.session import MonitorSession
 from nowmesh.mqtt import schema
 from nowmesh.mqtt.options import check_setting
+from nowmesh.query.admin import signed_args
 
+SIGNED = ("config_set", "reboot")   # run on another node only with an operator token
 WINDOW = 50                 # messages published and not yet acknowledged
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 8
 KEEPALIVE_S = 15
@@ -37,12 +41,13 @@ KEEPALIVE_S = 15
 
 class Bridge:
     def __init__(self, link, broker, outbox, base=schema.DEFAULT_BASE, prefix=schema.DEFAULT_PREFIX,
-                 allow_commands=False, log=None):
+                 allow_commands=False, log=None, operator_key_file=None):
         self.link = link
         self.broker = broker
         self.outbox = outbox
         self.base, self.prefix = base, prefix
         self.allow_commands = allow_commands
+        self.operator_key_file = operator_key_file   # signs set/reboot for nodes other than the board
         self.log = log or (lambda event, **fields: None)
         self.session = MonitorSession(link, on_record=self._record)
         self.model = self.session.model
@@ -57,6 +62,7 @@ class Bridge:
         self._info = {}                # mac -> {"board", "fw"} from the node's hello
         self._asked_hello = set()
         self._commands = []            # [(console cmd, node, args, topic key, mqtt cmd, field)]
+        self._to_sign = []             # the same, waiting for the target's status (boot, admin_seq)
         self.client = self._make_client()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -277,9 +283,33 @@ class Bridge:
         for console_cmd, args in steps:
             if console_cmd == "ping":
                 args, node = {"node": mac}, None
-            self._commands.append((console_cmd, node, args, key, cmd, (args or {}).get("field")))
-            self.link.request(console_cmd, args, node)
-            self.log("command", node=key, cmd=cmd, sent=console_cmd, args=args)
+            pending = (console_cmd, node, args, key, cmd, (args or {}).get("field"))
+            if node is not None and console_cmd in SIGNED:
+                # through the mesh these need the operator's token, made from the target's status
+                self._to_sign.append(pending)
+                self.link.request("status", None, node)
+                continue
+            self._send_command(pending)
+
+    def _send_command(self, pending):
+        console_cmd, node, args, key, cmd, _field = pending
+        self._commands.append(pending)
+        self.link.request(console_cmd, args, node)
+        self.log("command", node=key, cmd=cmd, sent=console_cmd, args=_shown(args))
+
+    def _sign(self, pending, rec):
+        console_cmd, node, args, key, cmd, field = pending
+        try:
+            if not rec.get("ok") or not isinstance(rec.get("data"), dict):
+                raise ToolError("no status from the node: %s" % (rec.get("error") or "no answer"))
+            path, _why = operator_key_file_for(self.operator_key_file, port=self.link.url)
+            signed = signed_args(rec["data"], node, self.model.name_of(node), console_cmd, args,
+                                 load_operator_key(path))
+        except (ToolError, InputError) as exc:
+            self._publish(schema.response_message(self.base, key, cmd, False, error=str(exc), field=field), qos=0)
+            self.log("command", node=key, cmd=cmd, ok=False, error=str(exc))
+            return
+        self._send_command((console_cmd, node, signed, key, cmd, field))
 
     def _resolve(self, key):
         for mac, entry in self.model.nodes.items():
@@ -288,6 +318,12 @@ class Bridge:
         raise schema.Refused("unknown node %r (topics name nodes by MAC without colons)" % key)
 
     def _command_reply(self, rec):
+        if rec.get("cmd") == "status":
+            for i, pending in enumerate(self._to_sign):
+                if pending[1] == rec.get("node"):
+                    del self._to_sign[i]
+                    self._sign(pending, rec)
+                    return
         want = (rec.get("cmd"), rec.get("node"), rec.get("args") or None)
         for i, (console_cmd, node, args, key, cmd, field) in enumerate(self._commands):
             if (console_cmd, node, args or None) == want:
@@ -301,6 +337,11 @@ class Bridge:
 _MQTT_EVENTS = {"connect": Bridge._on_connect, "disconnect": Bridge._on_disconnect,
                 "puback": Bridge._on_puback, "message": Bridge._on_message,
                 "suback": Bridge._on_suback}
+
+
+def _shown(args):
+    """Command args for the log: never the operator's token."""
+    return {k: v for k, v in args.items() if k != "auth"} if isinstance(args, dict) else args
 
 
 def json_logger(out=None):
