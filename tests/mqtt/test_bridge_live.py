@@ -39,8 +39,10 @@ def test_the_mesh_appears_as_home_assistant_would_see_it(make_emulated_mesh, bro
             m[1] == t and json.loads(m[2])["dev"]["name"] == n and "mdl" in json.loads(m[2])["dev"]
             for m in msgs), 60, "%s named, with its board" % config_topic)
         config = _latest_json(recorder, config_topic)
-        assert config["dev"]["ids"] == [mesh.mac(name)] and config["dev"]["sw"]
-        assert config["o"]["name"] == "nowmesh" and config["dev"]["via_device"].startswith("nowmesh_bridge_")
+        assert config["dev"]["ids"] == [mesh.mac(name)]
+        assert config["dev"]["sw"], config["dev"]
+        assert config["o"]["name"] == "nowmesh"
+        assert config["dev"]["via_device"].startswith("nowmesh_bridge_")
         classes = {c.get("device_class") for c in config["cmps"].values()}
         assert {"temperature", "humidity", "signal_strength", "timestamp", "duration", "data_size"} <= classes
         for comp in config["cmps"].values():
@@ -60,7 +62,8 @@ def test_the_mesh_appears_as_home_assistant_would_see_it(make_emulated_mesh, bro
                                                           if m[1] == t and json.loads(m[2])["seq"] == s), None),
             20, "%s's reading seq %s" % (name, reading["seq"]))
         # (a name is null until the board has learnt it: a node two hops away says it on request)
-        assert state["id"] == mesh.mac(name) and state["name"] in (name, None)
+        assert state["id"] == mesh.mac(name)
+        assert state["name"] in (name, None), state
         # the same float32 from the wire, printed by two nodes (18.41 or 18.40999984741211)
         assert state["values"] == pytest.approx({v[0]: v[1] for v in reading["values"]}, rel=1e-6)
 
@@ -119,13 +122,15 @@ def test_commands_when_allowed(make_emulated_mesh, broker, recorder, start_bridg
 
     publish.single("nowmesh/%s/ping" % key, "", hostname="127.0.0.1", port=broker.port)
     ping = recorder.wait_for(answers(1), 30, "ping's response")[0]
-    assert ping["ok"] and ping["cmd"] == "ping" and ping["data"]["node"] == mesh.mac("n2")
+    assert ping["ok"], ping
+    assert ping["cmd"] == "ping" and ping["data"]["node"] == mesh.mac("n2")
     publish.single("nowmesh/%s/set" % key, '{"interval_s": 1000000}', hostname="127.0.0.1", port=broker.port)
     refused = recorder.wait_for(answers(2), 15, "set's refusal")[1]
     assert not refused["ok"] and "interval_s" in refused["error"]
     publish.single("nowmesh/%s/set" % key, '{"stats_s": 20}', hostname="127.0.0.1", port=broker.port)
     done = recorder.wait_for(answers(3), 30, "set's response")[2]
-    assert done["ok"] and done["field"] == "stats_s" and done["data"]["saved"]
+    assert done["ok"], done
+    assert done["field"] == "stats_s" and done["data"]["saved"]
     assert mesh.command("n2", "config_get", field="stats_s") == {"stats_s": 20}
 
 
