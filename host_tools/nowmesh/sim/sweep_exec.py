@@ -30,8 +30,8 @@ def default_workers():
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def run_local(todo, workers, on_done, on_error):
-    """Runs in a process pool of `workers` processes."""
+def run_local(todo, workers, on_done, on_error, task=run_one):
+    """Runs in a process pool of `workers` processes (`task`: what a run is)."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
     attempts = {}
@@ -39,7 +39,7 @@ def run_local(todo, workers, on_done, on_error):
     while remaining:
         lost = []
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_one, params): params for params in remaining}
+            futures = {pool.submit(task, params): params for params in remaining}
             for future in as_completed(futures):
                 params = futures[future]
                 try:
