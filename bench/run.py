@@ -18,7 +18,7 @@ sys.path.insert(0, HERE)
 
 from nowmesh.sim import report  # noqa: E402
 from nowmesh.sim.runner import make_topology, simulate  # noqa: E402
-from nowmesh.sim.scenario import kill_and_revive  # noqa: E402
+from nowmesh.radio.scenario import kill_and_revive  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 PROTOCOLS = ("nowmesh", "flood", "managed-flood")
