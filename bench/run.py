@@ -18,7 +18,7 @@ sys.path.insert(0, HERE)
 
 from nowmesh.sim import report  # noqa: E402
 from nowmesh.sim.runner import make_topology, simulate  # noqa: E402
-from nowmesh.sim.scenario import kill_and_revive  # noqa: E402
+from nowmesh.radio.scenario import kill_and_revive  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 PROTOCOLS = ("nowmesh", "flood", "managed-flood")
@@ -141,7 +141,7 @@ def bench_live50(quick):
 def bench_live20_heap(quick):
     """Firmware heap on emulated boards of a live 20-node mesh (issue 4's heap target)."""
     from live import boots_at, code_heap, heap_peaks
-    from nowmesh.emunode.board import SHIM_HEAP
+    from nowmesh.emulation.board.pty_board import SHIM_HEAP
     result = heap_peaks(20, 30.0 if quick else 60.0)
     result.update(code_heap())
     result["repl_shim_bytes"] = SHIM_HEAP

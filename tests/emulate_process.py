@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from nowmesh.emulate_control import socket_path
+from nowmesh.emulation.control import socket_path
 
 
 def wait_until(check, timeout, what, pause=0.2):

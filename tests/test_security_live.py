@@ -51,7 +51,7 @@ def _status(capsys, port, node):
 
 def _requests_to(capture, state, node_id):
     """Routed requests for node_id in the capture (decoded with the emulation's network key)."""
-    from nowmesh.capture import decoder, read_capture
+    from nowmesh.emulation.capture import decoder, read_capture
     with open(os.path.join(state, "nowmesh-key.json")) as f:
         decode = decoder(bytes.fromhex(json.load(f)["key"]))
     found = 0

@@ -11,8 +11,8 @@ import pytest
 
 from imagefakes import APP, DATA, POST_126, PRE_126, firmware
 from nowmesh.cli import main
-from nowmesh.emulator import FIRMWARE
-from nowmesh.emunode.board import default_micropython
+from nowmesh.emulation.mesh import FIRMWARE
+from nowmesh.emulation.board.pty_board import default_micropython
 from nowmesh.image import fsimage
 import nowmesh.corepath  # noqa: F401,E402  (firmware/ on sys.path)
 from mesh import admin  # noqa: E402

@@ -1,12 +1,11 @@
 import json
 import math
 import os
-import time
 
 import pytest
 
 from nowmesh.errors import InputError
-from nowmesh.sim import topology as topo
+from nowmesh.radio import topology as topo
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
@@ -63,10 +62,10 @@ def test_random_is_connected_with_mean_degree_near_eight(n, seed):
     assert 6.0 <= topo.mean_degree(layout, 300.0) <= 10.0
 
 
-def test_random_thousand_nodes_is_fast():
-    started = time.perf_counter()
-    topo.random_geometric(1000, 7)
-    assert time.perf_counter() - started < 0.5
+def test_random_thousand_nodes_is_connected():
+    # how long generating it takes is measured by `make bench` (timings)
+    layout = topo.random_geometric(1000, 7)
+    assert len(layout) == 1000 and topo.is_connected(layout, 300.0)
 
 
 def test_random_same_seed_same_layout_different_seed_different():

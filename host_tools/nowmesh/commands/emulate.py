@@ -25,8 +25,9 @@ An attacker's radio: replay a capture into the running emulation, frame by frame
 from each recorded sender MAC (docs/security.md):
   nowmesh emulate --nodes 3 --state-dir /tmp/mesh --capture /tmp/mesh.cap
   nowmesh emulate replay /tmp/mesh.cap --state-dir /tmp/mesh
-One chip in ROM download mode for esptool (docs/rom-bootloader.md):
-  nowmesh emulate --bootloader esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
+One chip in ROM download mode for esptool is `nowmesh rom` (docs/rom-bootloader.md);
+`--bootloader CHIP` here is its old spelling:
+  nowmesh rom esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
 """
 import json
 import os
@@ -34,11 +35,11 @@ import signal
 import sys
 import time
 
-from nowmesh.emulate_control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
-from nowmesh.emulator import DEFAULT_HEAP, Emulation
+from nowmesh.emulation.control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
+from nowmesh.emulation.mesh import DEFAULT_HEAP, Emulation
+from nowmesh.commands import rom
 from nowmesh.errors import InputError
-from nowmesh.rombootloader import command as bootloader_command
-from nowmesh.sim.radio import ENVIRONMENTS
+from nowmesh.radio.model import ENVIRONMENTS
 
 
 def add_arguments(p):
@@ -70,12 +71,15 @@ def add_arguments(p):
     p.add_argument("--key-file", metavar="FILE",
                    help="give the other nodes the network key in this key file (nowmesh-key.json, "
                         "as in the images) instead of the emulator's test key")
-    bootloader_command.add_arguments(p)
+    g = p.add_argument_group("one chip in ROM download mode (the old spelling of `nowmesh rom CHIP`)")
+    g.add_argument("--bootloader", metavar="CHIP", choices=sorted(rom.CHIPS),
+                   help="same as `nowmesh rom CHIP`: %s" % ", ".join(sorted(rom.CHIPS)))
+    rom.add_flash_options(g)
 
 
 def run(args):
     if args.bootloader:
-        return bootloader_command.run(args)
+        return rom.serve(args.bootloader, args.flash_size, args.flash_file)
     if args.action:
         return run_control(args)
     if args.target:

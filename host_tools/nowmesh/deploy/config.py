@@ -35,7 +35,7 @@ def key_file_for(explicit, port=None, state_dir=None):
     if explicit:
         return explicit, "given"
     if state_dir is None and port is not None:
-        from nowmesh.emulation_registry import emulation_of_port
+        from nowmesh.emulation.registry import emulation_of_port
         state_dir = emulation_of_port(port)
     return _project_or_emulation(DEFAULT_KEY_FILE, port, state_dir)
 
@@ -49,7 +49,7 @@ def operator_key_file_for(explicit, port=None, state_dir=None):
 
 def _project_or_emulation(filename, port, state_dir):
     if state_dir is None and port is not None:
-        from nowmesh.emulation_registry import emulation_of_port
+        from nowmesh.emulation.registry import emulation_of_port
         state_dir = emulation_of_port(port)
     if state_dir is not None:
         candidate = os.path.join(state_dir, filename)

@@ -12,8 +12,8 @@ who hears that node now, and only while that node is on the air.
 """
 import time
 
-from nowmesh.capture import read_capture
-from nowmesh.emulate_control import request
+from nowmesh.emulation.capture import read_capture
+from nowmesh.emulation.control import request
 from nowmesh.errors import ToolError
 
 DEFAULT_GAP_MS = 5.0        # between frames: a burst would overrun the nodes' receive buffers

@@ -65,7 +65,7 @@ _COMPILED = {}        # sources digest -> compiled files: one mpy-cross run per 
 def firmware_files(board):
     """{path on the board: bytes} common to every node: boot.py and main.py as
     source, the packages compiled with mpy-cross, the board profile."""
-    from nowmesh.emulator import FIRMWARE, FIRMWARE_ITEMS
+    from nowmesh.emulation.mesh import FIRMWARE, FIRMWARE_ITEMS
     sources = _firmware_sources(FIRMWARE, FIRMWARE_ITEMS)
     digest = hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest()
     if digest not in _COMPILED:

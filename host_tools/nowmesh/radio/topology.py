@@ -401,3 +401,13 @@ def _parse_links(links, topology, source):
         reverse = float(reader.number("rssi_ba", _rssi_in_range, rssi_rule)) if reader.has("rssi_ba") else rssi
         topology.links[(a, b)] = rssi
         topology.links[(b, a)] = reverse
+
+
+GENERATED = ("line", "grid", "random")
+
+
+def make_topology(spec, nodes, seed, spacing_m=None):
+    """`spec` is 'line', 'grid', 'random' or the path of a topology JSON file."""
+    if spec in GENERATED:
+        return build(spec, nodes, seed, spacing_m)
+    return load_topology_file(spec)

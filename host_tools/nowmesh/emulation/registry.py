@@ -1,6 +1,6 @@
 """A per-user list of running emulations, so `nowmesh ports` can show their nodes.
 
-Each running `nowmesh.emulator.Emulation` writes one small file
+Each running `nowmesh.emulation.mesh.Emulation` writes one small file
 `<pid>-<n>.json` = {"pid", "state_dir", "started"} into the registry folder
 and removes it when it stops. One file per emulation means no locking and no
 lost updates between processes. A process that died without cleaning up

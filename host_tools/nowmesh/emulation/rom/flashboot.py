@@ -28,11 +28,12 @@ import shutil
 
 from nowmesh.errors import ToolError
 
-from . import fsimage, layout
-from .firmware import Firmware, FirmwareError
+from nowmesh.emulation.device_paths import FSBOOT_DIR
+from nowmesh.image import fsimage, layout
+from nowmesh.image.firmware import Firmware, FirmwareError
 
 BOOT_MODULE = "_nowmesh_fsboot"
-BOOT_MODULE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upy")
+BOOT_MODULE_DIR = FSBOOT_DIR
 # inisetup.setup() writes this boot.py into a freshly formatted filesystem
 DEFAULT_BOOT_PY = b"""\
 # This file is executed on every boot (including wake-boot from deepsleep)

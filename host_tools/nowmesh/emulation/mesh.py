@@ -15,20 +15,22 @@ import shutil
 import tempfile
 import time
 
-from nowmesh import boards, emulation_registry
-from nowmesh.emulation.medium_server import MediumServer
-from nowmesh.emunode.board import EmulatedBoard
+from nowmesh import boards
+from nowmesh.emulation import registry as emulation_registry
+from nowmesh.emulation.medium.server import MediumServer
+from nowmesh.emulation.board.pty_board import EmulatedBoard
+from nowmesh.emulation.device_paths import HARDWARE_DIR, RADIO_DIR
 from nowmesh.errors import InputError
-from nowmesh.sim.engine import node_mac
-from nowmesh.sim.radio import ENVIRONMENTS
-from nowmesh.sim.runner import make_topology
+from nowmesh.radio.identity import TEST_KEY, node_mac
+from nowmesh.radio.model import ENVIRONMENTS
+from nowmesh.radio.topology import make_topology
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 FIRMWARE = os.path.join(REPO, "firmware")
-EMULATION_PATH = [os.path.join(HERE, "emulation", "upy"), os.path.join(HERE, "emulation", "board_upy")]
+EMULATION_PATH = [RADIO_DIR, HARDWARE_DIR]
 FIRMWARE_ITEMS = ("boot.py", "main.py", "mesh", "meshport")
-DEFAULT_KEY = bytes(range(16)).hex()          # the simulator's key; emulations are for testing
+DEFAULT_KEY = TEST_KEY.hex()                 # the simulator's key; emulations are for testing
 # The emulation's network key, in the format of `nowmesh deploy`'s key file, so a
 # deploy to an emulated node keeps it in its mesh (nowmesh.deploy.config).
 KEY_FILE = "nowmesh-key.json"
@@ -56,7 +58,7 @@ DEFAULT_SENSORS = [{"kind": "internal_temp"}, {"kind": "aht20"}]
 
 def parse_heap_bytes(heap):
     """"256K" / "1M" / 262144 -> bytes."""
-    from nowmesh.emunode.board import parse_heap
+    from nowmesh.emulation.board.pty_board import parse_heap
     return parse_heap(heap)
 
 
@@ -119,7 +121,7 @@ class Emulation:
         self.operator_key = load_or_create_operator_key(os.path.join(self.state_dir, OPERATOR_KEY_FILE))
         self.medium = MediumServer(self.topology, seed=self.seed, loss=self.loss, exponent=self.exponent)
         if self.capture_path:
-            from nowmesh.capture import FrameCapture
+            from nowmesh.emulation.capture import FrameCapture
             self._capture = FrameCapture(self.capture_path)
             self.medium.air.capture = self._capture
         self.medium.start_thread()
@@ -131,7 +133,7 @@ class Emulation:
             self.stop()
             raise
         self.write_nodes_file()
-        # Listed for `nowmesh ports` while running (nowmesh.emulation_registry).
+        # Listed for `nowmesh ports` while running (nowmesh.emulation.registry).
         self._registration = emulation_registry.register(self.state_dir)
         return self
 
@@ -170,7 +172,7 @@ class Emulation:
                "NOWMESH_FLASH_SIZE": str(int(self.board_profile["flash_size"][:-2]) << 20)}
         extra = EMULATION_PATH
         if node.name in self.flash_images:      # power-on from flash: unpack its filesystem first
-            from nowmesh.image import flashboot
+            from nowmesh.emulation.rom import flashboot
             boot = flashboot.prepare(self.flash_images[node.name], node.fs_dir, self.board_profile)
             env.update(boot.env)
             extra = extra + boot.extra

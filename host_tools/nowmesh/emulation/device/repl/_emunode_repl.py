@@ -1,7 +1,7 @@
 # The serial-port side of an emulated board, run by the unix port of MicroPython:
 #   micropython -X heapsize=110K _emunode_repl.py
 # with cwd = the node's flash directory and stdin/stdout = pipes to the host
-# supervisor (host_tools/nowmesh/emunode/board.py), which owns the pty.
+# supervisor (host_tools/nowmesh/emulation/board/pty_board.py), which owns the pty.
 #
 # It does what a board's pyexec.c does on its USB serial port: run boot.py and
 # main.py, then the friendly REPL (">>> "), the raw REPL (Ctrl-A), raw-paste

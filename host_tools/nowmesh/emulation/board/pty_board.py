@@ -33,6 +33,8 @@ import threading
 import time
 import tty
 
+from nowmesh.emulation.device_paths import HARDWARE_DIR, REPL_DIR
+
 EXIT_SOFT_FRIENDLY = 71   # soft reset from the friendly REPL (or sys.exit()): main.py runs again
 EXIT_SOFT_RAW = 72        # soft reset from the raw REPL: boot.py only, back to the raw REPL
 EXIT_HARD_RESET = 73      # machine.reset(): the emulated machine module exits with this
@@ -40,11 +42,10 @@ EXIT_HARD_RESET = 73      # machine.reset(): the emulated machine module exits w
 # heap the shim itself keeps (its code, the REPL state; measured on 1.29, 64-bit): added to
 # -X heapsize so that user code finds about `heap` free, as on a board whose REPL is in C
 SHIM_HEAP = 14 * 1024
-SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upy", "_emunode_repl.py")
+SHIM = os.path.join(REPL_DIR, "_emunode_repl.py")
 # The board's own built-in and frozen modules (machine, esp32, flashbdev, ...):
 # every emulated board has them, as every ESP32 running MicroPython does.
-BOARD_MODULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "emulation", "board_upy")
+BOARD_MODULES = HARDWARE_DIR
 HOLD_S = 0.5              # how long input is held after a Ctrl-C for the shim to reach a prompt
 CRASH_RESTART_S = 1.0
 

@@ -7,7 +7,7 @@ knows every few seconds.
 import time
 
 from nowmesh.console import ConsoleClient
-from nowmesh.emulator import Emulation
+from nowmesh.emulation.mesh import Emulation
 
 
 def _summary(names, latest):

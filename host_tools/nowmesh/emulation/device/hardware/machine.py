@@ -1,7 +1,7 @@
 # Emulation-only `machine` for emulated boards (never deployed): enough of the
 # ESP32 API for the nowmesh port and typical sensor code. Resets end the
 # interpreter with the exit codes the emulated board's supervisor understands
-# (host_tools/nowmesh/emunode): it restarts the node like the reset circuit.
+# (host_tools/nowmesh/emulation/board): it restarts the node like the reset circuit.
 import time
 
 import _simsensors

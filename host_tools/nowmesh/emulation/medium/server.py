@@ -1,4 +1,4 @@
-"""`python -m nowmesh.emulation.medium_server`: the real-time radio medium.
+"""`python -m nowmesh.emulation.medium.server`: the real-time radio medium.
 
 A TCP server on 127.0.0.1 that carries ESP-NOW frames between emulated nodes
 (`micropython` processes whose `espnow` module is upy/espnow.py). Frames go
@@ -17,11 +17,11 @@ import sys
 import threading
 import time
 
-from nowmesh.emulation import protocol
-from nowmesh.emulation.air import Air
+from nowmesh.emulation.medium import protocol
+from nowmesh.emulation.medium.air import Air
 from nowmesh.errors import InputError
-from nowmesh.sim import radio
-from nowmesh.sim.topology import build, load_topology_file
+from nowmesh.radio import model as radio
+from nowmesh.radio.topology import make_topology
 
 IDLE_WAIT_S = 0.5                 # longest select() when no event is due
 MAX_OUTPUT = 1 << 20              # a process this far behind is disconnected
@@ -250,12 +250,6 @@ class MediumServer:
 
 # -- command line -------------------------------------------------------------
 
-def make_topology(spec, nodes, seed):
-    if spec in ("line", "grid", "random"):
-        return build(spec, nodes, seed)
-    return load_topology_file(spec)
-
-
 def write_address_file(path, address):
     """Write 'host:port' atomically, so a reader never sees half a line."""
     temporary = "%s.tmp%d" % (path, os.getpid())
@@ -265,7 +259,7 @@ def write_address_file(path, address):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m nowmesh.emulation.medium_server",
+    parser = argparse.ArgumentParser(prog="python -m nowmesh.emulation.medium.server",
                                      description="Real-time ESP-NOW medium for emulated nodes.")
     parser.add_argument("--topology", default="line",
                         help="line, grid, random or a topology JSON file (default line)")

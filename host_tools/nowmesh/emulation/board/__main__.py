@@ -1,6 +1,6 @@
 """Run one emulated board in the foreground:
 
-    python -m nowmesh.emunode FLASH_DIR [--extra DIR ...] [--heap 110K] [--link PATH]
+    python -m nowmesh.emulation.board FLASH_DIR [--extra DIR ...] [--heap 110K] [--link PATH]
 
 Prints the port path (a pty) on the first line of stdout, then keeps the board
 running until SIGTERM or Ctrl-C. --link makes a stable symlink to the pty.
@@ -11,11 +11,11 @@ import signal
 import sys
 import threading
 
-from .board import EmulatedBoard
+from .pty_board import EmulatedBoard
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m nowmesh.emunode", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m nowmesh.emulation.board", description=__doc__.split("\n\n")[0])
     ap.add_argument("flash_dir", help="the node's flash filesystem (a directory)")
     ap.add_argument("--extra", action="append", default=[],
                     help="directory of emulation-only modules (espnow, network, machine...); repeatable")

@@ -1,9 +1,9 @@
 """A node of a running emulated mesh held in ROM download mode, the way a
 board is flashed in the field: its board powers off, an emulated ROM
-bootloader (nowmesh.rombootloader) serves its serial port with its flash file
+bootloader (nowmesh.emulation.rom) serves its serial port with its flash file
 behind it, and when esptool ends with its soft reset (FLASH_END "run user
 code", what `nowmesh flash` does on a pty) the board boots from what was
-written and rejoins the mesh, as nowmesh.image.flashboot describes.
+written and rejoins the mesh, as nowmesh.emulation.rom.flashboot describes.
 
     with DownloadMode(emulation, "n3", "/tmp/n3.flash") as dl:
         subprocess.run(["nowmesh", "flash", dl.port, "--image", "images/barn.bin"])
@@ -12,9 +12,9 @@ written and rejoins the mesh, as nowmesh.image.flashboot describes.
 import threading
 
 from nowmesh.errors import ToolError
-from nowmesh.rombootloader import BootloaderPort
+from nowmesh.emulation.rom import BootloaderPort
 
-from .layout import parse_flash_size
+from nowmesh.image.layout import parse_flash_size
 
 
 class DownloadMode:
