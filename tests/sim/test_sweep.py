@@ -165,3 +165,9 @@ def test_plot_from_results_and_from_sweep(spec_file, tmp_path, capsys):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert cli.main(["plot", out, "--x", "colour"]) == 2
     assert cli.main(["plot", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_the_example_spec_is_valid():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    spec = sweep.load_spec(os.path.join(root, "examples", "sweep-small.yaml"))
+    assert len(spec.runs()) == 18 and spec.plot_axis() == "nodes"
