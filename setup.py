@@ -19,6 +19,6 @@ setup(
     packages=packages,
     package_dir=dict({"": "host_tools"}, **DATA),
     package_data={"nowmesh.bundle.boards": ["*.json", "README.md"],
-                  "nowmesh.bundle.examples": ["*.json"]},
+                  "nowmesh.bundle.examples": ["*.json", "*.yaml"]},
     include_package_data=False,
 )

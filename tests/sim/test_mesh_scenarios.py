@@ -6,8 +6,8 @@ from nowmesh.bundle import core
 
 core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPython
 from nowmesh.sim.engine import SimParams, Simulation  # noqa: E402
-from nowmesh.sim.scenario import Event, Scenario, kill_and_revive  # noqa: E402
-from nowmesh.sim.topology import build  # noqa: E402
+from nowmesh.radio.scenario import Event, Scenario, kill_and_revive  # noqa: E402
+from nowmesh.radio.topology import build  # noqa: E402
 
 
 def _run(topology, duration_s, scenario=None, **params):

@@ -10,7 +10,7 @@ core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPyth
 from mesh.config import ConfigError, NodeConfig  # noqa: E402
 
 from nowmesh.errors import InputError
-from nowmesh.sim.topology import load_json_file
+from nowmesh.radio.topology import load_json_file
 
 PER_NODE = ("id", "name", "key", "channel")
 _PROBE = {"id": b"\x02\x00\x00\x00\x00\x01", "name": "probe", "key": bytes(16)}
