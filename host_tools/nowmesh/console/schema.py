@@ -118,7 +118,7 @@ EVENTS = {
     "neighbour": Fields(("id", "state"), id=NODE_ID, state=("up or down", _one_of("up", "down"))),
     "stats": Fields((), uptime_s=NUMBER, heap_free=INT, heap_alloc=INT, rx=INT, tx=INT, rejected=COUNTS,
                     readings=INT),
-    "message": Fields(("id",), id=NODE_ID, data=STR),
+    "message": Fields(("id",), id=NODE_ID, data=OPT_STR, data_hex=STR),     # data_hex: a body not UTF-8
     "sensor": Fields(("kind",), kind=STR, ok=BOOL, error=OPT_STR),
     "config_error": Fields((), error=STR),
     "console_error": Fields((), error=STR),
