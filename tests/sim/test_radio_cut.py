@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from nowmesh.sim import radio
+from nowmesh.radio import model as radio
 from nowmesh.sim.runner import make_topology
 
 # (layout, nodes, seed): the test suite's seeds, and the benchmark layouts

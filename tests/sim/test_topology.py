@@ -5,7 +5,7 @@ import os
 import pytest
 
 from nowmesh.errors import InputError
-from nowmesh.sim import topology as topo
+from nowmesh.radio import topology as topo
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 

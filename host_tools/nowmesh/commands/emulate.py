@@ -39,7 +39,7 @@ from nowmesh.emulation.control import OPS, ControlServer, Controller, ScenarioPl
 from nowmesh.emulation.mesh import DEFAULT_HEAP, Emulation
 from nowmesh.commands import rom
 from nowmesh.errors import InputError
-from nowmesh.sim.radio import ENVIRONMENTS
+from nowmesh.radio.model import ENVIRONMENTS
 
 
 def add_arguments(p):

@@ -21,16 +21,16 @@ from nowmesh.emulation.medium.server import MediumServer
 from nowmesh.emulation.board.pty_board import EmulatedBoard
 from nowmesh.emulation.device_paths import HARDWARE_DIR, RADIO_DIR
 from nowmesh.errors import InputError
-from nowmesh.sim.engine import node_mac
-from nowmesh.sim.radio import ENVIRONMENTS
-from nowmesh.sim.topology import make_topology
+from nowmesh.radio.identity import TEST_KEY, node_mac
+from nowmesh.radio.model import ENVIRONMENTS
+from nowmesh.radio.topology import make_topology
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 FIRMWARE = os.path.join(REPO, "firmware")
 EMULATION_PATH = [RADIO_DIR, HARDWARE_DIR]
 FIRMWARE_ITEMS = ("boot.py", "main.py", "mesh", "meshport")
-DEFAULT_KEY = bytes(range(16)).hex()          # the simulator's key; emulations are for testing
+DEFAULT_KEY = TEST_KEY.hex()                 # the simulator's key; emulations are for testing
 # The emulation's network key, in the format of `nowmesh deploy`'s key file, so a
 # deploy to an emulated node keeps it in its mesh (nowmesh.deploy.config).
 KEY_FILE = "nowmesh-key.json"

@@ -4,8 +4,8 @@ import os
 from nowmesh.sim import report
 from nowmesh.sim.engine import SimParams, Simulation
 from nowmesh.sim.node_config import load_node_config
-from nowmesh.sim.scenario import load_scenario_file, parse_scenario
-from nowmesh.sim.topology import load_topology_file, make_topology
+from nowmesh.radio.scenario import load_scenario_file, parse_scenario
+from nowmesh.radio.topology import load_topology_file, make_topology
 
 
 def simulate(protocol="nowmesh", topology="random", nodes=25, seed=1, scenario=None,

@@ -10,10 +10,10 @@ import random
 from collections import deque
 
 from nowmesh.emulation.medium import protocol
-from nowmesh.sim import radio
-from nowmesh.sim.engine import node_mac
-from nowmesh.sim.events import EventQueue
-from nowmesh.sim.medium import KIND_DATA, MacParams, Medium
+from nowmesh.radio import model as radio
+from nowmesh.radio.identity import node_mac
+from nowmesh.radio.events import EventQueue
+from nowmesh.radio.medium import KIND_DATA, MacParams, Medium
 
 UNKNOWN_DST = -1     # a unicast MAC no node owns: sent, never ACKed, retried, failed
 

@@ -20,8 +20,8 @@ import time
 from nowmesh.emulation.medium import protocol
 from nowmesh.emulation.medium.air import Air
 from nowmesh.errors import InputError
-from nowmesh.sim import radio
-from nowmesh.sim.topology import make_topology
+from nowmesh.radio import model as radio
+from nowmesh.radio.topology import make_topology
 
 IDLE_WAIT_S = 0.5                 # longest select() when no event is due
 MAX_OUTPUT = 1 << 20              # a process this far behind is disconnected

@@ -29,7 +29,7 @@ RATE_24M = const(0x09)
 RATE_54M = const(0x0C)
 RATE_LORA_250K = const(0x29)
 RATE_LORA_500K = const(0x2A)
-# the rates the emulated air models (sim/radio.py RATES): long-preamble DSSS/CCK,
+# the rates the emulated air models (nowmesh/radio/model.py RATES): long-preamble DSSS/CCK,
 # OFDM 6..54 Mbps and LR; short-preamble and 802.11n MCS rates are not emulated
 _RATES = (0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x29, 0x2A)
 # A fixed default primary master key: ESP-IDF uses one when set_pmk() is never

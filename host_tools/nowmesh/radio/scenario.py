@@ -9,7 +9,7 @@ import math
 import random
 
 from nowmesh.errors import InputError
-from nowmesh.sim.topology import CHANNELS, COMMAND_LINE, ObjectReader, load_json_file
+from nowmesh.radio.topology import CHANNELS, COMMAND_LINE, ObjectReader, load_json_file
 
 
 class Event:

@@ -13,7 +13,7 @@ Numbers and formulas (see docs/simulator.md for sources):
 import math
 import random
 
-from nowmesh.sim.topology import unit_disk_adjacency
+from nowmesh.radio.topology import unit_disk_adjacency
 
 TX_POWER_DBM = 19.5
 PL_D0_DB = 40.2

@@ -16,7 +16,7 @@ MAC retransmissions they already delivered, as the Wi-Fi MAC does.
 """
 from collections import deque
 
-from nowmesh.sim import radio
+from nowmesh.radio import model as radio
 
 SLOT_US = 20
 SIFS_US = 10
