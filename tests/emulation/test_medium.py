@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nowmesh.emulation import protocol
+from nowmesh.emulation.medium import protocol
 from nowmesh.emulation.control import MediumControl, MediumError
 
 from conftest import UPY_MODULES, links_topology, micropython_binary
@@ -17,6 +17,12 @@ B = bytes.fromhex("024e4d000002")
 
 GOLDEN = [
     (protocol.hello(A), "0007 01 024e4d000001"),
+    (protocol.hello(A, 1470), "0009 01 024e4d000001 05be"),
+    (protocol.rate(0x29), "0002 05 29"),
+    (protocol.protocol_bits(0x0f), "0002 06 0f"),
+    (protocol.tx(258, B, b"hi", sync=False, key_id=b"K" * 8),
+     "0016 03 00000102 02 024e4d000002 4b4b4b4b4b4b4b4b 6869"),
+    (protocol.rx(A, -60, b"hi", key_id=b"K" * 8), "0012 85 024e4d000001 c4 4b4b4b4b4b4b4b4b 6869"),
     (protocol.channel(6), "0002 02 06"),
     (protocol.radio(True), "0002 04 01"),
     (protocol.tx(258, B, b"hi", sync=True), "000e 03 00000102 01 024e4d000002 6869"),
@@ -74,6 +80,7 @@ link = l.MediumLink()
 link.sock = FakeSocket()
 link.mac = bytes.fromhex('024e4d000001')
 link.transmit(bytes.fromhex('024e4d000002'), b'hi', True)
+link.transmit(bytes.fromhex('024e4d000002'), b'ho', False, b'K' * 8)
 link.set_channel(6)
 print(link.sock.sent.hex())
 got = []
@@ -86,14 +93,18 @@ print(repr(got), link.index, link.channel)
 
 
 def test_micropython_link_speaks_the_same_protocol():
-    incoming = (protocol.welcome(3, 11) + protocol.rx(A, -60, b"hi") + protocol.txdone(1, False)).hex()
+    incoming = (protocol.welcome(3, 11) + protocol.rx(A, -60, b"hi")
+                + protocol.rx(A, -61, b"ho", key_id=b"K" * 8) + protocol.txdone(1, False)).hex()
     done = subprocess.run([micropython_binary(), "-c", UPY_LINK_SCRIPT % incoming], capture_output=True,
                           text=True, timeout=20, env={"MICROPYPATH": "%s:.frozen" % UPY_MODULES})
     assert done.returncode == 0, done.stderr + done.stdout
     sent, received = done.stdout.splitlines()
-    assert bytes.fromhex(sent) == protocol.tx(1, B, b"hi", sync=True) + protocol.channel(6)
+    assert bytes.fromhex(sent) == (protocol.tx(1, B, b"hi", sync=True)
+                                   + protocol.tx(2, B, b"ho", sync=False, key_id=b"K" * 8)
+                                   + protocol.channel(6))
     # The program chose channel 6, so the WELCOME's topology channel does not override it.
-    assert received == "[(b'\\x02NM\\x00\\x00\\x01', -60, b'hi'), (1, False)] 3 6"
+    assert received == ("[(b'\\x02NM\\x00\\x00\\x01', -60, b'hi', None), "
+                        "(b'\\x02NM\\x00\\x00\\x01', -61, b'ho', b'KKKKKKKK'), (1, False)] 3 6")
 
 
 class RawNode:
@@ -189,7 +200,7 @@ def test_a_second_process_with_the_same_mac_replaces_the_first(pair):
 def test_command_line_server_writes_its_address_and_serves(tmp_path):
     address_file = tmp_path / "medium.addr"
     process = subprocess.Popen(
-        [sys.executable, "-m", "nowmesh.emulation.medium_server", "--topology", "line", "--nodes", "2",
+        [sys.executable, "-m", "nowmesh.emulation.medium.server", "--topology", "line", "--nodes", "2",
          "--address-file", str(address_file)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
@@ -209,14 +220,14 @@ def test_command_line_server_writes_its_address_and_serves(tmp_path):
 
 
 def test_command_line_rejects_a_bad_topology_file(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "nowmesh.emulation.medium_server", "--topology",
+    done = subprocess.run([sys.executable, "-m", "nowmesh.emulation.medium.server", "--topology",
                            str(tmp_path / "missing.json")], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "file not found" in done.stderr
 
 
 def test_positions_topology_rssi_is_the_radio_models(emulation):
-    from nowmesh.sim import radio
-    from nowmesh.sim.topology import line
+    from nowmesh.radio import model as radio
+    from nowmesh.radio.topology import line
     topology = line(2, 150.0)
     emu = emulation(topology, seed=4)
     expected = radio.clip_rssi(radio.RadioModel(topology, 4).rx_dbm(0, 1))
@@ -250,8 +261,8 @@ def test_partition_silences_links_across_groups_until_healed(pair):
 
 
 def test_move_recomputes_rssi_from_the_new_distance(emulation):
-    from nowmesh.sim import radio
-    from nowmesh.sim.topology import line
+    from nowmesh.radio import model as radio
+    from nowmesh.radio.topology import line
     topology = line(2, 150.0)
     emu = emulation(topology, seed=4)
     model = radio.RadioModel(line(2, 150.0), 4)

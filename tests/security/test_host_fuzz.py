@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzcount import counted
@@ -16,10 +16,6 @@ from nowmesh.console.protocol import KINDS, PREFIX, parse_line
 from nowmesh.monitor.link import MonitorLink
 from nowmesh.monitor.model import MeshState, check_record
 from nowmesh.monitor.store import MonitorLog
-
-# Host cases are cheap next to the core's: under `make fuzz` each host
-# property runs ten times the profile's examples.
-MANY = settings(max_examples=settings.default.max_examples * (10 if settings.get_current_profile_name() == "fuzz" else 1))
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-2 ** 70, 2 ** 70),
                          st.floats(), st.text(max_size=20), st.sampled_from([NODE, "up", "down", "hello"]))
@@ -66,14 +62,12 @@ def _check_line(text):
     return parsed
 
 
-@MANY
 @given(lines)
 @counted
 def test_parse_line_never_raises_and_what_passes_fits_the_schema(text):
     _check_line(text)
 
 
-@MANY
 @given(st.lists(lines, max_size=6))
 @counted
 def test_the_model_takes_any_parsed_line_and_its_views_draw(texts):
@@ -86,7 +80,6 @@ def test_the_model_takes_any_parsed_line_and_its_views_draw(texts):
     state.reading_rows(100.0)
 
 
-@MANY
 @given(st.lists(st.one_of(protocol_objects, st.dictionaries(st.text(max_size=8), json_values)), max_size=6),
        st.one_of(st.floats(), st.integers(), st.none(), json_scalars))
 @counted
@@ -105,7 +98,6 @@ def test_the_model_refuses_or_applies_any_record_and_the_log_takes_what_it_appli
     state.reading_rows(1e9)
 
 
-@MANY
 @given(st.sampled_from(sorted(schema.ANSWERS) + ["send", "nodes"]), json_values, st.booleans())
 @counted
 def test_answers_to_polls_never_raise_in_the_model_or_the_log(cmd, data, ok):

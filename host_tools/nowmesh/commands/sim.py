@@ -3,6 +3,7 @@
 Examples:
   nowmesh sim --protocol flood --topology grid --nodes 25 --duration 120 --seed 3 --json
   nowmesh sim --topology examples/house.json --scenario examples/kill-revive.json
+  nowmesh sim --topology line --nodes 6 --spacing 120 --rate LR250K
   nowmesh sim --demo
 """
 import json
@@ -10,7 +11,8 @@ import os
 
 from nowmesh.errors import InputError
 from nowmesh.sim import report
-from nowmesh.sim.radio import ENVIRONMENTS
+from nowmesh.radio import model as radio
+from nowmesh.radio.model import ENVIRONMENTS
 from nowmesh.sim.protocols import PROTOCOLS
 from nowmesh.sim.runner import build_simulation, demo
 
@@ -38,6 +40,8 @@ def add_arguments(p):
                    help="path-loss exponent: open 2.0, indoor 3.0, dense 3.5")
     p.add_argument("--shadowing", type=float, default=4.0, metavar="DB",
                    help="std-dev of per-link shadowing")
+    p.add_argument("--rate", default="1M", choices=[r.name for r in radio.RATES.values()],
+                   help="every node's ESP-NOW PHY rate (espnow.config(rate=)); default 1M")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--progress", action="store_true", help="print a line every 10 simulated seconds")
     p.add_argument("--demo", action="store_true", help="a readable 12-node demo")
@@ -45,7 +49,7 @@ def add_arguments(p):
 
 def _check_ranges(args):
     checks = [
-        ("--nodes", 2 <= args.nodes <= 5000, "must be between 2 and 5000"),
+        ("--nodes", 2 <= args.nodes <= 10000, "must be between 2 and 10000"),
         ("--duration", args.duration > 0, "must be positive"),
         ("--reading-interval", args.reading_interval > 0, "must be positive"),
         ("--deadline", args.deadline > 0, "must be positive"),
