@@ -283,3 +283,22 @@ def test_a_node_that_restarts_mid_query_is_asked_again_and_reported(monkeypatch)
         assert session.command("status") == {"uptime_s": 1}
     assert clock.t < LOCAL_TIMEOUT_S / 10     # asked again on the node's hello, not after a timeout
     assert "restarted 1 time(s)" in session.restart_note() and "MemoryError" in session.restart_note()
+
+
+def test_a_signed_command_the_mesh_lost_is_not_sent_again(monkeypatch):
+    # An operator token works once: sending it again after a lost answer (the
+    # command may have run) would only be refused as a replay.
+    asked = []
+
+    def answer(cmd):
+        if cmd["cmd"] == "hello":
+            return [_reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
+        asked.append(cmd["args"])
+        return [_reply(cmd, ok=False, error="timeout", node=B)]
+    session, _port = _session(answer)
+    with session:
+        monkeypatch.setattr(session_module, "time", _VirtualClock())
+        session.run_many([("config_set", {"field": "x", "value": 1}, B),
+                          ("config_set", {"field": "x", "value": 1, "auth": "00"}, B)])
+    assert [a.get("auth") for a in asked].count(None) == 2 and asked.count({"field": "x", "value": 1,
+                                                                             "auth": "00"}) == 1

@@ -116,7 +116,9 @@ EVENTS = {
     "neighbour": Fields(("id", "state"), id=NODE_ID, state=("up or down", _one_of("up", "down"))),
     "stats": Fields((), uptime_s=NUMBER, heap_free=INT, heap_alloc=INT, rx=INT, tx=INT, rejected=COUNTS,
                     readings=INT),
-    "message": Fields(("id",), id=NODE_ID, data=STR),
+    "message": Fields(("id",), id=NODE_ID, data=OPT_STR, data_hex=STR),    # data null: not UTF-8
+    "admin_rejected": Fields(("id", "reason"), id=NODE_ID, cmd=STR, reason=STR),
+    "app_error": Fields((), event=STR, error=STR),
     "sensor": Fields(("kind",), kind=STR, ok=BOOL, error=OPT_STR),
     "config_error": Fields((), error=STR),
     "console_error": Fields((), error=STR),
@@ -148,7 +150,8 @@ def _node_rows(v):
 ANSWERS = {
     "hello": HELLO,
     "status": Fields((), name=OPT_STR, id=NODE_ID, uptime_s=NUMBER, heap_free=INT, boot=INT, channel=INT,
-                     rx=INT, tx=INT, rejected=COUNTS, neighbours=INT, readings=INT),
+                     rx=INT, tx=INT, rejected=COUNTS, neighbours=INT, readings=INT,
+                     admin_seq=INT, admin_id=OPT_STR, admin_rejected=INT),
     "neighbours": ListOf(Fields(("id",), id=NODE_ID, name=OPT_STR, age_s=OPT_INT, **_LINK)),
     "routes": ListOf(Fields(("id", "next_hop"), id=NODE_ID, name=OPT_STR, next_hop=NODE_ID, metric=OPT_INT,
                             hops=OPT_INT, **_LINK)),
