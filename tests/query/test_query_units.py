@@ -11,7 +11,7 @@ from nowmesh.console.protocol import PREFIX
 from nowmesh.console import ConsoleClient
 from nowmesh.errors import InputError
 from nowmesh.query import FirmwareError, MeshSession, entries_from_rows, known_nodes, text
-from nowmesh.query import render
+from nowmesh.query import drawing, render
 from nowmesh.query import session as session_module
 from nowmesh.query.session import LOCAL_TIMEOUT_S
 from nowmesh.query.topology import merge_links
@@ -86,12 +86,12 @@ TOPOLOGY = {
 
 
 def test_layout_puts_a_line_in_a_row_and_is_deterministic():
-    positions, width, height = render.layout(TOPOLOGY)
-    assert positions == render.layout(TOPOLOGY)[0]
+    positions, width, height = drawing.layout(TOPOLOGY)
+    assert positions == drawing.layout(TOPOLOGY)[0]
     xs = [positions[n][0] for n in "abcd"]
     assert xs == sorted(xs) and len({positions[n][1] for n in "abcd"}) == 1
     assert all(0 < x < width for x in xs)
-    assert len(render.link_path(positions["a"], positions["c"])) > 2    # a skip bows around b
+    assert len(drawing.link_path(positions["a"], positions["c"])) > 2    # a skip bows around b
 
 
 def test_svg_is_xml_with_every_node_and_link_label(tmp_path):
