@@ -23,8 +23,10 @@ SENSORS = [{"kind": "internal_temp"}, {"kind": "aht20"},
            {"kind": "adc", "pin": 34, "name": "soil_" + "m" * 145, "unit": "%"}]
 
 
-def _run(tmp_path, max_data_len, seconds=45):
-    """Run the line with each node's MAX_DATA_LEN; -> (capture records, status, readings held)."""
+def _run(tmp_path, max_data_len, restart=(), seconds=25):
+    """Run the line with each node's MAX_DATA_LEN for `seconds`, restart the
+    nodes in `restart` (each then pulls its neighbour's whole table, unicast),
+    run as long again; -> (capture records (sender, receiver or "all", length), status)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     topology = tmp_path / "line.json"
     topology.write_text(json.dumps(LINE))
@@ -38,9 +40,10 @@ def _run(tmp_path, max_data_len, seconds=45):
                     espnow_max_data_len=max_data_len)
     with emu:
         control = MediumControl(emu.medium.address)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            time.sleep(1)
+        time.sleep(seconds)
+        for name in restart:
+            emu.restart(name)
+        time.sleep(seconds)
         status = {n["name"]: n for n in control.status()["nodes"]}
         control.close()
     macs = {node.mac: node.name for node in emu.nodes}
@@ -60,23 +63,27 @@ def test_the_profile_gives_1470_and_250_stays_selectable():
     assert [emu.max_data_len(n) for n in ("n1", "n2")] == [V2, V1]
 
 
+def _largest(records, sender, receivers):
+    sizes = [size for src, dst, size in records if src == sender and dst in receivers]
+    assert sizes, "%s sent nothing to %s: %s" % (sender, receivers, records)
+    return max(sizes)
+
+
 def test_v2_boards_send_large_frames_and_a_v1_board_is_sent_none(tmp_path):
-    # all three offer 1470: readings travel two to a frame, over 250 bytes
-    records, status = _run(tmp_path / "v2", V2)
+    # all three offer 1470: n1, restarted, pulls n2's whole table (three ~190-byte
+    # readings) and gets it in one unicast frame of over 250 bytes
+    records, status = _run(tmp_path / "v2", V2, restart=["n1"])
     assert [status[n]["max_data_len"] for n in ("n1", "n2", "n3")] == [V2, V2, V2]
-    big = [r for r in records if r[2] > V1]
-    assert big, "no frame over 250 bytes: %s" % records
-    assert max(r[2] for r in records) <= V2
+    assert V1 < _largest(records, "n2", ["n1"]) <= V2
     assert all(status[n]["dropped_oversize"] == 0 for n in status)
 
-    # n3 runs a v1 build: whatever n3 should hear stays within 250 bytes ...
-    records, status = _run(tmp_path / "mixed", {"n3": V1})
+    # n3 runs a v1 build: n1 and n2 still exchange frames over 250 bytes, but
+    # everything n3 should hear (n2's broadcasts, n2's full sync to the
+    # restarted n3) and everything n3 sends stays within 250 ...
+    records, status = _run(tmp_path / "mixed", {"n3": V1}, restart=["n1", "n3"])
     assert [status[n]["max_data_len"] for n in ("n1", "n2", "n3")] == [V2, V2, V1]
-    to_n3 = [r for r in records if r[0] == "n2" and r[1] in ("all", "n3")]
-    assert to_n3 and max(r[2] for r in to_n3) <= V1, to_n3
-    assert max(r[2] for r in records if r[0] == "n3") <= V1
-    # ... so none was lost to the size limit, while n1, whose one neighbour n2
-    # offers 1470, still sends frames over 250 bytes
+    assert V1 < _largest(records, "n2", ["n1"]) <= V2
+    assert _largest(records, "n2", ["n3", "all"]) <= V1
+    assert _largest(records, "n3", ["n2", "all"]) <= V1
+    # ... so nothing was lost to the size limit
     assert status["n3"]["dropped_oversize"] == 0
-    big = [r for r in records if r[2] > V1]
-    assert big and {r[0] for r in big} == {"n1"}, records
