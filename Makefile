@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.nowmesh-installed
 UPY    := $(BIN)/micropython
 
-.PHONY: venv test test-host test-upy demo bench clean
+.PHONY: venv test test-host test-upy demo bench mutation clean
 
 venv: $(STAMP)
 
@@ -37,10 +37,16 @@ test-upy: venv
 demo: venv
 	$(BIN)/nowmesh sim --demo
 	@echo
-	$(BIN)/python -m nowmesh.live_demo
+	$(BIN)/python -m nowmesh.emulation.live_demo
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+# Mutation testing of the mesh core (firmware/mesh/) with its own tests
+# (tests/core), by mutmut: the score per module, bench/results/mutation.json.
+# MUTATION_JOBS mutants at a time (default 2). See docs/testing.md.
+mutation: venv
+	$(BIN)/python bench/mutation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info host_tools/*.egg-info

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "host_tools"))
 
 from nowmesh.deploy import DeployOptions, deploy_board  # noqa: E402
 from nowmesh.deploy.build import FIRMWARE, PACKAGES, SOURCE_FILES, Compiler, firmware_tree  # noqa: E402
-from nowmesh.emulator import Emulation  # noqa: E402
+from nowmesh.emulation.mesh import Emulation  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 TREE = list(SOURCE_FILES) + list(PACKAGES)

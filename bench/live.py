@@ -9,7 +9,7 @@ import os
 import time
 
 from nowmesh.console.protocol import parse_line
-from nowmesh.emulator import Emulation, parse_heap_bytes
+from nowmesh.emulation.mesh import Emulation, parse_heap_bytes
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -71,7 +71,7 @@ def live_mesh(nodes, seconds, topology="random", interval_s=10.0):
         min_free = dict(times.min_free)
         # the readings' "heap" value is gc.mem_free() of the whole interpreter,
         # whose heap is `heap` plus the REPL shim's allowance (emunode.board)
-        from nowmesh.emunode.board import SHIM_HEAP
+        from nowmesh.emulation.board.pty_board import SHIM_HEAP
         heap_total = parse_heap_bytes(emu.heap) + SHIM_HEAP
     firsts = sorted(first_seen.values())
     return {
@@ -124,7 +124,7 @@ def _watch_heap(port, seconds, out):
 def heap_peaks(nodes=20, seconds=60.0, heap=None, topology="random"):
     """Peak gc.mem_alloc() of every node of a live mesh, from its stats events."""
     import threading
-    from nowmesh.emulator import DEFAULT_HEAP
+    from nowmesh.emulation.mesh import DEFAULT_HEAP
     heap = heap or DEFAULT_HEAP
     out = {}
     with Emulation(topology, nodes=nodes, interval_s=10, heap=heap) as emu:
@@ -134,7 +134,7 @@ def heap_peaks(nodes=20, seconds=60.0, heap=None, topology="random"):
         for t in threads:
             t.join()
     peaks = sorted(max(r["alloc"]) for r in out.values() if r["alloc"])
-    from nowmesh.emunode.board import SHIM_HEAP
+    from nowmesh.emulation.board.pty_board import SHIM_HEAP
     return {"nodes": nodes, "seconds": seconds, "heap": heap, "heap_bytes_per_node": parse_heap_bytes(heap),
             "interpreter_heap_bytes": parse_heap_bytes(heap) + SHIM_HEAP,
             "nodes_reporting": len(peaks), "crashes": sum(len(r["crashes"]) for r in out.values()),
@@ -164,7 +164,7 @@ def code_heap():
     import subprocess
     import sys
     import tempfile
-    from nowmesh.emulator import EMULATION_PATH, FIRMWARE
+    from nowmesh.emulation.mesh import EMULATION_PATH, FIRMWARE
     from nowmesh.firmware_build import compile_tree
     probe = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport machine, espnow, network, esp32\n"
              "gc.collect()\nb = gc.mem_alloc()\nimport meshport.app\ngc.collect()\n"

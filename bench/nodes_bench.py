@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from nowmesh.emulator import Emulation
+from nowmesh.emulation.mesh import Emulation
 from nowmesh.query import MeshSession, known_nodes
 
 CONVERGE_TIMEOUT_S = 180.0

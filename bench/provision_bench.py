@@ -27,9 +27,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "image"))
 
 import imagefakes  # noqa: E402
 from nowmesh.console import ConsoleError  # noqa: E402
-from nowmesh.emulator import DEFAULT_KEY  # noqa: E402
+from nowmesh.emulation.mesh import DEFAULT_KEY  # noqa: E402
 from nowmesh.pytest_plugin import EmulatedMesh  # noqa: E402
-from nowmesh.rombootloader import BootloaderPort  # noqa: E402
+from nowmesh.emulation.rom import BootloaderPort  # noqa: E402
 
 BOARD = "esp32-devkitc"
 NOWMESH = [sys.executable, "-m", "nowmesh"]

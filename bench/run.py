@@ -18,7 +18,7 @@ sys.path.insert(0, HERE)
 
 from nowmesh.sim import report  # noqa: E402
 from nowmesh.sim.runner import make_topology, simulate  # noqa: E402
-from nowmesh.sim.scenario import kill_and_revive  # noqa: E402
+from nowmesh.radio.scenario import kill_and_revive  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 PROTOCOLS = ("nowmesh", "flood", "managed-flood")
@@ -141,7 +141,7 @@ def bench_live50(quick):
 def bench_live20_heap(quick):
     """Firmware heap on emulated boards of a live 20-node mesh (issue 4's heap target)."""
     from live import boots_at, code_heap, heap_peaks
-    from nowmesh.emunode.board import SHIM_HEAP
+    from nowmesh.emulation.board.pty_board import SHIM_HEAP
     result = heap_peaks(20, 30.0 if quick else 60.0)
     result.update(code_heap())
     result["repl_shim_bytes"] = SHIM_HEAP
@@ -176,13 +176,16 @@ MODULE_BENCHES = {
     "nodes20": "nodes_bench",        # `nowmesh nodes --json` on a converged 20-node mesh
     "provision": "provision_bench",  # image + flash --all vs flash + deploy, 5 boards
     "heap32": "heap32",              # the core's heap on 32-bit MicroPython (wasm port) and 64-bit unix
+    "simspeed": "simspeed",          # this simulator vs the one before issue 13, side by side
 }
+# Benchmarks with a longer form behind --full: run(quick, full).
+FULL_BENCHES = {"simspeed"}
 
 
 def _module_bench(module_name):
-    def run(quick):
+    def run(quick, **extra):
         import importlib
-        return importlib.import_module(module_name).run(quick)
+        return importlib.import_module(module_name).run(quick, **extra)
     return run
 
 
@@ -195,11 +198,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(BENCHES), action="append")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--full", action="store_true",
+                        help="the long forms too (simspeed: 10,000 nodes for 300 simulated seconds)")
     args = parser.parse_args(argv)
     os.makedirs(RESULTS, exist_ok=True)
     for name in args.only or BENCHES:
         print("== %s" % name, flush=True)
-        data = BENCHES[name](args.quick)
+        extra = {"full": True} if args.full and name in FULL_BENCHES else {}
+        data = BENCHES[name](args.quick, **extra)
         data["quick"] = args.quick
         with open(os.path.join(RESULTS, name + ".json"), "w") as out:
             json.dump(data, out, indent=2, sort_keys=True)

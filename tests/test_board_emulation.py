@@ -7,7 +7,7 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
-BOARD_UPY = os.path.join(REPO, "host_tools", "nowmesh", "emulation", "board_upy")
+BOARD_UPY = os.path.join(REPO, "host_tools", "nowmesh", "emulation", "device", "hardware")
 
 SCRIPT = r"""
 import json, machine, esp32

@@ -6,7 +6,7 @@ import pytest
 import nowmesh.corepath  # noqa: F401
 from mesh.node import Node
 
-from nowmesh.capture import FrameCapture, decoder, read_capture
+from nowmesh.emulation.capture import FrameCapture, decoder, read_capture
 from nowmesh.cli import main
 from nowmesh.errors import InputError
 

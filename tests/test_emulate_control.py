@@ -3,31 +3,17 @@ cut|uncut|move|partition|heal|loss|status --state-dir DIR` against its control s
 scenario file applied live. One 3-node mesh runs in a subprocess, as a user runs it."""
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
+from emulate_process import emulate_process, wait_until as _wait_until
 from nowmesh.cli import main
-from nowmesh.emulate_control import socket_path
 
 SCENARIO = {"events": [{"t": 1, "action": "kill", "nodes": ["n3"]},
                        {"t": 1, "action": "loss", "p": 0.05},
                        {"t": 1, "action": "move", "node": "n3", "x": 0, "y": 460},
                        {"t": 1, "action": "partition", "groups": [["n1"]]},
                        {"t": 2, "action": "heal"}]}
-
-
-def _wait_until(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 @pytest.fixture(scope="module")
@@ -37,24 +23,9 @@ def running(tmp_path_factory):
     scenario = base / "scenario.json"
     scenario.write_text(json.dumps(SCENARIO))
     state_dir = base / "mesh"
-    log = open(base / "emulate.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "nowmesh", "emulate", "--nodes", "3", "--interval", "3",
-                             "--state-dir", str(state_dir), "--scenario", str(scenario), "--seconds", "120"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_until(lambda: os.path.exists(socket_path(state_dir)) or proc.poll() is not None, 60, "control.sock")
-        assert proc.poll() is None, "nowmesh emulate exited"
+    with emulate_process(state_dir, base / "emulate.log", "--nodes", "3", "--interval", "3",
+                         "--scenario", scenario, "--seconds", "120"):
         yield state_dir
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.seek(0)
-        print(log.read())
-        log.close()
 
 
 def _status(state_dir, capsys):

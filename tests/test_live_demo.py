@@ -1,5 +1,5 @@
 """`make demo`'s live half must succeed: it is the first command a newcomer types."""
-from nowmesh.live_demo import live_demo
+from nowmesh.emulation.live_demo import live_demo
 
 
 def test_live_demo_sees_every_other_node_and_exits_0(capsys):

@@ -52,15 +52,15 @@ def _seq(mesh, at, origin):
     return None
 
 
-def _wait_for_newer(mesh, origin, than, timeout):
-    """n1 holds a reading of `origin` at least two sequence numbers past `than`."""
+def _wait_for_newer(mesh, origin, than, timeout, at="n1"):
+    """`at` holds a reading of `origin` at least two sequence numbers past `than`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        seq = _seq(mesh, "n1", origin)
+        seq = _seq(mesh, at, origin)
         if seq is not None and seq >= than + 2:
             return seq
         time.sleep(0.5)
-    raise AssertionError("n1 got no reading of %s newer than seq %s in %gs" % (origin, than, timeout))
+    raise AssertionError("%s got no reading of %s newer than seq %s in %gs" % (at, origin, than, timeout))
 
 
 def test_relay_killed_mid_stream_and_the_route_repaired(mesh):
@@ -78,9 +78,12 @@ def test_relay_killed_mid_stream_and_the_route_repaired(mesh):
 
 def test_partition_and_heal_catch_up(mesh):
     mesh.partition([["n1", "n2", "n3"]])        # n4, n5 are the other side
-    time.sleep(3)
+    # Positive signals first: n4, on n5's side, gets two readings n5 published
+    # after the cut (what was in flight towards n1 has landed by then) ...
+    seen = _wait_for_newer(mesh, "n5", _seq(mesh, "n4", "n5"), 30, at="n4")
     cut_off_at = _seq(mesh, "n1", "n5")
-    time.sleep(6)                                # n5 publishes three readings n1 cannot hear
+    # ... then, over the window in which n4 gets two more, n1 gets none.
+    _wait_for_newer(mesh, "n5", seen, 30, at="n4")
     assert _seq(mesh, "n1", "n5") == cut_off_at
     mesh.heal()
     _wait_for_newer(mesh, "n5", cut_off_at, 60)

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from nowmesh.console.client import open_port
 from nowmesh.console.protocol import PREFIX
 from nowmesh.monitor.link import MAX_LINE, MonitorLink
 
@@ -72,7 +73,13 @@ def linked_board(tmp_path, poll_s):
     """A pty board and a started MonitorLink on it (stopped afterwards)."""
     path = str(tmp_path / "ttyUSB-by-id")
     board = PtyBoard(path)
-    link = MonitorLink(path, poll_s=poll_s, retry_s=0.1, remote_status=False)
+    attempts = []                    # every open of the port the link tries
+
+    def opener(*args, **kwargs):
+        attempts.append(args[0])
+        return open_port(*args, **kwargs)
+    link = MonitorLink(path, poll_s=poll_s, retry_s=0.1, remote_status=False, opener=opener)
+    link.open_attempts = attempts
     link.connect_once()
     link.start()
     try:
@@ -158,7 +165,13 @@ def test_unplug_and_plug_back_reconnects(board_and_link):
     assert (failed["cmd"], failed["ok"], failed["error"]) == ("ping", False, "the link was lost")
     waiting, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "reconnecting")
     assert "no such port" in waiting["detail"]
-    time.sleep(0.5)                  # retries while away make no further records
+    # three more tries to reopen the port (the positive signal), and over
+    # that window no further link record: one record per change, not per try
+    tries = len(link.open_attempts)
+    deadline = time.monotonic() + 30
+    while len(link.open_attempts) < tries + 3:
+        assert time.monotonic() < deadline, "the link stopped trying to reopen the port"
+        time.sleep(0.02)
     assert [r for r in _drain(link) if r.get("ev") == "link"] == []
     board = PtyBoard(board.link)     # plugged back: a new tty behind the same by-id path
     back, _ = next_record(link, lambda r: r.get("ev") == "link" and r["state"] == "connected")

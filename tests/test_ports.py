@@ -10,7 +10,8 @@ import time
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from nowmesh import cli, emulation_registry, ports
+from nowmesh import cli, ports
+from nowmesh.emulation import registry as emulation_registry
 from nowmesh.console import ConsoleClient
 from nowmesh.port_probe import probe_port
 

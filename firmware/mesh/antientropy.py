@@ -14,8 +14,8 @@
 #   partition, a revived node), asks that neighbour for its whole table with
 #   a unicast T_PULL(FULL); the answer is unicast (MAC-acknowledged). Rate
 #   limited by sync_holdoff_ms.
-# Checks are kept on a timing wheel of 256 ms slots: O(1) per reading, no
-# per-frame scan of the table.
+# Checks are timed in 256 ms slots, one per origin (origin -> slot): O(1) per
+# reading; the origins are scanned when the earliest slot is due, not per frame.
 import struct
 from micropython import const
 
@@ -53,7 +53,10 @@ class AntiEntropy:
         self.boot_ms = now_ms
         self._ival = {}      # origin -> publication interval (ms)
         self._tries = {}     # origin -> pulls sent since its last arrival (< 0: it came that many graces late)
-        self._wheel = {}     # slot -> [origins to check]
+        # origin -> the 256 ms slot of its next check. One per origin (a newer
+        # reading moves it): a flood of newer readings once left one entry
+        # each, due up to an hour later. Scanned when the earliest slot is due.
+        self._wheel = {}
         self._wheel_min = None
         self._pull = {}      # origins to pull at _pull_at
         self._pull_at = None
@@ -69,6 +72,7 @@ class AntiEntropy:
         # first, unrepairable readings lost (no interval is known for them)
         self._settle_at = now_ms + cfg.startup_flood_ms if cfg.settle_sync else None
         self.sync_from = None
+        self.sync_until = now_ms     # relay what sync_from sends until then (see _send_sync)
         self.push_until = now_ms     # relay everything until then (see on_pull)
         self._guess = None   # the last interval learnt, for origins heard once
 
@@ -117,36 +121,38 @@ class AntiEntropy:
 
     def _schedule(self, origin, at_ms):
         slot = at_ms >> _SLOT_SHIFT
-        self._wheel.setdefault(slot, []).append(origin)
+        self._wheel[origin] = slot
         if self._wheel_min is None or slot < self._wheel_min:
             self._wheel_min = slot
 
     def _check_wheel(self, now_ms):
         now_slot = now_ms >> _SLOT_SHIFT
         heard = self.node._heard
-        for slot in [s for s in self._wheel if s <= now_slot]:
-            for origin in self._wheel.pop(slot):
-                ival = self._ival.get(origin, self._guess)
-                t = heard.get(origin)
-                if ival is None or t is None:
-                    continue
-                tries = self._tries.get(origin, 0)
-                if tries > 0:
-                    due = 0       # our re-check after a pull (an arrival resets tries)
-                else:             # 300: slots fire up to 256 ms early; tries < 0: it came late
-                    due = ival + self.grace - 300 - self._late_ms(-tries)
-                if now_ms - t < due:
-                    continue
-                if tries < _TRIES:
-                    self._tries[origin] = max(0, tries) + 1
-                    self._pull[origin] = True
-                    self._schedule(origin, now_ms + _RETRY_MS)
-                elif now_ms - t < self.stale_ms // 2:
-                    # then once an interval for a while: a node that no
-                    # relay covers well lives on its pulls
-                    self._pull[origin] = True
-                    self._schedule(origin, now_ms + ival)
-        self._wheel_min = min(self._wheel) if self._wheel else None
+        wheel = self._wheel
+        # one scan per due slot (not per frame): O(origins held) every 256 ms at most
+        for origin in [o for o in wheel if wheel[o] <= now_slot]:
+            del wheel[origin]
+            ival = self._ival.get(origin, self._guess)
+            t = heard.get(origin)
+            if ival is None or t is None:
+                continue
+            tries = self._tries.get(origin, 0)
+            if tries > 0:
+                due = 0       # our re-check after a pull (an arrival resets tries)
+            else:             # 300: slots fire up to 256 ms early; tries < 0: it came late
+                due = ival + self.grace - 300 - self._late_ms(-tries)
+            if now_ms - t < due:
+                continue
+            if tries < _TRIES:
+                self._tries[origin] = max(0, tries) + 1
+                self._pull[origin] = True
+                self._schedule(origin, now_ms + _RETRY_MS)
+            elif now_ms - t < self.stale_ms // 2:
+                # then once an interval for a while: a node that no
+                # relay covers well lives on its pulls
+                self._pull[origin] = True
+                self._schedule(origin, now_ms + ival)
+        self._wheel_min = min(wheel.values()) if wheel else None
         if self._pull and self._pull_at is None:
             self._pull_at = now_ms + self.p.jitter()
 
@@ -209,9 +215,12 @@ class AntiEntropy:
         if n is None:
             return []
         self._last_sync = now_ms
-        # What it sends back is news for our side too, and from then on we
-        # also relay for it: the latest sync partner is the seam we bridged.
+        # What it sends back is news for our side too, and for a while we
+        # also relay for it: the latest sync partner is the seam we bridged,
+        # until relay sets (two hello rounds) take the new link in. Not for
+        # good: a leaf would rebroadcast all its partner sends, forever.
         self.sync_from = n.id
+        self.sync_until = now_ms + 2 * self.node.config.beacon_ms
         if not self._synced:
             self._synced = True
             self._recheck_at = now_ms + _SYNC_RETRY_MS
@@ -251,14 +260,14 @@ class AntiEntropy:
                 continue
             age = now_ms - t
             if age >= self.forget_ms:
-                node.forget_origin(origin)
-                self.forget(origin)
+                node.forget_origin(origin)      # our timers too (MeshPolicy.forget)
                 node.emit(("forgotten", origin))
             elif age >= self.stale_ms and origin not in self._stale:
                 self._stale[origin] = True
                 node.emit(("stale", origin))
 
     def forget(self, origin):
+        self._wheel.pop(origin, None)
         self._ival.pop(origin, None)
         self._tries.pop(origin, None)
         self._stale.pop(origin, None)
@@ -304,6 +313,6 @@ class AntiEntropy:
 
     def snapshot(self):
         return (sorted(self._ival.items()), sorted(self._tries.items()),
-                sorted([(k, tuple(v)) for k, v in self._wheel.items()]), sorted(self._pull),
+                sorted(self._wheel.items()), sorted(self._pull),
                 self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
-                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self._settle_at, self.push_until, self._follow_at)
+                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self.sync_until, self._settle_at, self.push_until, self._follow_at)

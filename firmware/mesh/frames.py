@@ -27,6 +27,7 @@ DATA_HEAD = const(18)       # 17 (kind..hop_limit) + frag info byte
 MAX_BODY = const(208)       # MAX_PAYLOAD - DATA_HEAD
 FRAG_MAX = const(16)
 _DATA_FMT = "<B6s6sHBBB"
+_NOBODY = b"\xff" * ID_LEN     # the broadcast address: never a node id
 
 
 # ------------------------------------------------------------------ hello
@@ -156,6 +157,10 @@ def decode_routed(payload):
         raise FrameError("malformed")
     kind, origin, dst, req_id, hops, limit, frag = struct.unpack_from(_DATA_FMT, payload, 0)
     if kind & ~_KIND_VALID or hops >= limit or (frag >> 4) > (frag & 15):
+        raise FrameError("malformed")
+    # ends are node ids: the broadcast address as an origin would make the
+    # destination answer "everyone", the one address a reply cannot go to
+    if origin == _NOBODY or dst == _NOBODY or origin == dst:
         raise FrameError("malformed")
     return [kind, bytes(origin), bytes(dst), req_id, hops, limit, frag, bytes(payload[DATA_HEAD:])]
 

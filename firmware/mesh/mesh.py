@@ -80,7 +80,7 @@ class MeshPolicy:
         # for a while after we pushed our table to a new member.
         ae = self.ae
         relay = n is None or not n.hello or n.selects_me or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
-            or sender == ae.sync_from or now_ms < ae.push_until
+            or (sender == ae.sync_from and now_ms < ae.sync_until) or now_ms < ae.push_until
         limit = self.cfg.hop_limit
         canonical = node.readings.canonical   # one id object per origin in every table
         for raw, r, hops, metric in items:
@@ -171,6 +171,12 @@ class MeshPolicy:
         soon = max(now, self._hello_last + self.cfg.hello_min_ms) + self.jitter()
         if soon < self._hello_at:
             self._hello_at = soon
+
+    def forget(self, origin):
+        """origin's reading was dropped (evicted or forgotten): so is all we keep for it."""
+        self.routes.forget(origin)
+        self.ae.forget(origin)
+        self._batch.pop(origin, None)
 
     def link_failed(self, mac, now_ms):
         for n in list(self.node.neighbours.values()):

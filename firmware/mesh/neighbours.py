@@ -95,15 +95,16 @@ class NeighbourTable:
     def values(self):
         return self.table.values()
 
-    def heard(self, node_id, mac, rssi, now_ms, boot=None, ctr=None):
+    def heard(self, node_id, rssi, now_ms, boot=None, ctr=None):
+        """An authenticated frame from node_id. Its MAC is its id (ESP-NOW): a
+        frame's source MAC is not authenticated and is never taken as the
+        address (Node.receive refuses frames whose source differs)."""
         n = self.table.get(node_id)
         new = n is None
         if new:
             if len(self.table) >= self.max_entries:
                 self.drop(self._least_recent())
-            # ESP-NOW: the MAC is the node id; share the object (64 B on 64-bit)
-            mac = node_id if mac == node_id else bytes(mac)
-            n = Neighbour(node_id, mac, rssi, now_ms, self.timeout_ms // _SILENCE_FACTOR)
+            n = Neighbour(node_id, node_id, rssi, now_ms, self.timeout_ms // _SILENCE_FACTOR)
             n.slot = self._free_slot()
             self.table[node_id] = n
             self._slots[n.slot] = n
@@ -116,8 +117,6 @@ class NeighbourTable:
             n.gap += (silence - n.gap) // 8
         if boot is not None:
             self._count(n, boot, ctr)
-        if n.mac != mac:
-            n.mac = bytes(mac)
         n.rssi = rssi
         n.last_ms = now_ms
         old_due, n.due = n.due, now_ms + self._timeout(n)

@@ -6,6 +6,8 @@
 # refuse our own id, check the replay window, decode the payload completely;
 # only then accept into the replay window and change any state. Anything that
 # fails is counted in stats['rejected'][reason] and changes nothing else.
+# A neighbour is addressed by its authenticated id (on ESP-NOW, its MAC), never
+# by the unauthenticated source MAC of a frame.
 from .config import NodeConfig
 from .crypto import Keys, seal
 from .unicast import BROADCAST
@@ -69,14 +71,18 @@ class Node:
             if not self.replay.check(window, boot, ctr):
                 raise FrameError("replay")
             message = self.policy.decode(ftype, payload)
+            if src_mac != sender:
+                # The sealer is always the transmitter (relays re-seal), so an
+                # authentic frame from another radio is someone replaying it.
+                raise FrameError("mac")
         except FrameError as e:
             self._reject(e.reason)
             return []
         self.replay.accept(window, boot, ctr)
         if unicast:     # a sign of life, but no probe of the link's delivery ratio
-            self.neighbours.heard(sender, src_mac, rssi, now_ms)
+            self.neighbours.heard(sender, rssi, now_ms)
         else:
-            self.neighbours.heard(sender, src_mac, rssi, now_ms, boot, ctr)
+            self.neighbours.heard(sender, rssi, now_ms, boot, ctr)
         return self.policy.handle(ftype, sender, message, now_ms)
 
     def publish(self, values, now_ms):
@@ -170,11 +176,13 @@ class Node:
         return True
 
     def forget_origin(self, origin):
+        """Drop origin's reading and every table entry the policy keeps for it
+        (routes, repair timers, pending relays): what bounds them all."""
         self.readings.pop(origin)
         self._heard.pop(origin, None)
-        forget = getattr(self.policy, "routes", None)
+        forget = getattr(self.policy, "forget", None)
         if forget is not None:
-            forget.forget(origin)
+            forget(origin)
 
     def _evict_reading(self):
         oldest = None
@@ -183,9 +191,6 @@ class Node:
                 oldest = origin
         if oldest is not None:
             self.forget_origin(oldest)
-            forget = getattr(self.policy, "ae", None)
-            if forget is not None:
-                forget.forget(oldest)
 
     def emit(self, event):
         if len(self._events) >= self.config.events_max:

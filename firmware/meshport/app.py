@@ -42,6 +42,22 @@ def _commands():
     return commands
 
 
+def _remote():
+    # Requests from the mesh are served by meshport.remote, imported on the
+    # first one (as the console commands are).
+    from . import remote
+    return remote
+
+
+def _radio_json(data):
+    """JSON that came over the radio -> its value, or None. A payload may be
+    any bytes: bad UTF-8, or nesting deeper than the parser's recursion limit."""
+    try:
+        return json.loads(data)
+    except (ValueError, RuntimeError, TypeError):   # RuntimeError: recursion depth
+        return None
+
+
 def _json_safe(value):
     if isinstance(value, (bytes, bytearray)):
         return _hex(value) if len(value) == 6 else value.hex()
@@ -71,6 +87,11 @@ class App:
         self.names = {}               # node id -> name, as far as we know
         self.reboot_requested = False
         self.reboot_at = None         # ms: a remote reboot waits out the requester's retries
+        # operator authorisation (mesh/admin.py): our own key, and the last
+        # token sequence number accepted this boot (a used token is dead)
+        admin_key = self.port["admin_key"]
+        self.admin_key = bytes.fromhex(admin_key) if admin_key else None
+        self.admin_seq = 0
         self.oom_in_a_row = 0         # loop steps that ended in MemoryError, consecutively
         self._current_id = None       # console id of the command being run
         self.next_publish = self.clock.now() + 1000
@@ -183,9 +204,22 @@ class App:
         for event in self.node.pop_events():
             handler = _EVENT_HANDLERS.get(event[0])
             if handler is not None:
-                handler(self, event)
+                self._handle(handler, event)
             elif event[0] != "rejected":  # rejections are counted in stats
                 self.console.event(event[0], args=_json_safe(list(event[1:])))
+
+    def _handle(self, handler, event):
+        # Events carry what came over the radio. Every field is validated
+        # where it is used; should one still slip through, it costs this
+        # event, reported, and never ends main.py (a full heap still does:
+        # guarded_step decides about MemoryError).
+        try:
+            handler(self, event)
+        except MemoryError:
+            raise
+        except Exception as e:
+            self.node.count("app_error")
+            self.console.event("app_error", event=event[0], error=repr(e))
 
     def _on_reading(self, event):
         origin = event[1]
@@ -204,14 +238,7 @@ class App:
 
     def _on_request(self, event):
         sender, req_id, payload = event[1], event[2], event[3]
-        kind, body = payload[:1], payload[1:]
-        if kind == b"D":
-            self.console.event("message", id=_hex(sender), data=body.decode())
-            answer = {"ok": True}
-        elif kind == b"C":
-            answer = self._remote_command(body)
-        else:
-            answer = {"ok": False, "error": "unknown request"}
+        answer = _remote().answer(self, sender, payload[:1], payload[1:])
         body = b"R" + json.dumps(answer).encode()
         try:
             frames = self.node.reply(sender, req_id, body, self.clock.now())
@@ -237,14 +264,15 @@ class App:
             self.console.send({"re": cmd_id, "ok": True,
                                "data": {"node": _hex(sender), "rtt_ms": rtt, "hops": hops}})
             return
-        try:
-            answer = json.loads(payload[1:])
-        except ValueError:
+        answer = _radio_json(payload[1:])
+        if not isinstance(answer, dict):
             answer = {"ok": False, "error": "garbled reply"}
         answer["re"] = cmd_id
         answer["node"] = _hex(sender)
-        if isinstance(answer.get("data"), dict) and answer["data"].get("name"):
-            self.names[sender] = answer["data"]["name"]
+        data = answer.get("data")
+        name = data.get("name") if isinstance(data, dict) else None
+        if isinstance(name, str) and name:
+            self.names[sender] = name
         self.console.send(answer)
 
     # ---------------------------------------------------------------- commands
@@ -265,23 +293,22 @@ class App:
         if self.reboot_requested:
             machine.reset()
 
-    def _remote_command(self, body):
-        commands = _commands()
-        try:
-            cmd = json.loads(body)
-            if cmd.get("cmd") not in commands.REMOTE_OK:
-                raise commands.CommandError("not allowed remotely")
-            data = commands.run(self, cmd["cmd"], cmd.get("args") or {})
-        except (ValueError, KeyError, AttributeError, commands.CommandError) as e:
-            return {"ok": False, "error": str(e)}
-        return {"ok": True, "data": data}
-
     def _forward_command(self, cmd):
         commands = _commands()
-        if cmd["cmd"] not in commands.REMOTE_OK:
-            raise commands.CommandError("%s cannot run on a remote node" % cmd["cmd"])
-        body = json.dumps({"cmd": cmd["cmd"], "args": cmd.get("args") or {}})
-        return self.start_request({"node": cmd["node"]}, b"C" + body.encode())
+        name, args = cmd["cmd"], cmd.get("args") or {}
+        if name not in commands.REMOTE_OK and name not in commands.ADMIN:
+            raise commands.CommandError("%s cannot run on a remote node" % name)
+        auth = args.get("auth") if isinstance(args, dict) else None
+        if auth is None:
+            # sent as asked: an admin command without a token is refused
+            # by the target, which says why
+            body = b"C" + json.dumps({"cmd": name, "args": args}).encode()
+        else:
+            try:
+                body = b"A" + bytes.fromhex(auth)
+            except (ValueError, TypeError):
+                raise commands.CommandError("'auth' must be the hex token nowmesh signs with the operator key")
+        return self.start_request({"node": cmd["node"]}, body)
 
     def start_request(self, args, payload):
         commands = _commands()

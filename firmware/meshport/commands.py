@@ -3,6 +3,7 @@
 # returns PENDING when the answer comes later from the mesh (ping, remote).
 import gc
 
+from .settings import SECRET_FIELDS
 from .settings import update as update_settings
 
 
@@ -25,6 +26,9 @@ def _status(app, args):
     node = app.node
     return {"name": node.name, "id": hex_id(node.id), "uptime_s": app.uptime_s(),
             "heap_free": gc.mem_free(), "boot": node.boot, "channel": node.config.channel,
+            # what `nowmesh reboot/config-set --node` binds its authorisation to
+            "admin_seq": app.admin_seq, "admin_id": app.port.get("admin_id"),
+            "admin_rejected": node.stats.get("admin_rejected", 0),
             "rx": node.stats["rx"], "tx": node.stats["tx"], "rejected": node.stats["rejected"],
             "neighbours": len(neighbour_entries(node)), "readings": node.others_held()}
 
@@ -171,8 +175,9 @@ def _send(app, args):
 
 def _config_get(app, args):
     shown = dict(app.raw_settings)
-    if "key" in shown:
-        shown["key"] = "(set, %d bytes)" % (len(shown["key"]) // 2)   # never print the key
+    for secret in SECRET_FIELDS:          # never print a key
+        if isinstance(shown.get(secret), str):
+            shown[secret] = "(set, %d bytes)" % (len(shown[secret]) // 2)
     field = args.get("field")
     return shown if field is None else {field: shown.get(field)}
 
@@ -216,8 +221,11 @@ HANDLERS = {
     "files_digest": _files_digest,
     "reboot": _reboot,
 }
-# Commands that may run on a remote node through the mesh (answer fits a frame).
-REMOTE_OK = ("hello", "status", "neighbours", "routes", "nodes", "config_get", "config_set", "reboot")
+# Commands that may run on a remote node through the mesh (answer fits a frame):
+# read-only ones for any node of the mesh; those that change a node only with
+# the operator's authorisation (mesh/admin.py, App._admin_command).
+REMOTE_OK = ("hello", "status", "neighbours", "routes", "nodes", "config_get")
+ADMIN = ("config_set", "reboot")
 
 
 def run(app, name, args):

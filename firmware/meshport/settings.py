@@ -26,6 +26,24 @@ def _sensors(v):
     return v
 
 
+def _admin_key(v):
+    # the node's own operator key (mesh.admin.node_admin_key), 64 hex digits
+    if v is not None:
+        if not isinstance(v, str) or len(v) != 64:
+            raise ValueError("must be 64 hex digits")
+        try:
+            bytes.fromhex(v)
+        except ValueError:
+            raise ValueError("must be 64 hex digits")
+    return v
+
+
+def _admin_id(v):
+    if v is not None and (not isinstance(v, str) or not 1 <= len(v) <= 40):
+        raise ValueError("must be a label of 1-40 characters")
+    return v
+
+
 def _board(v):
     if v is not None and not isinstance(v, str):
         raise ValueError("must be a board name")
@@ -39,7 +57,11 @@ PORT_FIELDS = (
     ("stats_s", 10, _interval),
     ("sensors", None, _sensors),
     ("board", None, _board),
+    # operator authorisation (mesh/admin.py): none installed = no remote admin
+    ("admin_key", None, _admin_key),
+    ("admin_id", None, _admin_id),
 )
+SECRET_FIELDS = ("key", "admin_key")    # never shown by config_get
 
 
 def defaults(mac):

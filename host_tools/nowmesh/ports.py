@@ -4,7 +4,7 @@ Three sources, one list of plain dicts (JSON-able):
 - USB serial ports from pyserial's `list_ports.comports()` (the seam tests
   replace), with a best guess by VID:PID from USB_BRIDGES and the board
   profiles' `usb` hints;
-- emulated nodes of running emulations (nowmesh.emulation_registry -> DIR/nodes.json);
+- emulated nodes of running emulations (nowmesh.emulation.registry -> DIR/nodes.json);
 - optionally a probe of each port (nowmesh.port_probe): MicroPython at the
   REPL, nowmesh running (name, id, firmware), silent, busy.
 """
@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from serial.tools import list_ports as serial_list_ports
 
-from nowmesh import boards, emulation_registry
+from nowmesh import boards
+from nowmesh.emulation import registry as emulation_registry
 from nowmesh.port_probe import probe_port
 
 # VID:PID -> (short name, what it means). USB-serial bridges sit in front of

@@ -30,7 +30,7 @@ class MeshTimeout(AssertionError):
 
 
 class EmulatedMesh:
-    """A running emulated mesh (nowmesh.emulator.Emulation) with test helpers.
+    """A running emulated mesh (nowmesh.emulation.mesh.Emulation) with test helpers.
 
     Usable on its own as a context manager:
 
@@ -39,7 +39,7 @@ class EmulatedMesh:
     """
 
     def __init__(self, topology="line", nodes=3, interval_s=DEFAULT_INTERVAL_S, **options):
-        from nowmesh.emulator import Emulation
+        from nowmesh.emulation.mesh import Emulation
         self.emulation = Emulation(topology, nodes=nodes, interval_s=interval_s, **options)
         self._consoles = {}
 
@@ -267,7 +267,7 @@ def _stop_all(meshes):
 def make_emulated_mesh(request, tmp_path_factory):
     """make_emulated_mesh(topology="line", nodes=3, **options) -> a started EmulatedMesh.
 
-    Options are nowmesh.emulator.Emulation's (seed, interval_s, loss,
+    Options are nowmesh.emulation.mesh.Emulation's (seed, interval_s, loss,
     environment, board, heap, key, capture). Stopped after the test."""
     make, meshes = _factory(request, tmp_path_factory)
     try:

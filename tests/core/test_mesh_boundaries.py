@@ -61,8 +61,8 @@ def test_the_largest_reading_survives_a_full_sync_both_ways():
 def _two_neighbours():
     d, n1, n2 = node_id(9), node_id(1), node_id(2)
     nbrs = NeighbourTable(8, 10000, lambda e: None)
-    nbrs.heard(n1, n1, -50, 0)
-    nbrs.heard(n2, n2, -50, 0)
+    nbrs.heard(n1, -50, 0)
+    nbrs.heard(n2, -50, 0)
     return d, n1, n2, nbrs, RouteTable(8, nbrs)
 
 

@@ -60,8 +60,8 @@ def test_relay_selection_covers_two_hop_neighbours():
 def test_routes_feasibility_condition():
     d, n1, n2 = node_id(9), node_id(1), node_id(2)
     nbrs = NeighbourTable(8, 10000, lambda e: None)
-    nbrs.heard(n1, n1, -50, 0)
-    nbrs.heard(n2, n2, -50, 0)
+    nbrs.heard(n1, -50, 0)
+    nbrs.heard(n2, -50, 0)
     t = RouteTable(8, nbrs)
     assert t.update(d, 1, 5, 16, n1, 8)            # metric 24 via n1, FD (5, 24)
     assert t.get(d) == (n1, 24)

@@ -7,7 +7,7 @@ import pytest
 import serial
 
 from nowmesh.emulation.control import MediumControl
-from nowmesh.emunode import EmulatedBoard
+from nowmesh.emulation.board import EmulatedBoard
 
 from conftest import UPY_MODULES, links_topology
 

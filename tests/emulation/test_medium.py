@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nowmesh.emulation import protocol
+from nowmesh.emulation.medium import protocol
 from nowmesh.emulation.control import MediumControl, MediumError
 
 from conftest import UPY_MODULES, links_topology, micropython_binary
@@ -200,7 +200,7 @@ def test_a_second_process_with_the_same_mac_replaces_the_first(pair):
 def test_command_line_server_writes_its_address_and_serves(tmp_path):
     address_file = tmp_path / "medium.addr"
     process = subprocess.Popen(
-        [sys.executable, "-m", "nowmesh.emulation.medium_server", "--topology", "line", "--nodes", "2",
+        [sys.executable, "-m", "nowmesh.emulation.medium.server", "--topology", "line", "--nodes", "2",
          "--address-file", str(address_file)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
@@ -220,14 +220,14 @@ def test_command_line_server_writes_its_address_and_serves(tmp_path):
 
 
 def test_command_line_rejects_a_bad_topology_file(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "nowmesh.emulation.medium_server", "--topology",
+    done = subprocess.run([sys.executable, "-m", "nowmesh.emulation.medium.server", "--topology",
                            str(tmp_path / "missing.json")], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "file not found" in done.stderr
 
 
 def test_positions_topology_rssi_is_the_radio_models(emulation):
-    from nowmesh.sim import radio
-    from nowmesh.sim.topology import line
+    from nowmesh.radio import model as radio
+    from nowmesh.radio.topology import line
     topology = line(2, 150.0)
     emu = emulation(topology, seed=4)
     expected = radio.clip_rssi(radio.RadioModel(topology, 4).rx_dbm(0, 1))
@@ -261,8 +261,8 @@ def test_partition_silences_links_across_groups_until_healed(pair):
 
 
 def test_move_recomputes_rssi_from_the_new_distance(emulation):
-    from nowmesh.sim import radio
-    from nowmesh.sim.topology import line
+    from nowmesh.radio import model as radio
+    from nowmesh.radio.topology import line
     topology = line(2, 150.0)
     emu = emulation(topology, seed=4)
     model = radio.RadioModel(line(2, 150.0), 4)

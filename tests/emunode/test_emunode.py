@@ -8,7 +8,7 @@ import time
 import pytest
 import serial
 
-from nowmesh.emunode import EmulatedBoard
+from nowmesh.emulation.board import EmulatedBoard
 
 BIN = os.path.dirname(sys.executable)
 MPREMOTE = os.path.join(BIN, "mpremote")
@@ -256,7 +256,7 @@ def test_command_line_runs_one_board_until_sigterm(tmp_path):
     fs.mkdir()
     (fs / "main.py").write_text(COUNTER_MAIN)
     link = tmp_path / "node.port"
-    proc = subprocess.Popen([sys.executable, "-m", "nowmesh.emunode", str(fs), "--link", str(link)],
+    proc = subprocess.Popen([sys.executable, "-m", "nowmesh.emulation.board", str(fs), "--link", str(link)],
                             stdout=subprocess.PIPE, text=True)
     try:
         port = proc.stdout.readline().strip()

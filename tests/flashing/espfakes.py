@@ -8,10 +8,10 @@ import tempfile
 import esptool.bin_image as bin_image
 from esptool.targets import CHIP_DEFS
 
-from nowmesh.rombootloader import slip
-from nowmesh.rombootloader.flashchip import FlashChip
-from nowmesh.rombootloader.rom import RomLoader
-from nowmesh.rombootloader.server import default_mac
+from nowmesh.emulation.rom import slip
+from nowmesh.emulation.rom.flashchip import FlashChip
+from nowmesh.emulation.rom.rom import RomLoader
+from nowmesh.emulation.rom.server import default_mac
 
 
 def esp_image(chip, size=20000, seed=1):

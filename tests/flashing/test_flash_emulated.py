@@ -8,7 +8,7 @@ import pytest
 
 from espfakes import write_image
 from nowmesh import boards
-from nowmesh.rombootloader import BootloaderPort
+from nowmesh.emulation.rom import BootloaderPort
 
 
 def nowmesh(*args):

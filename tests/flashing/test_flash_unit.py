@@ -15,7 +15,7 @@ from espfakes import FakeSerial, esp_image, write_image
 from nowmesh import boards, cli
 from nowmesh.errors import InputError, ToolError
 from nowmesh.flashing import images, session
-from nowmesh.rombootloader.flashchip import FlashChip
+from nowmesh.emulation.rom.flashchip import FlashChip
 
 ROM_ONLY = session.Connection(before="no-reset", after="no-reset", stub=False, attempts=1)
 

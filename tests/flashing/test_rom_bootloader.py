@@ -11,9 +11,9 @@ from esptool import cmds
 from esptool.util import FatalError
 
 from espfakes import write_image
-from nowmesh.rombootloader import BootloaderPort, slip
-from nowmesh.rombootloader.flashchip import FlashChip
-from nowmesh.rombootloader.rom import RomLoader
+from nowmesh.emulation.rom import BootloaderPort, slip
+from nowmesh.emulation.rom.flashchip import FlashChip
+from nowmesh.emulation.rom.rom import RomLoader
 
 ESPTOOL = [sys.executable, "-m", "esptool", "--no-stub", "--before", "no-reset", "--after", "no-reset",
            "--baud", "921600"]
@@ -139,9 +139,10 @@ def test_golden_wire_bytes(tmp_path):
     assert slip.Decoder().feed(b"noise\xc0\xdb\xdc\xdb\xdd\xc0\xc0ab\xc0") == [b"\xc0\xdb", b"ab"]
 
 
-def test_emulate_bootloader_command_serves_until_interrupted(tmp_path):
+@pytest.mark.parametrize("command", [["rom", "esp32c3"], ["emulate", "--bootloader", "esp32c3"]])
+def test_rom_command_serves_until_interrupted(tmp_path, command):
     flash_file = tmp_path / "c3.bin"
-    proc = subprocess.Popen([sys.executable, "-m", "nowmesh", "emulate", "--bootloader", "esp32c3",
+    proc = subprocess.Popen([sys.executable, "-m", "nowmesh", *command,
                              "--flash-size", "2MB", "--flash-file", str(flash_file)],
                             stdout=subprocess.PIPE, text=True)
     try:
@@ -159,4 +160,6 @@ def test_emulate_command_refuses_a_flash_file_of_the_wrong_size(tmp_path, capsys
     from nowmesh import cli
     (tmp_path / "small.bin").write_bytes(b"\xff" * 4096)
     assert cli.main(["emulate", "--bootloader", "esp32", "--flash-file", str(tmp_path / "small.bin")]) == 2
+    assert "holds 4096 bytes, not the flash size 4194304" in capsys.readouterr().err
+    assert cli.main(["rom", "esp32", "--flash-file", str(tmp_path / "small.bin")]) == 2
     assert "holds 4096 bytes, not the flash size 4194304" in capsys.readouterr().err

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from imagefakes import firmware
-from nowmesh.emulator import DEFAULT_KEY
-from nowmesh.image.download import DownloadMode
+from nowmesh.emulation.mesh import DEFAULT_KEY
+from nowmesh.emulation.rom.download import DownloadMode
 
 
 def nowmesh(*args):

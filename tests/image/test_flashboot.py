@@ -1,4 +1,4 @@
-"""Emulated boards booting from a flash file (nowmesh.image.flashboot), as
+"""Emulated boards booting from a flash file (nowmesh.emulation.rom.flashboot), as
 MicroPython's _boot.py/inisetup.py do: a good filesystem is used, a blank one
 formatted, a corrupt one reported and left alone."""
 import hashlib
@@ -11,9 +11,10 @@ import serial
 
 from imagefakes import firmware
 from nowmesh import boards
-from nowmesh.emulator import DEFAULT_KEY
-from nowmesh.emunode.board import EmulatedBoard
-from nowmesh.image import flashboot, fsimage
+from nowmesh.emulation.mesh import DEFAULT_KEY
+from nowmesh.emulation.board.pty_board import EmulatedBoard
+from nowmesh.emulation.rom import flashboot
+from nowmesh.image import fsimage
 from nowmesh.image.build import build_images
 
 BOARD = boards.load_board("esp32-devkitc")

@@ -11,9 +11,11 @@ import pytest
 
 from imagefakes import APP, DATA, POST_126, PRE_126, firmware
 from nowmesh.cli import main
-from nowmesh.emulator import FIRMWARE
-from nowmesh.emunode.board import default_micropython
+from nowmesh.emulation.mesh import FIRMWARE
+from nowmesh.emulation.board.pty_board import default_micropython
 from nowmesh.image import fsimage
+import nowmesh.corepath  # noqa: F401,E402  (firmware/ on sys.path)
+from mesh import admin  # noqa: E402
 
 
 def firmware_paths():
@@ -81,7 +83,14 @@ def test_filesystem_holds_exactly_the_compiled_firmware_and_config(built):
         assert files["main.py"] == f.read()
     config = json.loads(files["nowmesh.json"])
     key = json.loads(built["key_file"].read_text())["key"]
-    assert config == {"name": "field-1", "key": key, "channel": 6, "board": "esp32-devkitc", "interval_s": 5}
+    # the node's own admin key, derived from the operator key made beside the network key
+    operator_file = built["key_file"].parent / "nowmesh-operator-key.json"
+    operator = json.loads(operator_file.read_text())["operator_key"]
+    assert oct(operator_file.stat().st_mode & 0o777) == "0o600"
+    admin_key = admin.node_admin_key(bytes.fromhex(operator), "image:field-1").hex()
+    assert config == {"name": "field-1", "key": key, "channel": 6, "board": "esp32-devkitc", "interval_s": 5,
+                      "admin_key": admin_key, "admin_id": "image:field-1"}
+    assert operator not in files["nowmesh.json"].decode()        # the master key stays on the laptop
     assert json.loads(files["board.json"])["name"] == "esp32-devkitc"
     assert fsimage.disk_version(region) == 0x00020000
 

@@ -11,9 +11,9 @@ import pytest
 
 from imagefakes import firmware
 from nowmesh import boards
-from nowmesh.emulator import DEFAULT_KEY
-from nowmesh.image import flashboot
-from nowmesh.rombootloader import BootloaderPort
+from nowmesh.emulation.mesh import DEFAULT_KEY
+from nowmesh.emulation.rom import flashboot
+from nowmesh.emulation.rom import BootloaderPort
 
 NOWMESH = [sys.executable, "-m", "nowmesh"]
 

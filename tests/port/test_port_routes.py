@@ -57,8 +57,9 @@ def test_too_many_requests_in_flight_is_an_error_reply():
 
 def test_remote_reboot_answers_then_resets_the_target_after_the_retries():
     import portfakes
-    a, b = _pair(76, 77)
-    a.inp.type('@nm1 {"id": 8, "cmd": "reboot", "node": "02:00:00:00:00:4d"}\n')
+    from test_port_admin import _ask, _pair as _admin_pair, _token
+    a, b = _admin_pair(76, 77)
+    _ask(a, 8, "reboot", "02:00:00:00:00:4d", _token(b, {"cmd": "reboot", "args": {}}))
     for _ in range(10):
         a.step()
         b.step()                              # answers, and does not reset yet

@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from nowmesh.sim import radio
-from nowmesh.sim.events import EventQueue
-from nowmesh.sim.medium import Medium
+from nowmesh.radio import model as radio
+from nowmesh.radio.events import EventQueue
+from nowmesh.radio.medium import Medium
 
 
 class Links:

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nowmesh.errors import InputError
-from nowmesh.sim import topology as topo
-from nowmesh.sim.scenario import Event, Scenario, kill_and_revive, load_scenario_file, parse_scenario
+from nowmesh.radio import topology as topo
+from nowmesh.radio.scenario import Event, Scenario, kill_and_revive, load_scenario_file, parse_scenario
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 

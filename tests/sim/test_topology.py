@@ -1,12 +1,11 @@
 import json
 import math
 import os
-import time
 
 import pytest
 
 from nowmesh.errors import InputError
-from nowmesh.sim import topology as topo
+from nowmesh.radio import topology as topo
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
@@ -63,10 +62,10 @@ def test_random_is_connected_with_mean_degree_near_eight(n, seed):
     assert 6.0 <= topo.mean_degree(layout, 300.0) <= 10.0
 
 
-def test_random_thousand_nodes_is_fast():
-    started = time.perf_counter()
-    topo.random_geometric(1000, 7)
-    assert time.perf_counter() - started < 0.5
+def test_random_thousand_nodes_is_connected():
+    # how long generating it takes is measured by `make bench` (timings)
+    layout = topo.random_geometric(1000, 7)
+    assert len(layout) == 1000 and topo.is_connected(layout, 300.0)
 
 
 def test_random_same_seed_same_layout_different_seed_different():
@@ -114,8 +113,8 @@ def test_build_passes_spacing_to_line_and_grid():
 @pytest.mark.parametrize("call, field, text", [
     (lambda: topo.build("ring", 5, 0), "topology", 'unknown topology "ring"'),
     (lambda: topo.build("random", 5, 0, spacing_m=10.0), "spacing", "spacing applies to line"),
-    (lambda: topo.line(0), "nodes", "from 1 to 5000"),
-    (lambda: topo.grid(5001), "nodes", "from 1 to 5000"),
+    (lambda: topo.line(0), "nodes", "from 1 to 10000"),
+    (lambda: topo.grid(10001), "nodes", "from 1 to 10000"),
     (lambda: topo.line("3"), "nodes", "whole number"),
     (lambda: topo.line(True), "nodes", "whole number"),
     (lambda: topo.line(3, spacing_m=0), "spacing", "above 0"),
@@ -198,7 +197,7 @@ def named(*names):
     ({}, "nodes", "missing"),
     ({"nodes": {}}, "nodes", "expected a list"),
     ({"nodes": []}, "nodes", "no nodes"),
-    ({"nodes": [{"name": "n%d" % i} for i in range(5001)], "links": []}, "nodes", "too many nodes (5001)"),
+    ({"nodes": [{"name": "n%d" % i} for i in range(10001)], "links": []}, "nodes", "too many nodes (10001)"),
     ({"nodes": nodes("a"), "link": []}, "link", "unknown field"),
     ({"nodes": ["a"]}, "nodes[0]", "expected a node object"),
     ({"nodes": [{"x": 0, "y": 0}]}, "nodes[0].name", "missing"),

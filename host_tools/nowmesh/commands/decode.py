@@ -11,8 +11,8 @@ Examples:
 """
 import json
 
-from nowmesh.capture import decoder, read_capture
-from nowmesh.emulator import DEFAULT_KEY
+from nowmesh.emulation.capture import decoder, read_capture
+from nowmesh.emulation.mesh import DEFAULT_KEY
 
 
 def add_arguments(p):

@@ -19,7 +19,7 @@ import threading
 
 from nowmesh.deploy import fleet
 from nowmesh.deploy.build import FIRMWARE
-from nowmesh.deploy.config import DEFAULT_KEY_FILE, key_file_for
+from nowmesh.deploy.config import DEFAULT_KEY_FILE, OPERATOR_KEY_FILE, key_file_for
 from nowmesh.deploy.session import DeployOptions, deploy_board
 from nowmesh.errors import InputError, ToolError
 
@@ -37,6 +37,9 @@ def add_arguments(p):
     p.add_argument("--key-file", default=None,
                    help="network key file, made on first use (default: ./%s; for a node of a "
                         "running emulation, that emulation's key)" % DEFAULT_KEY_FILE)
+    p.add_argument("--operator-key", metavar="FILE", default=None,
+                   help="operator key file, made on first use (default: %s beside the network key "
+                        "file); each node gets only its own admin key derived from it" % OPERATOR_KEY_FILE)
     p.add_argument("--firmware", metavar="DIR", default=None,
                    help="firmware tree to deploy (default: this project's firmware/)")
     p.add_argument("--baud", type=int, default=115200)
@@ -48,7 +51,7 @@ def run(args):
                                  state_dir=args.state_dir if args.all else None)
     args.key_note = "network key: %s (%s)" % (key_file, why)
     options = DeployOptions(name=args.name, channel=args.channel, board=args.board,
-                            key_file=key_file, baud=args.baud,
+                            key_file=key_file, operator_key_file=args.operator_key, baud=args.baud,
                             firmware_dir=_firmware_dir(args.firmware))
     if args.all:
         return _run_all(args, options)

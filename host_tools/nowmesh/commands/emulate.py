@@ -21,27 +21,36 @@ Control the running emulation (it serves DIR/control.sock):
   nowmesh emulate partition n1,n2 n3,n4 --state-dir /tmp/mesh   # three groups (the rest is one)
   nowmesh emulate heal --state-dir /tmp/mesh           # undo the partition
   nowmesh emulate status --state-dir /tmp/mesh        # nodes, pids, ports, cut flags (JSON)
-One chip in ROM download mode for esptool (docs/rom-bootloader.md):
-  nowmesh emulate --bootloader esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
+An attacker's radio: replay a capture into the running emulation, frame by frame
+from each recorded sender MAC (docs/security.md):
+  nowmesh emulate --nodes 3 --state-dir /tmp/mesh --capture /tmp/mesh.cap
+  nowmesh emulate replay /tmp/mesh.cap --state-dir /tmp/mesh
+One chip in ROM download mode for esptool is `nowmesh rom` (docs/rom-bootloader.md);
+`--bootloader CHIP` here is its old spelling:
+  nowmesh rom esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
 """
 import json
 import os
 import signal
+import sys
 import time
 
-from nowmesh.emulate_control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
-from nowmesh.emulator import DEFAULT_HEAP, Emulation
+from nowmesh.emulation.control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
+from nowmesh.emulation.mesh import DEFAULT_HEAP, Emulation
+from nowmesh.commands import rom
 from nowmesh.errors import InputError
-from nowmesh.rombootloader import command as bootloader_command
-from nowmesh.sim.radio import ENVIRONMENTS
+from nowmesh.radio.model import ENVIRONMENTS
 
 
 def add_arguments(p):
-    p.add_argument("action", nargs="?", choices=OPS, metavar="ACTION",
-                   help="control an emulation already running in --state-dir: %s" % ", ".join(OPS))
+    p.add_argument("action", nargs="?", choices=OPS + ("replay",), metavar="ACTION",
+                   help="control an emulation already running in --state-dir: %s, replay"
+                        % ", ".join(OPS))
     p.add_argument("target", nargs="*", metavar="ARG",
                    help="kill/restart/cut/uncut NODE; move NODE X,Y; partition NODE,NODE [NODE,...] ...; "
-                        "loss P")
+                        "loss P; replay CAPTURE")
+    p.add_argument("--gap-ms", type=float, default=None, metavar="MS",
+                   help="replay: pause between frames (default 5)")
     p.add_argument("--nodes", type=int, default=5, help="node count for generated layouts")
     p.add_argument("--topology", default="line", metavar="line|grid|random|FILE")
     p.add_argument("--seed", type=int, default=1)
@@ -65,12 +74,15 @@ def add_arguments(p):
     p.add_argument("--key-file", metavar="FILE",
                    help="give the other nodes the network key in this key file (nowmesh-key.json, "
                         "as in the images) instead of the emulator's test key")
-    bootloader_command.add_arguments(p)
+    g = p.add_argument_group("one chip in ROM download mode (the old spelling of `nowmesh rom CHIP`)")
+    g.add_argument("--bootloader", metavar="CHIP", choices=sorted(rom.CHIPS),
+                   help="same as `nowmesh rom CHIP`: %s" % ", ".join(sorted(rom.CHIPS)))
+    rom.add_flash_options(g)
 
 
 def run(args):
     if args.bootloader:
-        return bootloader_command.run(args)
+        return rom.serve(args.bootloader, args.flash_size, args.flash_file)
     if args.action:
         return run_control(args)
     if args.target:
@@ -136,6 +148,8 @@ def _wait(seconds):
 def run_control(args):
     if not args.state_dir:
         args._parser.error("%s needs --state-dir DIR, the folder of the running emulation" % args.action)
+    if args.action == "replay":
+        return run_replay(args)
     arity, parse_fields, what, example = CONTROL_ARGS[args.action]
     usage = "%s takes %s, such as: nowmesh emulate %s --state-dir DIR" % (args.action, what, example)
     if len(args.target) != arity if arity is not None else not args.target:
@@ -153,6 +167,23 @@ def run_control(args):
         print("%s: %s" % (args.action, " | ".join(",".join(g) for g in data["groups"])))
     else:
         print("%s %s: %s" % (args.action, data["name"], _state(data)))
+    return 0
+
+
+def run_replay(args):
+    from nowmesh.emulation.replay import DEFAULT_GAP_MS, replay_capture
+    if len(args.target) != 1:
+        args._parser.error("replay takes one capture file, such as: nowmesh emulate replay /tmp/mesh.cap "
+                           "--state-dir DIR")
+    gap = DEFAULT_GAP_MS if args.gap_ms is None else args.gap_ms
+    if not 0 <= gap <= 10000:
+        args._parser.error("--gap-ms must be from 0 to 10000")
+
+    def progress(done, total):
+        if done == total or done % 200 == 0:
+            print("replayed %d/%d frames" % (done, total), file=sys.stderr, flush=True)
+    result = replay_capture(args.state_dir, args.target[0], gap, progress)
+    print(json.dumps(result, sort_keys=True))
     return 0
 
 

@@ -3,9 +3,11 @@
 --node NAME (a node name or its id aa:bb:cc:dd:ee:ff) runs the command on
 another node through the mesh (status, neighbors, routes, config-get,
 config-set, reboot), names the target (ping, trace, send) or picks one
-node's reading (readings). --json prints one JSON object (shapes in
-docs/host-tools.md). Exit 0 on success, 1 when the node or mesh fails,
-2 for bad input.
+node's reading (readings). config-set and reboot on another node are signed
+with the operator key (./nowmesh-operator-key.json, or the emulation's, or
+--operator-key FILE), which `nowmesh deploy` made and installed. --json
+prints one JSON object (shapes in docs/host-tools.md). Exit 0 on success,
+1 when the node or mesh fails, 2 for bad input.
 
 Examples:
   nowmesh nodes /dev/ttyUSB0
@@ -18,8 +20,10 @@ Examples:
 import json
 import sys
 
+from nowmesh.deploy.config import load_operator_key, operator_key_file_for
 from nowmesh.errors import InputError
 from nowmesh.query import MeshSession, fetch_list, known_nodes, ping, resolve, text, trace
+from nowmesh.query.admin import authorised
 from nowmesh.query.nodes import name_of
 
 # Entries per reply: a node builds each reply in its small heap.
@@ -36,7 +40,9 @@ def _json_value(word):
         return word                 # a bare word is a string: `config-set name barn`
 
 
-# Extra positional arguments per command: (name, argparse options).
+_OPERATOR_KEY = ("--operator-key", {"metavar": "FILE", "help": "operator key file for --node (default: "
+                                    "./nowmesh-operator-key.json, or the emulation's for its nodes)"})
+# Extra arguments per command: (name, argparse options).
 EXTRA_ARGUMENTS = {
     "send": [("text", {"help": "the message (one argument: quote it)"})],
     # An option, not an optional positional: argparse would give an optional
@@ -44,7 +50,8 @@ EXTRA_ARGUMENTS = {
     "config-get": [("--field", {"help": "one field (default: the whole config)"})],
     "config-set": [("field", {"help": "the config field, such as interval_s or name"}),
                    ("value", {"type": _json_value, "help": "its new value as JSON (60, \"barn\", null to remove); "
-                                                           "a bare word is a string"})],
+                                                           "a bare word is a string"}), _OPERATOR_KEY],
+    "reboot": [_OPERATOR_KEY],
 }
 
 
@@ -118,15 +125,25 @@ def _config_get(session, target, args):
     return dict(_where(session, target), config=data), True
 
 
+def _signed(session, target, args, command, command_args):
+    """command_args, with the operator's token when the command goes to another node."""
+    if target is None:
+        return command_args         # the node on PORT: the USB line is the operator's
+    path, _why = operator_key_file_for(args.operator_key, port=args.port)
+    return authorised(session, target, command, command_args, load_operator_key(path))
+
+
 def _config_set(session, target, args):
-    data = session.command("config_set", {"field": args.field, "value": args.value},
-                           node=_checked(session, target))
+    target = _checked(session, target)
+    data = session.command("config_set", _signed(session, target, args, "config_set",
+                                                 {"field": args.field, "value": args.value}), node=target)
     return dict(_where(session, target), field=args.field, value=args.value,
                 saved=data.get("saved"), reboot_needed=data.get("reboot_needed")), True
 
 
 def _reboot(session, target, args):
-    session.command("reboot", node=_checked(session, target))
+    target = _checked(session, target)
+    session.command("reboot", _signed(session, target, args, "reboot", {}) or None, node=target)
     return dict(_where(session, target), rebooting=True), True
 
 

@@ -11,8 +11,8 @@ import os
 
 from nowmesh.errors import InputError
 from nowmesh.sim import report
-from nowmesh.sim import radio
-from nowmesh.sim.radio import ENVIRONMENTS
+from nowmesh.radio import model as radio
+from nowmesh.radio.model import ENVIRONMENTS
 from nowmesh.sim.protocols import PROTOCOLS
 from nowmesh.sim.runner import build_simulation, demo
 
@@ -49,7 +49,7 @@ def add_arguments(p):
 
 def _check_ranges(args):
     checks = [
-        ("--nodes", 2 <= args.nodes <= 5000, "must be between 2 and 5000"),
+        ("--nodes", 2 <= args.nodes <= 10000, "must be between 2 and 10000"),
         ("--duration", args.duration > 0, "must be positive"),
         ("--reading-interval", args.reading_interval > 0, "must be positive"),
         ("--deadline", args.deadline > 0, "must be positive"),

@@ -17,7 +17,7 @@ import time
 from nowmesh.boards import BOARD_FILE, board_file_bytes
 from nowmesh.console.protocol import answer_problem, format_command, parse_line
 from nowmesh.deploy import build
-from nowmesh.deploy.config import config_bytes, node_config
+from nowmesh.deploy.config import admin_fields, config_bytes, mac_admin_id, node_config
 
 ANSWER_S = 1.0                 # overall; a running node answers within its 50 ms console poll
 NOT_NOWMESH = (b">>> ", b"Traceback", b"raw REPL", b"\x04")
@@ -55,7 +55,7 @@ def ask(repl, paths):
     return {"hello": answers[0], "status": answers[1], "config": answers[2], "files": answers[3]}
 
 
-def up_to_date(repl, options, key, profile, managed_files):
+def up_to_date(repl, options, key, profile, managed_files, operator_key):
     """-> a deploy result if the board already has everything, else None."""
     paths = list(managed_files) + list(build.PACKAGES)
     found = ask(repl, paths)
@@ -66,7 +66,12 @@ def up_to_date(repl, options, key, profile, managed_files):
     tree = build.firmware_tree(compiler, options.firmware_dir)
     shown = dict(found["config"])
     shown.pop("key", None)                    # shown masked; ours goes in, the digest checks it
-    config = node_config(shown, key, options.name, options.channel, options.board)
+    shown.pop("admin_key", None)              # likewise
+    node_id = (found["hello"] or {}).get("id")
+    if not isinstance(node_id, str):
+        return None
+    config = node_config(shown, key, options.name, options.channel, options.board,
+                         admin_fields(operator_key, mac_admin_id(node_id)))
     running = found["status"] or {}
     if "name" not in config or (running.get("name"), running.get("channel")) != \
             (config["name"], config["channel"]):

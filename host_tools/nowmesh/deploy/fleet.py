@@ -5,7 +5,7 @@ import json
 import os
 import threading
 
-from nowmesh.deploy.config import load_or_create_key
+from nowmesh.deploy.config import load_or_create_key, load_or_create_operator_key
 from nowmesh.deploy.session import deploy_board
 from nowmesh.errors import InputError, ToolError
 
@@ -35,13 +35,15 @@ def deploy_all(targets, options, progress):
     Every board gets the same key; each keeps its own name unless the
     target names one (emulated nodes: their emulation name)."""
     key = load_or_create_key(options.key_file)       # once, before the threads race for it
+    operator_key = load_or_create_operator_key(options.operator_key_file)
     results = [None] * len(targets)
 
     def one(i, port, name):
         board_options = copy.copy(options)
         board_options.name = name
         try:
-            results[i] = deploy_board(port, board_options, lambda *a: progress(port, *a), key=key)
+            results[i] = deploy_board(port, board_options, lambda *a: progress(port, *a), key=key,
+                                       operator_key=operator_key)
             progress(port, "done")
         except (ToolError, InputError, OSError) as exc:
             results[i] = {"port": port, "error": str(exc)}

@@ -6,6 +6,7 @@
 See docs/deploy.md for what goes over the wire and why it is safe to unplug
 the board at any moment.
 """
+import os
 import time
 
 from nowmesh import boards
@@ -13,8 +14,10 @@ from nowmesh.boards import board_file_bytes
 from nowmesh.console.client import open_port
 from nowmesh.console.protocol import answer_problem, format_command, parse_line
 from nowmesh.deploy import build, device, fastpath
-from nowmesh.deploy.config import (DEFAULT_KEY_FILE, check_config, config_bytes, default_name,
-                                   load_or_create_key, node_config, parse_existing)
+from nowmesh.deploy.config import (DEFAULT_KEY_FILE, OPERATOR_KEY_FILE, admin_fields, check_config,
+                                   config_bytes, default_name, load_or_create_key,
+                                   load_or_create_operator_key, mac_admin_id, node_config,
+                                   parse_existing)
 from nowmesh.deploy.plan import make_plan
 from nowmesh.deploy.rawrepl import DeviceError, DeviceGone, RawRepl
 from nowmesh.errors import InputError, ToolError
@@ -25,11 +28,15 @@ BOARD_FILE = boards.BOARD_FILE
 
 class DeployOptions:
     def __init__(self, name=None, channel=None, board=None, key_file=DEFAULT_KEY_FILE,
-                 baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=build.FIRMWARE):
+                 baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=build.FIRMWARE,
+                 operator_key_file=None):
         self.name = name
         self.channel = channel
         self.board = board
         self.key_file = key_file
+        # each node gets its admin key from it; by default it lives beside the network key
+        self.operator_key_file = operator_key_file or os.path.join(os.path.dirname(key_file),
+                                                                   OPERATOR_KEY_FILE)
         self.baud = baud
         self.boot_timeout = boot_timeout
         self.repl_timeout = repl_timeout      # for the REPL prompt after Ctrl-C / soft reset
@@ -47,20 +54,22 @@ def _quiet(stage, done=0, total=0):
     pass
 
 
-def deploy_board(url, options, progress=_quiet, key=None, port=None):
+def deploy_board(url, options, progress=_quiet, key=None, port=None, operator_key=None):
     """Deploy the firmware and config to the board at `url`; -> result dict.
-    `key` (hex) defaults to the options' key file; `port` is an open pyserial
-    port to use instead of opening `url` (tests cut it to emulate an unplug)."""
+    `key` and `operator_key` (hex) default to the options' key files; `port`
+    is an open pyserial port to use instead of opening `url` (tests cut it to
+    emulate an unplug)."""
     started = time.monotonic()
     key = key or load_or_create_key(options.key_file)
+    operator_key = operator_key or load_or_create_operator_key(options.operator_key_file)
     profile = options.board_profile()
     check_config(node_config({"name": "-"}, key, options.name, options.channel, options.board))
     serial_port = port or open_port(url, options.baud, timeout=0.05)
     repl = RawRepl(serial_port, url)
     try:
-        result = fastpath.up_to_date(repl, options, key, profile, _managed_files(profile))
+        result = fastpath.up_to_date(repl, options, key, profile, _managed_files(profile), operator_key)
         if result is None:
-            result = _deploy(repl, options, key, profile, progress)
+            result = _deploy(repl, options, key, profile, progress, operator_key)
             progress("confirming")
             result.update(_confirm(repl, options), restarted=True)
     except DeviceGone as exc:
@@ -104,13 +113,13 @@ def _restart_quietly(repl):
         pass
 
 
-def _deploy(repl, options, key, profile, progress):
+def _deploy(repl, options, key, profile, progress, operator_key):
     progress("connecting")
     repl.enter(timeout=options.repl_timeout)
     found = device.probe(repl, _managed_files(profile), build.PACKAGES)
     compiler = build.Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
     local = build.firmware_tree(compiler, options.firmware_dir)
-    local[CONFIG] = _config_file(repl, found, options, key)
+    local[CONFIG] = _config_file(repl, found, options, key, operator_key)
     if profile:
         local[BOARD_FILE] = board_file_bytes(profile)
     plan = make_plan(local, found.files, found.dirs, build.PACKAGES)
@@ -147,12 +156,14 @@ def _stage(repl, plan, allow_deflate, progress):
             exc.traceback) from None
 
 
-def _config_file(repl, found, options, key):
+def _config_file(repl, found, options, key, operator_key):
     existing = parse_existing(found.config_text)
+    mac = device.board_mac(repl)
     name = options.name
     if name is None and "name" not in existing:
-        name = default_name(device.board_mac(repl))
-    config = node_config(existing, key, name, options.channel, options.board)
+        name = default_name(mac)
+    config = node_config(existing, key, name, options.channel, options.board,
+                         admin_fields(operator_key, mac_admin_id(mac)))
     check_config(config)
     return config_bytes(config)
 

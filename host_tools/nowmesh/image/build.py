@@ -49,10 +49,10 @@ def check_names(names):
         seen.add(name)
 
 
-def node_config(name, key, channel=1, interval_s=None, board=None):
+def node_config(name, key, channel=1, interval_s=None, board=None, admin=None):
     """The node's nowmesh.json, as `nowmesh deploy` writes it, validated by the
     firmware's own settings code."""
-    config = deploy_config.node_config({}, key, name=name, channel=channel, board=board)
+    config = deploy_config.node_config({}, key, name=name, channel=channel, board=board, admin=admin)
     if interval_s is not None:
         config["interval_s"] = interval_s
     deploy_config.check_config(config)
@@ -65,7 +65,7 @@ _COMPILED = {}        # sources digest -> compiled files: one mpy-cross run per 
 def firmware_files(board):
     """{path on the board: bytes} common to every node: boot.py and main.py as
     source, the packages compiled with mpy-cross, the board profile."""
-    from nowmesh.emulator import FIRMWARE, FIRMWARE_ITEMS
+    from nowmesh.emulation.mesh import FIRMWARE, FIRMWARE_ITEMS
     sources = _firmware_sources(FIRMWARE, FIRMWARE_ITEMS)
     digest = hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest()
     if digest not in _COMPILED:
@@ -116,7 +116,9 @@ def build_images(firmware_path, board_name, names, out_dir, key_file, flash_size
     """Write DIR/<name>.bin for each node and DIR/manifest.json; return the manifest.
 
     The network key comes from `key_file` (nowmesh deploy's; created if
-    missing, but only once the firmware and layout are known to be good)."""
+    missing, but only once the firmware and layout are known to be good), the
+    operator key from the file beside it (likewise); each image holds only
+    its node's admin key, labelled image:<name> since its MAC is unknown yet."""
     check_names(names)
     board = boards.load_board(board_name)
     size = _flash_size(flash_size or board["flash_size"])
@@ -129,7 +131,11 @@ def build_images(firmware_path, board_name, names, out_dir, key_file, flash_size
     for name in names:
         node_config(name, "00" * 16, channel, interval_s, board["name"])
     key = deploy_config.load_or_create_key(key_file)
-    configs = {name: node_config(name, key, channel, interval_s, board["name"]) for name in names}
+    operator_key = deploy_config.load_or_create_operator_key(
+        os.path.join(os.path.dirname(key_file), deploy_config.OPERATOR_KEY_FILE))
+    configs = {name: node_config(name, key, channel, interval_s, board["name"],
+                                 deploy_config.admin_fields(operator_key, "image:" + name))
+               for name in names}
     common = firmware_files(board)
     os.makedirs(out_dir, exist_ok=True)
     nodes = {}

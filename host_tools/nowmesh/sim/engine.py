@@ -8,22 +8,19 @@ through this same code path, so the metrics compare like with like.
 """
 import random
 import time
+from collections import deque
 
-from nowmesh.sim import radio
-from nowmesh.sim.events import EventQueue
-from nowmesh.sim.medium import MacParams, Medium
+from nowmesh.radio import model as radio
+from nowmesh.radio.events import EventQueue
+from nowmesh.radio.identity import TEST_KEY, node_mac
+from nowmesh.radio.medium import MacParams, Medium
 from nowmesh.sim.metrics import Metrics
 from nowmesh.sim.protocols import PROTOCOLS
 from nowmesh.sim.sensors import SimulatedSensors
 
 BROADCAST = b"\xff" * 6
-DEFAULT_KEY = bytes(range(16))
+DEFAULT_KEY = TEST_KEY
 INITIAL_BOOT_US = 1_000_000      # every node powers on within the first second
-
-
-def node_mac(index):
-    """Locally administered unicast MAC for simulated node `index`."""
-    return bytes((0x02, 0x4E, 0x4D)) + (index + 1).to_bytes(3, "big")
 
 
 class SimParams:
@@ -71,7 +68,7 @@ class SimNode:
         self.epoch = 0
         self.timer_token = 0
         self.timer_at_ms = None
-        self.rxq = []
+        self.rxq = deque()
         self.rx_bytes = 0
         self.cpu_busy = False
         self.group = 0
@@ -144,7 +141,7 @@ class Simulation:
         node = self.nodes[j]
         if node.epoch != epoch or not node.rxq:
             return
-        frame, src_mac, rssi, cost = node.rxq.pop(0)
+        frame, src_mac, rssi, cost = node.rxq.popleft()
         node.rx_bytes -= cost
         self._feed(node, node.proto.receive(frame, src_mac, rssi, self.q.now_ms))
         if node.rxq:
@@ -185,7 +182,7 @@ class Simulation:
         self.reachability_changed()
         node.boot += 1
         node.epoch += 1
-        node.rxq, node.rx_bytes, node.cpu_busy = [], 0, False
+        node.rxq, node.rx_bytes, node.cpu_busy = deque(), 0, False
         node.timer_at_ms = None
         seed = self.rng.getrandbits(64).to_bytes(8, "little")
         node.proto = self.protocol.make_node(node.mac, node.name, self.keys, node.boot, seed,
@@ -216,7 +213,7 @@ class Simulation:
         node.epoch += 1
         self.metrics.on_power_off(i, self.q.now_us, node.proto.stats)
         node.proto = None
-        node.rxq, node.rx_bytes, node.cpu_busy = [], 0, False
+        node.rxq, node.rx_bytes, node.cpu_busy = deque(), 0, False
         self.medium.power_off(i)
 
     def _publish(self, i, epoch):

@@ -1,0 +1,285 @@
+"""A live emulated mesh: a radio medium plus one emulated board per node.
+
+Each node is a real `micropython` process running the unmodified
+firmware/main.py from its own directory under the state dir (its "flash"),
+with the emulation-only modules (espnow, network, machine, esp32, ...) on its
+MICROPYPATH, and a pty path as its USB serial port. The medium carries frames
+between nodes with the simulator's radio model, in real time.
+
+    with Emulation("line", nodes=5, state_dir="/tmp/mesh") as emu:
+        port = emu.nodes[0].port      # open it with mpremote, pyserial, nowmesh console
+"""
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from nowmesh import boards
+from nowmesh.emulation import registry as emulation_registry
+from nowmesh.emulation.medium.server import MediumServer
+from nowmesh.emulation.board.pty_board import EmulatedBoard
+from nowmesh.emulation.device_paths import HARDWARE_DIR, RADIO_DIR
+from nowmesh.errors import InputError
+from nowmesh.radio.identity import TEST_KEY, node_mac
+from nowmesh.radio.model import ENVIRONMENTS
+from nowmesh.radio.topology import make_topology
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+FIRMWARE = os.path.join(REPO, "firmware")
+EMULATION_PATH = [RADIO_DIR, HARDWARE_DIR]
+FIRMWARE_ITEMS = ("boot.py", "main.py", "mesh", "meshport")
+DEFAULT_KEY = TEST_KEY.hex()                 # the simulator's key; emulations are for testing
+# The emulation's network key, in the format of `nowmesh deploy`'s key file, so a
+# deploy to an emulated node keeps it in its mesh (nowmesh.deploy.config).
+KEY_FILE = "nowmesh-key.json"
+# The operator key of the emulated mesh (nowmesh.deploy.config: made on the
+# first start, kept with the state dir); each node holds its own admin key.
+OPERATOR_KEY_FILE = "nowmesh-operator-key.json"
+
+
+def write_key_file(path, key):
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"key": key, "note": "the network key of the emulated mesh in this folder"}, out)
+    os.replace(tmp, path)
+# A board gives MicroPython about 110 KB on a 32-bit ESP32. The host's
+# interpreter is 64-bit: pointers and object headers are twice as large, so
+# the same program needs roughly twice the heap (docs/emulated-node.md).
+# Measured (docs/heap.md, bench live20_heap): at 110K the firmware does not
+# get through its imports; at 192K-200K nodes of a 20-node mesh run but some
+# fail a 1 KB allocation within a minute (fragmentation); at 256K 70-90 KB
+# stay free at the peak.
+DEFAULT_HEAP = "256K"
+DEFAULT_SENSORS = [{"kind": "internal_temp"}, {"kind": "aht20"}]
+
+
+def parse_heap_bytes(heap):
+    """"256K" / "1M" / 262144 -> bytes."""
+    from nowmesh.emulation.board.pty_board import parse_heap
+    return parse_heap(heap)
+
+
+class EmulatedNode:
+    """One node of a running emulation: name, MAC, flash dir and its board."""
+
+    def __init__(self, index, name, fs_dir):
+        self.index = index
+        self.name = name
+        self.mac = node_mac(index)
+        self.fs_dir = fs_dir
+        self.board = None
+
+    @property
+    def port(self):
+        return self.board.port if self.board else None
+
+    @property
+    def pid(self):
+        return self.board.pid if self.board else None
+
+    def describe(self):
+        return {"name": self.name, "mac": self.mac.hex(":"), "port": self.port, "pid": self.pid,
+                "dir": self.fs_dir, "running": bool(self.board and self.board.running)}
+
+
+class Emulation:
+    def __init__(self, topology="line", nodes=3, seed=1, state_dir=None, board="esp32-devkitc",
+                 heap=DEFAULT_HEAP, interval_s=10, loss=0.0, environment="indoor", key=DEFAULT_KEY,
+                 capture=None, flash_images=None, taps=None, espnow_max_data_len=None):
+        self.topology = make_topology(topology, nodes, seed) if isinstance(topology, str) else topology
+        self.seed = seed
+        self.own_state_dir = state_dir is None
+        self.state_dir = os.path.abspath(state_dir or tempfile.mkdtemp(prefix="nowmesh-emu-"))
+        self.board_profile = boards.load_board(board)
+        # espnow.MAX_DATA_LEN per node: the board profile's firmware gives it
+        # (1470 on ESP-IDF >= 5.4 builds); an int or {node: int} selects 250/1470
+        self.espnow_max_data_len = espnow_max_data_len
+        self.heap = heap
+        self.interval_s = interval_s
+        self.key = key
+        self.loss = loss
+        self.exponent = ENVIRONMENTS[environment]
+        self.medium = None
+        self.capture_path = capture       # record every frame on air here (nowmesh decode reads it)
+        self._capture = None
+        self.nodes = [EmulatedNode(i, name, os.path.join(self.state_dir, name))
+                      for i, name in enumerate(self.topology.names)]
+        # node -> callable(bytes): everything that node's board prints, from its
+        # power-on on (EmulatedBoard's tap), e.g. to time events a console
+        # opened later would miss
+        self.taps = dict(taps or {})
+        # node -> flash file it boots from, instead of a folder we fill (docs/images.md)
+        self.flash_images = dict(flash_images or {})
+        for name in self.flash_images:
+            self.node(name)
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self):
+        os.makedirs(self.state_dir, exist_ok=True)
+        write_key_file(os.path.join(self.state_dir, KEY_FILE), self.key)
+        from nowmesh.deploy.config import load_or_create_operator_key
+        self.operator_key = load_or_create_operator_key(os.path.join(self.state_dir, OPERATOR_KEY_FILE))
+        self.medium = MediumServer(self.topology, seed=self.seed, loss=self.loss, exponent=self.exponent)
+        if self.capture_path:
+            from nowmesh.emulation.capture import FrameCapture
+            self._capture = FrameCapture(self.capture_path)
+            self.medium.air.capture = self._capture
+        self.medium.start_thread()
+        try:
+            for node in self.nodes:
+                self._prepare_flash(node)
+                self.start_node(node)
+        except BaseException:
+            self.stop()
+            raise
+        self.write_nodes_file()
+        # Listed for `nowmesh ports` while running (nowmesh.emulation.registry).
+        self._registration = emulation_registry.register(self.state_dir)
+        return self
+
+    def stop(self):
+        emulation_registry.unregister(getattr(self, "_registration", None))
+        self._registration = None
+        for node in self.nodes:
+            if node.board is not None:
+                node.board.stop()
+        if self.medium is not None:
+            self.medium.stop()
+            self.medium = None
+        if self._capture is not None:
+            self._capture.close()
+            self._capture = None
+        if self.own_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- nodes -----------------------------------------------------------------
+    def node(self, name):
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise InputError("command line", "node", 'no node "%s" in this emulation' % name)
+
+    def start_node(self, node):
+        env = {"NOWMESH_MAC": node.mac.hex(":"),
+               "NOWMESH_MEDIUM": "%s:%d" % tuple(self.medium.address),
+               "NOWMESH_CHIP": self.board_profile["chip"],
+               "NOWMESH_ESPNOW_MAX_DATA_LEN": str(self.max_data_len(node.name)),
+               "NOWMESH_FLASH_SIZE": str(int(self.board_profile["flash_size"][:-2]) << 20)}
+        extra = EMULATION_PATH
+        if node.name in self.flash_images:      # power-on from flash: unpack its filesystem first
+            from nowmesh.emulation.rom import flashboot
+            boot = flashboot.prepare(self.flash_images[node.name], node.fs_dir, self.board_profile)
+            env.update(boot.env)
+            extra = extra + boot.extra
+        node.board = EmulatedBoard(node.fs_dir, micropypath_extra=extra, heap=self.heap, env=env,
+                                   tap=self.taps.get(node.name))
+        node.board.start()
+        node.powered_on_at = time.monotonic()      # boot-to-first-reading figures (bench/live.py)
+
+    def max_data_len(self, name):
+        chosen = self.espnow_max_data_len
+        if isinstance(chosen, dict):
+            chosen = chosen.get(name)
+        if chosen is None:
+            return boards.espnow_max_data_len(self.board_profile)
+        if chosen not in (boards.ESPNOW_V1_MAX_DATA_LEN, boards.ESPNOW_V2_MAX_DATA_LEN):
+            raise InputError("command line", "espnow-max-data-len", "must be 250 or 1470, got %r" % chosen)
+        return chosen
+
+    def kill(self, name):
+        """Power a node off: its process ends and its port goes away."""
+        node = self.node(name)
+        if node.board is not None:
+            node.board.stop()
+            node.board = None
+        self.write_nodes_file()
+
+    def restart(self, name):
+        """Power a node on again (a fresh boot: new boot counter, same flash)."""
+        node = self.node(name)
+        if node.board is not None:
+            node.board.stop()
+        self.start_node(node)
+        self.write_nodes_file()
+        return node
+
+    def write_nodes_file(self):
+        path = os.path.join(self.state_dir, "nodes.json")
+        data = {"medium": "%s:%d" % tuple(self.medium.address) if self.medium else None,
+                "nodes": [node.describe() for node in self.nodes]}
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2)
+        os.replace(tmp, path)
+
+    # -- flash contents --------------------------------------------------------
+    def _install_compiled(self, source_dir, target_dir):
+        compiled = self._compiled_cache()
+        for root, _dirs, files in os.walk(source_dir):
+            rel = os.path.relpath(root, FIRMWARE)
+            os.makedirs(os.path.join(os.path.dirname(target_dir), rel), exist_ok=True)
+            for name in files:
+                if name.endswith(".py"):
+                    mpy = os.path.join(rel, name[:-3] + ".mpy")
+                    shutil.copyfile(compiled[mpy], os.path.join(os.path.dirname(target_dir), mpy))
+
+    def _compiled_cache(self):
+        """Compile every firmware package file once per emulation: {rel.mpy: path}."""
+        if getattr(self, "_compiled", None) is None:
+            from nowmesh.firmware_build import compile_tree
+            self._compiled = compile_tree(FIRMWARE, os.path.join(self.state_dir, ".mpy-cache"),
+                                          packages=[i for i in FIRMWARE_ITEMS if not i.endswith(".py")])
+        return self._compiled
+
+    def _prepare_flash(self, node):
+        """Install the firmware (always fresh) and write a config if none exists.
+
+        Packages go in compiled with mpy-cross, as a deploy puts them on a
+        board: compiling source at import time would not fit a board's heap.
+        """
+        if node.name in self.flash_images:
+            return                              # its filesystem comes from its flash file
+        os.makedirs(node.fs_dir, exist_ok=True)
+        for item in FIRMWARE_ITEMS:
+            source, target = os.path.join(FIRMWARE, item), os.path.join(node.fs_dir, item)
+            if os.path.isdir(source):
+                shutil.rmtree(target, ignore_errors=True)
+                self._install_compiled(source, target)
+            else:
+                shutil.copyfile(source, target)
+        with open(os.path.join(node.fs_dir, boards.BOARD_FILE), "wb") as out:
+            out.write(boards.board_file_bytes(self.board_profile))
+        config = os.path.join(node.fs_dir, "nowmesh.json")
+        if not os.path.exists(config):
+            settings = {"name": node.name, "key": self.key, "interval_s": self.interval_s,
+                        "sensors": DEFAULT_SENSORS,
+                        "channel": self.topology.channels[node.index]}
+        else:
+            # kept as the node left it; one from before operator keys gets its admin key
+            settings = _read_settings(config)
+            if settings is None or "admin_key" in settings:
+                return
+        from nowmesh.deploy.config import admin_fields
+        settings.update(admin_fields(self.operator_key, node.mac.hex(":")))
+        with open(config, "w", encoding="utf-8") as out:
+            json.dump(settings, out)
+
+
+def _read_settings(path):
+    """A node's nowmesh.json as a dict; None if corrupt (the firmware reports
+    that and runs on its safe defaults)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            settings = json.load(f)
+    except ValueError:
+        return None
+    return settings if isinstance(settings, dict) else None
