@@ -9,9 +9,9 @@ import json
 import time
 
 from nowmesh import boards
-from nowmesh.capture import read_capture
+from nowmesh.emulation.capture import read_capture
 from nowmesh.emulation.control import MediumControl
-from nowmesh.emulator import DEFAULT_KEY, Emulation
+from nowmesh.emulation.mesh import DEFAULT_KEY, Emulation
 
 V1 = boards.ESPNOW_V1_MAX_DATA_LEN
 V2 = boards.ESPNOW_V2_MAX_DATA_LEN
