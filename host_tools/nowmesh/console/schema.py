@@ -109,6 +109,8 @@ class Anything:
 
 
 # -- events, node -> host (unknown kinds pass with a string "ev": hosts ignore them) -------
+# In every event, known or not, "id" names a node and "name" is its name.
+EVENT_COMMON = Fields((), id=NODE_ID, name=OPT_STR)
 HELLO = Fields(("id",), proto=INT, fw=OPT_STR, name=OPT_STR, id=NODE_ID, board=OPT_STR)
 EVENTS = {
     "hello": HELLO,
@@ -204,8 +206,8 @@ def check_event(obj):
     ev = obj.get("ev") if type(obj) is dict else None
     if type(ev) is not str or not ev:
         return "an event needs a name (\"ev\")"
-    schema = EVENTS.get(ev)
-    return schema.problem(obj, "event %s" % ev) if schema is not None else None
+    what = "event %s" % ev
+    return EVENT_COMMON.problem(obj, what) or EVENTS.get(ev, EVENT_COMMON).problem(obj, what)
 
 
 def check_reply(obj):
