@@ -25,6 +25,7 @@ import serial
 from nowmesh.console.client import ConsoleClient, PortError, open_port
 from nowmesh.console.connection import (MAX_LINE, PAGE_ROWS, REMOTE_TIMEOUT_S, Connection, Garbage,  # noqa: F401
                                         Hello, Mismatch, NodeEvent, NoAnswer, Output, Reply)
+from nowmesh.monitor.model import RECORDS
 
 POLLS = ("readings", "neighbours", "routes", "status")
 # List polls go a page at a time: a whole 20-node table in one reply does not
@@ -149,6 +150,11 @@ class MonitorLink:
             self._event(event)
 
     def _event(self, event):
+        if isinstance(event, NodeEvent) and event.name in RECORDS:
+            # A node may not speak as the monitor ("link", "reply", ...): its
+            # record would pass for one the monitor made.
+            self._emit("garbage", text=event.text[:200], error="event name %r is the monitor's own" % event.name)
+            return
         if isinstance(event, (NodeEvent, Reply)) and not isinstance(event, NoAnswer):
             self._last_protocol = time.monotonic()
             if self._silent:
