@@ -22,8 +22,7 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "image"))
-from imagefakes import firmware  # noqa: E402  (a MicroPython .bin's layout, tests/image)
+from imagefakes import firmware
 
 pytestmark = pytest.mark.wheel
 

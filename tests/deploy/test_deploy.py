@@ -77,7 +77,8 @@ def test_second_deploy_sends_no_file(node, key_file):
 
 
 def test_the_node_gets_its_own_admin_key_and_never_the_operator_key(node, key_file):
-    import nowmesh.corepath  # noqa: F401  (firmware/ on sys.path)
+    from nowmesh.bundle import core
+    core.load()
     from mesh.admin import node_admin_key
     _deploy(node, key_file, name="alpha")
     operator_file = os.path.join(os.path.dirname(key_file), "nowmesh-operator-key.json")
