@@ -176,6 +176,7 @@ MODULE_BENCHES = {
     "nodes20": "nodes_bench",        # `nowmesh nodes --json` on a converged 20-node mesh
     "provision": "provision_bench",  # image + flash --all vs flash + deploy, 5 boards
     "heap32": "heap32",              # the core's heap on 32-bit MicroPython (wasm port) and 64-bit unix
+    "timings": "timings_bench",      # durations tests no longer assert: topology, emulate, deploy give-up
 }
 
 
