@@ -174,3 +174,31 @@ def test_ids():
             assert False, bad
         except ValueError as e:
             assert why in str(e), (bad, str(e))
+
+
+def test_readings_block_holds_at_most_255():
+    r = Reading(SENDER, 1, 1, 0, [])
+    block = wire.encode_readings([r] * 255)
+    assert block[0] == 255 and len(wire.decode_readings(block)) == 255
+    try:
+        wire.encode_readings([r] * 256)
+        assert False
+    except ValueError as e:
+        assert str(e) == "too many readings"
+
+
+def test_reading_equality_looks_at_everything():
+    r = _reading()
+    same = Reading(SENDER, 0x10005, 42, 123456, list(r.values))
+    assert r == same and not (r != same)
+    for other in (Reading(SENDER, 5, 43, 123456, r.values), Reading(SENDER, 5, 42, 123457, r.values),
+                  Reading(SENDER, 5, 42, 123456, r.values[:2]), Reading(b"\x02" * 6, 5, 42, 123456, r.values)):
+        assert r != other and not (r == other)
+    assert r != (SENDER, 5, 42) and not (r == None)  # noqa: E711
+    assert repr(Reading(SENDER, 2, 3, 4, [("temp", 1.5, "C")])) == \
+        "Reading(02:00:00:00:00:01, 2, 3, 4, [('temp', 1.5, 'C')])"
+
+
+def test_frame_error_carries_its_reason():
+    e = wire.FrameError("tag")
+    assert e.reason == "tag" and str(e) == "tag"
