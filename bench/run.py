@@ -177,6 +177,7 @@ MODULE_BENCHES = {
     "provision": "provision_bench",  # image + flash --all vs flash + deploy, 5 boards
     "heap32": "heap32",              # the core's heap on 32-bit MicroPython (wasm port) and 64-bit unix
     "simspeed": "simspeed",          # this simulator vs the one before issue 13, side by side
+    "sweep200": "sweep_bench",       # a 200-run sweep: local processes vs a Dask LocalCluster
 }
 # Benchmarks with a longer form behind --full: run(quick, full).
 FULL_BENCHES = {"simspeed"}
