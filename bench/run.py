@@ -178,6 +178,7 @@ MODULE_BENCHES = {
     "heap32": "heap32",              # the core's heap on 32-bit MicroPython (wasm port) and 64-bit unix
     "simspeed": "simspeed",          # this simulator vs the one before issue 13, side by side
     "sweep200": "sweep_bench",       # a 200-run sweep: local processes vs a Dask LocalCluster
+    "mqtt": "mqtt_bench",            # nowmesh bridge: board -> broker latency, outage loss, CPU
 }
 # Benchmarks with a longer form behind --full: run(quick, full).
 FULL_BENCHES = {"simspeed"}

@@ -27,6 +27,7 @@ COMMANDS = {
     "image": ("nowmesh.commands.image", "build one flash image per node: MicroPython plus a ready filesystem"),
     "monitor": ("nowmesh.commands.monitor", "live dashboard of the whole mesh through one node"),
     "export": ("nowmesh.commands.export", "export a monitor SQLite log as CSV or JSON lines"),
+    "bridge": ("nowmesh.commands.bridge", "publish the mesh to an MQTT broker, with Home Assistant discovery"),
     "topology": ("nowmesh.commands.topology", "write the mesh's nodes and radio links as JSON, DOT, SVG or PNG"),
 }
 # One-shot queries share one module; it reads the command name from args.command.
