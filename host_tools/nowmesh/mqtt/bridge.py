@@ -136,9 +136,8 @@ class Bridge:
         self._inflight.clear()
         self._sent_upto = 0            # what was in flight when the last connection broke goes again
         self.log("mqtt", state="connected", broker=str(self.broker), queued=self.outbox.count())
-        # QoS 0: a command or an HA announcement is answered now or not at all; and amqtt
-        # 0.12 stops delivering QoS 1 subscriptions of a client whose retained QoS 1
-        # publishes another client receives (seen in tests/mqtt; mosquitto does not)
+        # QoS 0: a command or an HA announcement is acted on now or not at all (a command
+        # queued in a broker for minutes and run later would surprise whoever sent it)
         self.client.subscribe([(t, 0) for t in schema.command_filters(self.base)]
                               + [(schema.status_topic(self.prefix), 0)])
         self._publish(schema.bridge_message(self.base, True))
