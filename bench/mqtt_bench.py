@@ -15,7 +15,7 @@ import time
 
 from live import _pick  # noqa: E402 -- bench/ is on sys.path (run.py)
 from nowmesh.console.protocol import parse_line
-from nowmesh.emulator import Emulation
+from nowmesh.emulation.mesh import Emulation
 from nowmesh.mqtt.testbroker import Cable, LocalBroker, Recorder
 
 TICKS = os.sysconf("SC_CLK_TCK")

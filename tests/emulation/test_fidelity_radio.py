@@ -13,6 +13,9 @@ OTHER = b"fedcba9876543210"
 RECEIVER = """
     import select
     w, e = up()
+    e.active(False)
+    e.config(rxbuf=4096)      # room for a burst of 54 Mbps frames (the default holds two)
+    e.active(True)
     %s
     ready()
     got = []

@@ -65,6 +65,9 @@ def add_arguments(p):
                    help="apply a scenario file's kill/revive/reboot/loss events in real time")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--capture", metavar="FILE", help="record every frame on air; read it with nowmesh decode")
+    p.add_argument("--espnow-max-data-len", type=int, choices=(250, 1470), default=None,
+                   help="every node's espnow.MAX_DATA_LEN (default: what the board profile's "
+                        "firmware gives, 1470 for ESP-IDF >= 5.4 builds)")
     p.add_argument("--node-flash", action="append", default=[], metavar="NODE=FILE",
                    help="NODE boots from this flash file (e.g. written by esptool) instead of a "
                         "fresh firmware folder; repeatable (docs/images.md)")
@@ -91,7 +94,8 @@ def run(args):
     emu = Emulation(args.topology, nodes=args.nodes, seed=args.seed, state_dir=args.state_dir,
                     board=args.board, heap=args.heap, interval_s=args.interval, loss=args.loss,
                     environment=args.environment, capture=args.capture,
-                    flash_images=_node_flash(args), **_key(args))
+                    flash_images=_node_flash(args), espnow_max_data_len=args.espnow_max_data_len,
+                    **_key(args))
     scenario = load_live_scenario(args.scenario, emu) if args.scenario else None
     controller = Controller(emu)
     os.makedirs(emu.state_dir, exist_ok=True)

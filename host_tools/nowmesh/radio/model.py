@@ -175,7 +175,7 @@ def range_for_rx_dbm(rx_dbm, exponent, tx_dbm=TX_POWER_DBM):
 # received power is SAFE_SIGMAS shadowing deviations below the detection floor
 # is never evaluated. Such a link would need a shadowing draw of more than
 # 5 sigma in its favour to be detected (probability 2.9e-7 per pair);
-# tests/sim/test_radio_cut.py checks against all pairs that the cut drops no
+# tests/radio/test_radio_cut.py checks against all pairs that the cut drops no
 # detectable link at the seeds and layouts the test suite and benchmarks use.
 SAFE_SIGMAS = 5.0
 

@@ -13,20 +13,20 @@ import sys
 
 import nowmesh.corepath  # noqa: F401
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from fuzzcount import counted
 
 from mesh import crypto, wire
 from mesh.node import Node
 from mesh.wire import FrameError, Reading
 
 # The retired flood policy's payload codecs live with the core tests (test-only).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "core"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core"))
 import legacy_flood  # noqa: E402
 
 KEY = bytes(range(16))
-# NOWMESH_FUZZ_EXAMPLES=5000 for a long soak; the default keeps the suite fast.
-FAST = settings(max_examples=int(os.environ.get("NOWMESH_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _id(i):
@@ -58,8 +58,8 @@ def _assert_only_counters_changed(node, frame):
     assert len(events) == 1 and events[0][0] == "rejected"
 
 
-@FAST
 @given(st.binary(max_size=300))
+@counted
 def test_random_bytes_never_raise_or_change_state(data):
     _, b, _ = _primed_pair()
     _assert_only_counters_changed(b, data)
@@ -87,8 +87,8 @@ def _mutate(frame, m):
     return frame[:pos] + extra + frame[pos + len(extra):]
 
 
-@FAST
 @given(_mutation())
+@counted
 def test_mutated_valid_frames_are_dropped_without_state_change(m):
     a, _, _ = _primed_pair()
     fresh = a.publish([("temp", 25.0, "C")], 500) + a.request(_id(2), b"status", 500)[1]
@@ -100,9 +100,9 @@ def test_mutated_valid_frames_are_dropped_without_state_change(m):
     _assert_only_counters_changed(b, mutated)
 
 
-@FAST
 @given(st.integers(min_value=0, max_value=0x7F), st.binary(max_size=wire.MAX_PAYLOAD),
        st.booleans())
+@counted
 def test_authentic_garbage_payloads_never_raise(ftype, payload, encrypt):
     """Validly tagged frames with arbitrary payloads reach the decoders."""
     _, b, _ = _primed_pair()
@@ -125,8 +125,8 @@ def _valid_payloads():
     ]
 
 
-@FAST
 @given(_mutation())
+@counted
 def test_authentic_mutated_payloads_never_raise(m):
     """Near-valid payloads, correctly sealed: the decoders' error paths."""
     _, b, _ = _primed_pair()
@@ -140,8 +140,8 @@ def test_authentic_mutated_payloads_never_raise(m):
         assert set(b.stats["rejected"]) <= {"malformed"}
 
 
-@FAST
 @given(st.sampled_from([0, 1, 2]))
+@counted
 def test_replays_of_every_accepted_frame_are_dropped(_):
     _, b, frames = _primed_pair()
     for f in frames:
@@ -166,16 +166,16 @@ _reading = st.builds(
 )
 
 
-@FAST
 @given(st.lists(_reading, max_size=4), st.lists(st.integers(0, 255), min_size=4, max_size=4))
+@counted
 def test_readings_round_trip(readings, hops):
     assert wire.decode_readings(wire.encode_readings(readings)) == readings
     payload = legacy_flood.encode_readings_frame(readings, hops[:len(readings)])
     assert legacy_flood.decode_readings_frame(payload) == list(zip(readings, hops[:len(readings)]))
 
 
-@FAST
 @given(st.binary(max_size=260))
+@counted
 def test_decoders_raise_only_frame_error(data):
     for decode in (wire.decode_readings, legacy_flood.decode_readings_frame, wire.decode_beacon, legacy_flood.decode_data):
         try:
@@ -184,9 +184,9 @@ def test_decoders_raise_only_frame_error(data):
             assert e.reason == "malformed"
 
 
-@FAST
 @given(st.integers(0, 0x7F), st.binary(min_size=6, max_size=6), st.integers(0, 0xFFFFFFFF),
        st.integers(0, 0xFFFFFFFF), st.binary(max_size=wire.MAX_PAYLOAD), st.booleans())
+@counted
 def test_seal_open_round_trip(ftype, sender, boot, ctr, payload, encrypt):
     keys = crypto.Keys(KEY)
     frame = crypto.seal(keys, ftype, sender, boot, ctr, payload, encrypt)
@@ -194,9 +194,9 @@ def test_seal_open_round_trip(ftype, sender, boot, ctr, payload, encrypt):
     assert crypto.open_frame(keys, frame) == (ftype, sender, boot, ctr, payload)
 
 
-@FAST
 @given(st.binary(min_size=6, max_size=6), st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF),
        st.binary(max_size=wire.MAX_PAYLOAD))
+@counted
 def test_matches_independent_hmac_and_aes_ctr(sender, boot, ctr, payload):
     """Our CTR/HMAC equal the stdlib hmac and cryptography's AES-CTR, block by block."""
     keys = crypto.Keys(KEY)

@@ -1,5 +1,5 @@
 """The monitor's mesh model, fed a stream recorded from an emulated 4-node line
-(tests/monitor_data/line4.jsonl, from `nowmesh monitor PORT --json` on n1) and
+(tests/monitor/monitor_data/line4.jsonl, from `nowmesh monitor PORT --json` on n1) and
 hand-made records for the cases a recording rarely has."""
 import json
 import os

@@ -11,7 +11,7 @@ from nowmesh.console.protocol import PREFIX
 from nowmesh.console import ConsoleClient
 from nowmesh.errors import InputError
 from nowmesh.query import FirmwareError, MeshSession, entries_from_rows, known_nodes, text
-from nowmesh.query import render
+from nowmesh.query import drawing, render
 from nowmesh.query import session as session_module
 from nowmesh.query.session import LOCAL_TIMEOUT_S
 from nowmesh.query.topology import merge_links
@@ -86,12 +86,12 @@ TOPOLOGY = {
 
 
 def test_layout_puts_a_line_in_a_row_and_is_deterministic():
-    positions, width, height = render.layout(TOPOLOGY)
-    assert positions == render.layout(TOPOLOGY)[0]
+    positions, width, height = drawing.layout(TOPOLOGY)
+    assert positions == drawing.layout(TOPOLOGY)[0]
     xs = [positions[n][0] for n in "abcd"]
     assert xs == sorted(xs) and len({positions[n][1] for n in "abcd"}) == 1
     assert all(0 < x < width for x in xs)
-    assert len(render.link_path(positions["a"], positions["c"])) > 2    # a skip bows around b
+    assert len(drawing.link_path(positions["a"], positions["c"])) > 2    # a skip bows around b
 
 
 def test_svg_is_xml_with_every_node_and_link_label(tmp_path):
@@ -283,3 +283,22 @@ def test_a_node_that_restarts_mid_query_is_asked_again_and_reported(monkeypatch)
         assert session.command("status") == {"uptime_s": 1}
     assert clock.t < LOCAL_TIMEOUT_S / 10     # asked again on the node's hello, not after a timeout
     assert "restarted 1 time(s)" in session.restart_note() and "MemoryError" in session.restart_note()
+
+
+def test_a_signed_command_the_mesh_lost_is_not_sent_again(monkeypatch):
+    # An operator token works once: sending it again after a lost answer (the
+    # command may have run) would only be refused as a replay.
+    asked = []
+
+    def answer(cmd):
+        if cmd["cmd"] == "hello":
+            return [_reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
+        asked.append(cmd["args"])
+        return [_reply(cmd, ok=False, error="timeout", node=B)]
+    session, _port = _session(answer)
+    with session:
+        monkeypatch.setattr(session_module, "time", _VirtualClock())
+        session.run_many([("config_set", {"field": "x", "value": 1}, B),
+                          ("config_set", {"field": "x", "value": 1, "auth": "00"}, B)])
+    assert [a.get("auth") for a in asked].count(None) == 2 and asked.count({"field": "x", "value": 1,
+                                                                             "auth": "00"}) == 1

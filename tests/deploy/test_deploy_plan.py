@@ -95,7 +95,7 @@ def test_board_digest_matches_the_host_digest(tmp_path):
     for path, data in tree.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(data)
-    firmware = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
+    firmware = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "firmware")
     upy = os.path.join(os.path.dirname(sys.executable), "micropython")
     proc = subprocess.run([upy, "-c", "import sys; sys.path.append(%r)\nfrom meshport.fsdigest import digest\n"
                            "print(digest(['main.py', 'mesh', 'missing.json'])['digest'])" % firmware],

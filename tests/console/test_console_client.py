@@ -12,7 +12,7 @@ import pytest
 from nowmesh.cli import main
 from nowmesh.console import ConsoleClient, ConsoleError, PortError, parse_command_text, parse_line
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 
 

@@ -74,6 +74,24 @@ def test_second_deploy_sends_no_file(node, key_file):
     assert _running_name(node) == "alpha"
 
 
+def test_the_node_gets_its_own_admin_key_and_never_the_operator_key(node, key_file):
+    import nowmesh.corepath  # noqa: F401  (firmware/ on sys.path)
+    from mesh.admin import node_admin_key
+    _deploy(node, key_file, name="alpha")
+    operator_file = os.path.join(os.path.dirname(key_file), "nowmesh-operator-key.json")
+    assert stat.S_IMODE(os.stat(operator_file).st_mode) == 0o600      # made beside the network key
+    with open(operator_file) as f:
+        operator = json.load(f)["operator_key"]
+    config = _board_config(node)
+    mac = node.mac.hex(":")
+    assert config["admin_id"] == mac
+    assert config["admin_key"] == node_admin_key(bytes.fromhex(operator), mac).hex()
+    assert operator not in _board_file(node, "nowmesh.json").decode()
+    with ConsoleClient(node.port) as client:
+        assert client.command("status", timeout=10)["admin_id"] == mac
+        assert client.command("config_get", {"field": "admin_key"}, timeout=10) == {"admin_key": "(set, 32 bytes)"}
+
+
 def test_board_at_the_repl_is_deployed_and_started(node, key_file):
     _deploy(node, key_file, name="alpha")
     with serial.serial_for_url(node.port, timeout=0.5) as port:

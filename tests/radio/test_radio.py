@@ -1,4 +1,4 @@
-"""Radio model sanity: the numbers DESIGN.md promises, and the medium's physics."""
+"""Radio model sanity: the numbers docs/simulator.md gives ("Radio model"), and the medium's physics."""
 import random
 
 import pytest
