@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.nowmesh-installed
 UPY    := $(BIN)/micropython
 
-.PHONY: venv test test-host test-upy demo bench mutation clean
+.PHONY: venv test test-host test-upy fuzz demo bench mutation clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,15 @@ test-host: venv
 test-upy: venv
 	MICROPYPATH=firmware:tests/core:tests $(UPY) -X heapsize=2M tests/upy_runner.py tests/core
 	MICROPYPATH=firmware:tests/port:tests $(UPY) -X heapsize=4M tests/upy_runner.py tests/port
+
+# The adversarial suite (tests/security) at length: NOWMESH_FUZZ_EXAMPLES
+# (default 5600) examples per property, a fresh seed each run (printed at
+# the end; FUZZ_ARGS=--hypothesis-seed=N repeats a run). Prints the number
+# of cases and of escapes; fails on an escape or below 100,000 cases.
+# `make test` runs the same properties derandomised, 100 examples each.
+fuzz: venv
+	NOWMESH_HYPOTHESIS_PROFILE=fuzz NOWMESH_FUZZ_EXAMPLES=$${NOWMESH_FUZZ_EXAMPLES:-5600} \
+		$(BIN)/python -m pytest tests/security -q -p no:cacheprovider $(FUZZ_ARGS)
 
 # First a simulated 12-node farm on a virtual clock (seconds), then a live
 # mesh of 6 emulated boards running the real firmware (about 40 s).

@@ -9,7 +9,7 @@ Every board is an emulated ROM bootloader on a pty (unmodified esptool,
 --no-stub, as `nowmesh flash` drives a pty) backed by a flash file; "power
 on" starts an emulated mesh whose nodes boot from those flash files. A way is
 done when every node answers `status` with its own name. The firmware is a
-small stand-in built like tests/image/imagefakes.py (bootloader, partition
+small stand-in built like tests/imagefakes.py (bootloader, partition
 table, app with esp_app_desc_t), so esptool moves less data than a real
 1.6 MB MicroPython would: the figures compare the two ways, not a real USB
 link's speed. Timing figures are wall clock on a shared machine.

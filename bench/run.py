@@ -18,7 +18,7 @@ sys.path.insert(0, HERE)
 
 from nowmesh.sim import report  # noqa: E402
 from nowmesh.sim.runner import make_topology, simulate  # noqa: E402
-from nowmesh.sim.scenario import kill_and_revive  # noqa: E402
+from nowmesh.radio.scenario import kill_and_revive  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 PROTOCOLS = ("nowmesh", "flood", "managed-flood")
@@ -177,13 +177,18 @@ MODULE_BENCHES = {
     "provision": "provision_bench",  # image + flash --all vs flash + deploy, 5 boards
     "heap32": "heap32",              # the core's heap on 32-bit MicroPython (wasm port) and 64-bit unix
     "timings": "timings_bench",      # durations tests no longer assert: topology, emulate, deploy give-up
+    "simspeed": "simspeed",          # this simulator vs the one before issue 13, side by side
+    "sweep200": "sweep_bench",       # a 200-run sweep: local processes vs a Dask LocalCluster
+    "mqtt": "mqtt_bench",            # nowmesh bridge: board -> broker latency, outage loss, CPU
 }
+# Benchmarks with a longer form behind --full: run(quick, full).
+FULL_BENCHES = {"simspeed"}
 
 
 def _module_bench(module_name):
-    def run(quick):
+    def run(quick, **extra):
         import importlib
-        return importlib.import_module(module_name).run(quick)
+        return importlib.import_module(module_name).run(quick, **extra)
     return run
 
 
@@ -196,11 +201,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(BENCHES), action="append")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--full", action="store_true",
+                        help="the long forms too (simspeed: 10,000 nodes for 300 simulated seconds)")
     args = parser.parse_args(argv)
     os.makedirs(RESULTS, exist_ok=True)
     for name in args.only or BENCHES:
         print("== %s" % name, flush=True)
-        data = BENCHES[name](args.quick)
+        extra = {"full": True} if args.full and name in FULL_BENCHES else {}
+        data = BENCHES[name](args.quick, **extra)
         data["quick"] = args.quick
         with open(os.path.join(RESULTS, name + ".json"), "w") as out:
             json.dump(data, out, indent=2, sort_keys=True)

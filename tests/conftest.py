@@ -15,7 +15,8 @@ collect_ignore = ["port"]
 #   dev   (default otherwise): a fresh seed each run, printed in the header
 #   fuzz  (`make fuzz`): many more examples (NOWMESH_FUZZ_EXAMPLES, default 5000)
 # Every run prints its seed; `--hypothesis-seed=N` replays a run exactly.
-_COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+_COMMON = dict(deadline=None, print_blob=True,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("ci", derandomize=True, max_examples=100, **_COMMON)
 settings.register_profile("dev", max_examples=100, **_COMMON)
 settings.register_profile("fuzz", max_examples=int(os.environ.get("NOWMESH_FUZZ_EXAMPLES", "5000")), **_COMMON)

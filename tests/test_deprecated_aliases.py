@@ -13,6 +13,8 @@ ALIASES = [
     ("nowmesh.emulation.medium_server", "nowmesh.emulation.medium.server", "main"),
     ("nowmesh.emunode.board", "nowmesh.emulation.board.pty_board", "parse_heap"),
     ("nowmesh.capture", "nowmesh.emulation.capture", "FrameCapture"),
+    ("nowmesh.sim.topology", "nowmesh.radio.topology", "load_topology_file"),
+    ("nowmesh.sim.radio", "nowmesh.radio.model", "RadioModel"),
 ]
 
 

@@ -12,7 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(REPO, "firmware")
 CORE = os.path.join(FIRMWARE, "mesh")
 
-# I/O, clocks, randomness and OS access belong to the ports (see DESIGN.md).
+# I/O, clocks, randomness and OS access belong to the ports (docs/architecture.md, "The seams").
 BANNED = {
     "machine", "network", "espnow", "aioespnow", "asyncio", "uasyncio", "socket", "usocket",
     "time", "utime", "random", "urandom", "os", "uos", "sys", "usys", "esp", "esp32",

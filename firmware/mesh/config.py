@@ -100,6 +100,9 @@ _FIELDS = (
     "events_max", 64, 1, 4096,
     # pending relayed T_DATA frames beyond this are dropped and counted
     "relay_queue_max", 16, 1, 1024,
+    # the largest frame this node's radio takes (espnow.MAX_DATA_LEN: 250, or
+    # 1470 on ESP-NOW v2); set by the port, advertised in hellos
+    "max_frame", 250, 250, 1470,
     # --- mesh protocol (mesh.py); see docs/protocol.md "Timers and bounds"
     # hellos: Trickle interval from hello_min_ms doubling up to beacon_ms
     "hello_min_ms", 1000, 50, 3600000,

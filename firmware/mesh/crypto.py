@@ -8,7 +8,7 @@ import hashlib
 import struct
 from micropython import const
 
-from .wire import (HEADER_LEN, MAX_FRAME, MAX_PAYLOAD, TAG_LEN, VERSION, FrameError,
+from .wire import (HEADER_LEN, MAX_FRAME_V2, MAX_PAYLOAD_V2, TAG_LEN, VERSION, FrameError,
                    pack_header, parse_header)
 
 try:
@@ -111,7 +111,7 @@ def _tags_equal(a, b):
 def seal(keys, ftype, sender, boot, ctr, payload, encrypt=True):
     """Build a complete frame. Encrypts only if asked and AES is available."""
     n = len(payload)
-    if n > MAX_PAYLOAD:
+    if n > MAX_PAYLOAD_V2:          # callers keep to what their receivers take
         raise ValueError("payload too long")
     if len(sender) != 6:
         raise ValueError("sender must be 6 bytes")
@@ -141,7 +141,7 @@ def open_frame(keys, frame):
     version, encrypted, ftype, sender, boot, ctr = parse_header(frame)
     if version != VERSION:
         raise FrameError("version")
-    if len(frame) > MAX_FRAME:
+    if len(frame) > MAX_FRAME_V2:
         raise FrameError("malformed")
     end = len(frame) - TAG_LEN
     if not _tags_equal(keys.tag(memoryview(frame)[:end]), frame[end:]):

@@ -7,13 +7,15 @@
 from micropython import const
 
 from .antientropy import AntiEntropy
-from .frames import (HELLO_SYNC, MAX_READING, T_HELLO, T_PULL, decode_hello, decode_pull,
-                     decode_readings_items, encode_hello, encode_readings_items, item_size)
+from .frames import (HELLO_SYNC, HELLO_V2, MAX_READING, T_HELLO, T_PULL, decode_hello,
+                     decode_pull, decode_readings_items, encode_hello, encode_readings_items,
+                     item_size)
 from .relays import select_relays
 from .routes import INFINITY, RouteTable
 from .store import raw_key, raw_newer
 from .unicast import BROADCAST, Unicast
-from .wire import MAX_PAYLOAD, T_BEACON, T_DATA, T_READINGS, FrameError, decode_beacon
+from .wire import (HEADER_LEN, MAX_FRAME, MAX_FRAME_V2, T_BEACON, T_DATA, T_READINGS, TAG_LEN,
+                   FrameError, decode_beacon)
 
 _Q2_MIN = const(64)         # two-hop links heard at >= 50% count for relay selection
 _Q2_KEEP = const(48)        # ... and stay counted down to 38%
@@ -21,6 +23,23 @@ _Q_LIST_MIN = const(64)     # hellos list neighbours we hear >= 25% of the time
 _RELAY_COST_MAX = const(32)  # neighbours worse than ETX 4 are not picked as relays
 _RELAY_COST_KEEP = const(44)  # ... and current relays are kept up to ETX 5.5
 _ROUTE_COST_MAX = const(48)  # no route through a link worse than ETX 6
+
+
+class PartServices:
+    """The narrow interface between MeshPolicy and the parts it is made of
+    (Unicast, AntiEntropy): the policy's actions they may ask for, and the
+    route table. The parts keep this, never the policy, so what they depend
+    on is this list; the node (its id, config, tables, counters, events) they
+    use through its public attributes."""
+
+    def __init__(self, policy):
+        self.send = policy.send                  # (dst mac, ftype, payload) -> frames
+        self.jitter = policy.jitter              # -> a relay jitter in ms
+        self.next_hop = policy.next_hop          # dst id -> the Neighbour to send through, or None
+        self.link_failed = policy.link_failed    # (mac, now_ms): the MAC gave up on that neighbour
+        self.push_all = policy.push_all          # mac -> frames carrying our whole table to it
+        self.queue_repair = policy.queue_repair  # (origin, now_ms, asked id or None): answer a pull
+        self.routes = policy.routes              # RouteTable: next hop and metric per origin
 
 
 class MeshPolicy:
@@ -32,8 +51,9 @@ class MeshPolicy:
         cfg = node.config
         self.cfg = cfg
         self.routes = RouteTable(cfg.readings_max + 1, node.neighbours)
-        self.unicast = Unicast(self, now_ms)
-        self.ae = AntiEntropy(self, now_ms)
+        parts = PartServices(self)
+        self.unicast = Unicast(node, parts, now_ms)
+        self.ae = AntiEntropy(node, parts, now_ms)
         self.relays = []            # neighbours we picked as relays (sorted ids)
         self._relays_dirty = False
         self._batch = {}            # origin -> [hops, is_repair]
@@ -119,6 +139,7 @@ class MeshPolicy:
             return []
         n.name = name
         n.hello = True
+        n.max_frame = MAX_FRAME_V2 if flags & HELLO_V2 else MAX_FRAME
         me = self.node.id
         sym, selects, q_out = False, False, -1
         two = []
@@ -145,10 +166,10 @@ class MeshPolicy:
         if up:
             if n.q_in >= _Q_LIST_MIN:
                 self._hello_soon(now)     # let it learn of us (rate limited)
-            heard = self.node._heard.get(nid)
+            heard = self.node.heard.get(nid)
             stranger = heard is None or now - heard > self.cfg.stale_ms // 2
             settled = now - self.ae.boot_ms >= 2 * self.cfg.beacon_ms
-            if not self.ae._synced or (settled and stranger):
+            if not self.ae.synced or (settled and stranger):
                 # a stranger: we just booted, or a partition healed, or it moved in
                 self.ae.neighbour_up(nid, now)
         else:
@@ -231,15 +252,31 @@ class MeshPolicy:
         """Answer a full-sync pull: our whole table, unicast to the puller."""
         return self._frames(mac, [(o, 0) for o in sorted(self.node.readings.raw)])
 
+    def frame_limit(self, dst):
+        """The largest frame every intended receiver of a frame to dst takes:
+        our own radio's limit and, for each receiver, what its hello said (v1
+        until it says more). A broadcast must fit every neighbour, and with
+        no neighbour known nothing is assumed."""
+        limit = self.cfg.max_frame
+        if limit <= MAX_FRAME:
+            return limit
+        receivers = [n for n in self.node.neighbours.values() if dst == BROADCAST or n.mac == dst]
+        if not receivers:
+            return MAX_FRAME
+        for n in receivers:
+            limit = min(limit, n.max_frame)
+        return limit
+
     def _frames(self, dst, entries):
         store = self.node.readings.raw
+        room = self.frame_limit(dst) - HEADER_LEN - TAG_LEN
         out, raws, hops, metrics, size = [], [], [], [], 1
         for origin, h in entries:
             raw = store.get(origin)
             if raw is None:
                 continue
             n = item_size(raw)
-            if raws and (size + n > MAX_PAYLOAD or len(raws) == 255):
+            if raws and (size + n > room or len(raws) == 255):
                 out += self.send(dst, T_READINGS, encode_readings_items(raws, hops, metrics))
                 raws, hops, metrics, size = [], [], [], 1
             raws.append(raw)
@@ -265,7 +302,7 @@ class MeshPolicy:
         for n in sorted(self.node.neighbours.values(), key=lambda n: -n.q_in):
             if n.q_in >= _Q_LIST_MIN:      # links this weak are useless to anyone
                 entries.append((n.id, min(127, n.q_in >> 1), n.id in rel))
-        flags = 0 if self.ae._synced else HELLO_SYNC
+        flags = (0 if self.ae.synced else HELLO_SYNC) | (HELLO_V2 if self.cfg.max_frame >= MAX_FRAME_V2 else 0)
         out = self.send(BROADCAST, T_HELLO, encode_hello(self.node.name, flags, len(self.node.readings), entries))
         self._hello_last = now_ms
         i = min(self.cfg.beacon_ms, self._hello_ival * 2)
@@ -337,9 +374,6 @@ class MeshPolicy:
 
     def jitter(self):
         return self.node.rng.below(self.cfg.relay_jitter_ms + 1)
-
-    def newer_key(self, a, b):
-        return raw_newer(a[0], a[1], b[0], b[1])
 
     def send(self, dst, ftype, payload):
         frame = self.node.seal(ftype, payload, dst != BROADCAST)

@@ -14,6 +14,8 @@
 # a quiet leaf only after the configured timeout.
 from micropython import const
 
+from .wire import MAX_FRAME
+
 _Q_ONE = const(256)
 _Q_START = const(96)   # a newcomer must prove itself before it carries routes
 _YOUNG_FRAMES = const(16)  # frames judged by the young-link estimate, then the EWMA
@@ -43,6 +45,7 @@ class Neighbour:
         self.sym = False         # its hello lists us
         self.selects_me = False  # its hello picked us as a relay (MPR)
         self.two_hop = ()        # ids it hears well (from its hello)
+        self.max_frame = MAX_FRAME  # largest frame it takes: v1 until its hello says more
 
     def cost(self):
         """Link cost in 1/8 ETX units (8 = perfect link), 255 = unusable."""
@@ -57,7 +60,7 @@ class Neighbour:
     def as_tuple(self):
         return (self.id, self.slot, self.mac, self.name, self.rssi, self.last_ms,
                 self.boot, self.ctr, self.ctr0, self.got, self.q_in, self.q_out, self.gap, self.hello, self.sym,
-                self.selects_me, self.two_hop)
+                self.selects_me, self.two_hop, self.max_frame)
 
 
 class NeighbourTable:

@@ -19,6 +19,11 @@ HEADER_LEN = const(16)
 TAG_LEN = const(8)
 MAX_FRAME = const(250)
 MAX_PAYLOAD = const(226)  # MAX_FRAME - HEADER_LEN - TAG_LEN
+# ESP-NOW v2 (firmware built with ESP-IDF >= 5.4) carries up to 1470 bytes.
+# Nodes send frames this large only to receivers that said, in their hello,
+# that they take them (mesh.py frame_limit); every other frame fits MAX_FRAME.
+MAX_FRAME_V2 = const(1470)
+MAX_PAYLOAD_V2 = const(1446)  # MAX_FRAME_V2 - HEADER_LEN - TAG_LEN
 FLAG_ENCRYPTED = const(0x80)
 TYPE_MASK = const(0x7F)
 

@@ -6,7 +6,7 @@ import os
 
 import machine
 from mesh.node import Node
-from mesh.wire import parse_id
+from mesh.wire import MAX_FRAME, MAX_FRAME_V2, parse_id
 
 from . import FIRMWARE_VERSION, settings, store
 from .clock import Clock
@@ -74,6 +74,8 @@ class App:
         self.radio = Radio()
         mac = self.radio.mac
         self.raw_settings, self.port, core, problem = settings.load(mac)
+        # a fact of the firmware, not a setting; never more than the core speaks
+        core.max_frame = max(MAX_FRAME, min(MAX_FRAME_V2, self.radio.max_data_len))
         self.radio.set_channel(core.channel)
         self.board = self._load_board()
         self.node = Node(core, store.next_boot_counter(), os.urandom(16), self.clock.now())

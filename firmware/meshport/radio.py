@@ -8,10 +8,16 @@ from micropython import const
 
 BROADCAST = b"\xff\xff\xff\xff\xff\xff"
 _MAX_UNICAST_PEERS = const(16)       # leave headroom under ESP-NOW's 20
+_RX_PACKET_OVERHEAD = const(16)      # espnow's per-packet header in its rx ring, rounded up
 
 
 class Radio:
     def __init__(self, rxbuf=1024):
+        # 250 (ESP-NOW v1), or 1470 on firmware built with ESP-IDF >= 5.4 (v2):
+        # the mesh core advertises it and sends larger frames only where both
+        # ends take them. The rx ring must hold at least one frame that large.
+        self.max_data_len = getattr(espnow, "MAX_DATA_LEN", 250)
+        rxbuf = max(rxbuf, 2 * (self.max_data_len + _RX_PACKET_OVERHEAD))
         self.wlan = network.WLAN(network.STA_IF)
         self.wlan.active(True)
         try:

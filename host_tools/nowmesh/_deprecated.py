@@ -1,5 +1,6 @@
 """Old module paths kept for one release after the emulation moved into
-`nowmesh.emulation`: importing (or `python -m`) an old name warns and hands
+`nowmesh.emulation` and the radio model out of `nowmesh.sim` into
+`nowmesh.radio`: importing (or `python -m`) an old name warns and hands
 out the new module itself, so old and new names share one set of classes.
 
 An import hook, not stub files at the old paths: the old paths stay free, so
@@ -23,6 +24,11 @@ MOVED = {
     "nowmesh.image.flashboot": "nowmesh.emulation.rom.flashboot",
     "nowmesh.image.download": "nowmesh.emulation.rom.download",
     "nowmesh.emulation.medium_server": "nowmesh.emulation.medium.server",
+    "nowmesh.sim.radio": "nowmesh.radio.model",
+    "nowmesh.sim.medium": "nowmesh.radio.medium",
+    "nowmesh.sim.events": "nowmesh.radio.events",
+    "nowmesh.sim.topology": "nowmesh.radio.topology",
+    "nowmesh.sim.scenario": "nowmesh.radio.scenario",
 }
 
 

@@ -124,6 +124,30 @@ def _list_of(item, min_len=1):
 
 
 _HEX4 = (r"[0-9a-f]{4}", "4 lowercase hex digits")
+_VERSION = (r"[0-9]+\.[0-9]+(\.[0-9]+)?", "a version such as 5.4.1")
+
+# ESP-NOW payload limits: v1, and v2 in firmware built with ESP-IDF >= 5.4
+# (MicroPython docs/library/espnow.rst, "ESP-NOW Versions": "Since ESP-IDF
+# V5.4, two ESP-NOW versions are supported ... check the value of
+# espnow.MAX_DATA_LEN").
+ESPNOW_V1_MAX_DATA_LEN = 250
+ESPNOW_V2_MAX_DATA_LEN = 1470
+ESPNOW_V2_IDF = (5, 4)
+# what a profile without "firmware" is taken to run: the current MicroPython
+# release and the ESP-IDF it is built with (espnow.rst links the v5.5.1 API docs)
+CURRENT_FIRMWARE = {"micropython": "1.28.0", "esp_idf": "5.5.1"}
+
+
+def espnow_max_data_len(profile):
+    """espnow.MAX_DATA_LEN on a board with this profile: the profile's own
+    "espnow_max_data_len" if it sets one (e.g. 250 for an older build), else
+    what its firmware's ESP-IDF gives (1470 from 5.4 on, 250 before)."""
+    explicit = profile.get("espnow_max_data_len")
+    if explicit:
+        return explicit
+    idf = profile.get("firmware", CURRENT_FIRMWARE)["esp_idf"]
+    version = tuple(int(part) for part in idf.split("."))
+    return ESPNOW_V2_MAX_DATA_LEN if version >= ESPNOW_V2_IDF else ESPNOW_V1_MAX_DATA_LEN
 
 SENSORS = {
     "internal_temp": _record({"kind": _text}),
@@ -150,6 +174,8 @@ SCHEMA = {
     "flash_size": _matching(r"(2|4|8|16|32)MB", "one of 2MB, 4MB, 8MB, 16MB, 32MB"),
     "firmware_offset": _firmware_offset,
     "micropython_firmware": _matching(r"[A-Z][A-Z0-9_]*", "a micropython.org/download board id"),
+    "firmware": _record({"micropython": _matching(*_VERSION), "esp_idf": _matching(*_VERSION)}),
+    "espnow_max_data_len": _one_of(ESPNOW_V1_MAX_DATA_LEN, ESPNOW_V2_MAX_DATA_LEN),
     "usb": _list_of(_record({"vid": _matching(*_HEX4), "pid": _matching(*_HEX4), "bridge": _text})),
     "led": _optional(_record({"pin": _pin, "kind": _one_of("gpio", "ws2812"), "active_low": _bool})),
     "i2c": _record({"sda": _pin, "scl": _pin}),
@@ -158,7 +184,7 @@ SCHEMA = {
     "sensors": _list_of(_sensor, min_len=0),
     "notes": _text,
 }
-OPTIONAL = ("notes",)
+OPTIONAL = ("notes", "firmware", "espnow_max_data_len")
 
 
 def _check_cross_fields(data):

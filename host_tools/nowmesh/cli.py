@@ -14,8 +14,11 @@ from nowmesh.errors import InputError, ToolError
 
 COMMANDS = {
     "sim": ("nowmesh.commands.sim", "simulate a mesh on a virtual clock and report metrics"),
+    "sweep": ("nowmesh.commands.sweep", "run a grid of simulations (local cores or a Dask cluster)"),
+    "plot": ("nowmesh.commands.plot", "plot a sweep's airtime per reading and delivery"),
     "console": ("nowmesh.commands.console", "stream a node's console events, or send it one command"),
     "emulate": ("nowmesh.commands.emulate", "run a live emulated mesh of micropython nodes behind ptys"),
+    "rom": ("nowmesh.commands.rom", "serve one emulated chip's ROM bootloader (download mode) on a pty"),
     "decode": ("nowmesh.commands.decode", "decode a frame capture of an emulated mesh"),
     # Host tools for boards (and emulated nodes' port paths).
     "ports": ("nowmesh.commands.ports", "list serial ports and what is attached to each"),
@@ -24,6 +27,7 @@ COMMANDS = {
     "image": ("nowmesh.commands.image", "build one flash image per node: MicroPython plus a ready filesystem"),
     "monitor": ("nowmesh.commands.monitor", "live dashboard of the whole mesh through one node"),
     "export": ("nowmesh.commands.export", "export a monitor SQLite log as CSV or JSON lines"),
+    "bridge": ("nowmesh.commands.bridge", "publish the mesh to an MQTT broker, with Home Assistant discovery"),
     "topology": ("nowmesh.commands.topology", "write the mesh's nodes and radio links as JSON, DOT, SVG or PNG"),
 }
 # One-shot queries share one module; it reads the command name from args.command.

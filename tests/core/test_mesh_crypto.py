@@ -124,7 +124,9 @@ def test_open_rejects_by_reason():
     _raises(lambda: crypto.open_frame(k, good[:20] + b"X" + good[21:]), "tag")
     _raises(lambda: crypto.open_frame(k, good[:-1]), "tag")
     _raises(lambda: crypto.open_frame(crypto.Keys(bytes(16)), good), "tag")
-    _raises(lambda: crypto.open_frame(k, good + bytes(230)), "malformed")
+    # longer than a v1 frame is a legal ESP-NOW v2 length: the tag decides
+    _raises(lambda: crypto.open_frame(k, good + bytes(230)), "tag")
+    _raises(lambda: crypto.open_frame(k, good + bytes(wire.MAX_FRAME_V2)), "malformed")
     # flipping the encrypted bit is caught by the tag (the flags byte is MACed)
     _raises(lambda: crypto.open_frame(k, good[:1] + b"\x81" + good[2:]), "tag")
 
@@ -140,8 +142,11 @@ def test_open_without_aes_refuses_encrypted():
 def test_seal_limits():
     k = _keys()
     assert len(crypto.seal(k, 3, SENDER, 1, 1, bytes(wire.MAX_PAYLOAD))) == wire.MAX_FRAME
+    big = crypto.seal(k, 3, SENDER, 1, 1, bytes(wire.MAX_PAYLOAD_V2))
+    assert len(big) == wire.MAX_FRAME_V2 == 1470
+    assert crypto.open_frame(k, big)[4] == bytes(wire.MAX_PAYLOAD_V2)
     try:
-        crypto.seal(k, 3, SENDER, 1, 1, bytes(wire.MAX_PAYLOAD + 1))
+        crypto.seal(k, 3, SENDER, 1, 1, bytes(wire.MAX_PAYLOAD_V2 + 1))
         assert False
     except ValueError:
         pass

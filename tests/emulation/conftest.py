@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from nowmesh.emulation.medium.server import MediumServer
-from nowmesh.sim.engine import node_mac
-from nowmesh.sim.topology import parse_topology
+from nowmesh.radio.identity import node_mac
+from nowmesh.radio.topology import parse_topology
 
 REPO = Path(__file__).resolve().parents[2]
 UPY_MODULES = REPO / "host_tools" / "nowmesh" / "emulation" / "device" / "radio"
-HEAP = "110K"         # what an ESP32 without PSRAM leaves MicroPython (DESIGN.md)
+HEAP = "110K"         # what an ESP32 without PSRAM leaves MicroPython (docs/heap.md)
 
 PRELUDE = """\
 import network, espnow, time, sys

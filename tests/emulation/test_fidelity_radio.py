@@ -1,8 +1,8 @@
 """Two emulated boards: ESP-NOW LMK encryption and the PHY rate, modelled as on
 the chip (docs/emulation.md, "Faithful, and not"). The rate's airtime and
-sensitivity come from the one radio model the simulator uses (sim/radio.py)."""
+sensitivity come from the one radio model the simulator uses (radio/model.py)."""
 from nowmesh.emulation.control import MediumControl
-from nowmesh.sim import radio
+from nowmesh.radio import model as radio
 
 from conftest import links_topology
 
@@ -13,6 +13,9 @@ OTHER = b"fedcba9876543210"
 RECEIVER = """
     import select
     w, e = up()
+    e.active(False)
+    e.config(rxbuf=4096)      # room for a burst of 54 Mbps frames (the default holds two)
+    e.active(True)
     %s
     ready()
     got = []
@@ -146,7 +149,7 @@ def test_the_rate_sets_the_range_and_lr_needs_both_ends(emulation):
 
 def test_the_simulator_uses_the_same_rate_table():
     from nowmesh.sim.engine import SimParams, Simulation
-    from nowmesh.sim.topology import build
+    from nowmesh.radio.topology import build
     topo = build("line", 4, 1, 30.0)
     runs = {}
     for name in ("1M", "54M"):

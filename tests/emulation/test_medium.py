@@ -226,8 +226,8 @@ def test_command_line_rejects_a_bad_topology_file(tmp_path):
 
 
 def test_positions_topology_rssi_is_the_radio_models(emulation):
-    from nowmesh.sim import radio
-    from nowmesh.sim.topology import line
+    from nowmesh.radio import model as radio
+    from nowmesh.radio.topology import line
     topology = line(2, 150.0)
     emu = emulation(topology, seed=4)
     expected = radio.clip_rssi(radio.RadioModel(topology, 4).rx_dbm(0, 1))
@@ -261,8 +261,8 @@ def test_partition_silences_links_across_groups_until_healed(pair):
 
 
 def test_move_recomputes_rssi_from_the_new_distance(emulation):
-    from nowmesh.sim import radio
-    from nowmesh.sim.topology import line
+    from nowmesh.radio import model as radio
+    from nowmesh.radio.topology import line
     topology = line(2, 150.0)
     emu = emulation(topology, seed=4)
     model = radio.RadioModel(line(2, 150.0), 4)

@@ -10,7 +10,7 @@ import portfakes
 from mesh import admin
 from meshport.app import App
 from meshport import console as console_mod
-from test_port import BASE, _make_app, _messages, _run
+from test_port import BASE, KEY, _make_app, _messages, _run
 
 MASTER = bytes(range(100, 132))
 
@@ -53,6 +53,19 @@ def _power_cycle(app):
     again.dir, again.inp, again.out = app.dir, inp, out
     os.chdir(BASE)
     return again
+
+
+def _evict_senders(app, count, now_ms):
+    """count other senders (holders of the network key) each send app one frame."""
+    from mesh import crypto, wire
+    from mesh.frames import encode_readings_items
+    keys = crypto.Keys(bytes.fromhex(KEY))
+    for i in range(count):
+        sender = bytes((2, 0, 0, 1, 0, i))
+        raw = wire.encode_reading(wire.Reading(sender, 1, 1, 0, [("temp", 1.0, "C")]))
+        frame = crypto.seal(keys, wire.T_READINGS, sender, 1, 1, encode_readings_items([raw], [0], [8]))
+        app.node.receive(frame, sender, -50, now_ms)
+    app.node.pop_events()
 
 
 def _token(target, cmd, seq=None, label=None, key=None):
@@ -131,13 +144,15 @@ def test_signed_reboot_runs_once_and_its_recording_never_again():
     assert _reply(a, 5)["ok"] is True and b.reboot_requested and b.admin_seq == 1
     assert heard                           # the attacker has every frame b heard
 
-    # replayed in the same boot (say after the replay windows forgot a):
-    # the token's sequence number is used up
+    # replayed in the same boot, once 65 other senders have pushed a out of
+    # b's replay windows and the duplicate cache has forgotten the request:
+    # the hop-by-hop check lets it through, the token's used sequence number not
     b.reboot_requested, b.reboot_at = False, None
-    b.node.replay = type(b.node.replay)(b.node.config.replay_max, b.node.config.replay_window)
-    b.node.policy.unicast.dup = type(b.node.policy.unicast.dup)(8, 1)
+    later = b.clock.now() + b.node.config.dup_ttl_ms + 1000
+    _evict_senders(b, 65, later)
+    assert not [w for w in b.node.replay.snapshot() if w[0][:6] == a.node.id]
     for mac, frame in heard:
-        b.node.receive(frame, mac, -50, b.clock.now() + 10)
+        b.node.receive(frame, mac, -50, later)
     b._events()
     assert not b.reboot_requested
     assert "seq" in [r["reason"] for r in _refusals(b)]

@@ -9,7 +9,7 @@ from nowmesh.sim.convergence import convergence_after
 from nowmesh.sim.engine import SimParams, Simulation
 from nowmesh.sim.protocols import spec
 from nowmesh.sim.runner import make_topology, simulate
-from nowmesh.sim.scenario import parse_scenario
+from nowmesh.radio.scenario import parse_scenario
 
 S = 1_000_000
 

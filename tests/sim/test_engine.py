@@ -5,8 +5,8 @@ import pytest
 
 from nowmesh.sim.engine import SimParams, Simulation
 from nowmesh.sim.runner import make_topology, simulate
-from nowmesh.sim.scenario import parse_scenario
-from nowmesh.sim.topology import parse_topology
+from nowmesh.radio.scenario import parse_scenario
+from nowmesh.radio.topology import parse_topology
 
 REQUIRED_KEYS = {
     "protocol", "nodes", "seed", "duration_s", "readings_published", "delivery_ratio",

@@ -4,8 +4,8 @@ Each test runs the real core (firmware/mesh) on the simulator's radio model.
 """
 import nowmesh.corepath  # noqa: F401
 from nowmesh.sim.engine import SimParams, Simulation
-from nowmesh.sim.scenario import Event, Scenario, kill_and_revive
-from nowmesh.sim.topology import build
+from nowmesh.radio.scenario import Event, Scenario, kill_and_revive
+from nowmesh.radio.topology import build
 
 
 def _run(topology, duration_s, scenario=None, **params):

@@ -25,8 +25,9 @@ An attacker's radio: replay a capture into the running emulation, frame by frame
 from each recorded sender MAC (docs/security.md):
   nowmesh emulate --nodes 3 --state-dir /tmp/mesh --capture /tmp/mesh.cap
   nowmesh emulate replay /tmp/mesh.cap --state-dir /tmp/mesh
-One chip in ROM download mode for esptool (docs/rom-bootloader.md):
-  nowmesh emulate --bootloader esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
+One chip in ROM download mode for esptool is `nowmesh rom` (docs/rom-bootloader.md);
+`--bootloader CHIP` here is its old spelling:
+  nowmesh rom esp32s3 --flash-size 8MB --flash-file /tmp/s3.bin
 """
 import json
 import os
@@ -36,9 +37,9 @@ import time
 
 from nowmesh.emulation.control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
 from nowmesh.emulation.mesh import DEFAULT_HEAP, Emulation
+from nowmesh.commands import rom
 from nowmesh.errors import InputError
-from nowmesh.emulation.rom import command as bootloader_command
-from nowmesh.sim.radio import ENVIRONMENTS
+from nowmesh.radio.model import ENVIRONMENTS
 
 
 def add_arguments(p):
@@ -64,18 +65,24 @@ def add_arguments(p):
                    help="apply a scenario file's kill/revive/reboot/loss events in real time")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--capture", metavar="FILE", help="record every frame on air; read it with nowmesh decode")
+    p.add_argument("--espnow-max-data-len", type=int, choices=(250, 1470), default=None,
+                   help="every node's espnow.MAX_DATA_LEN (default: what the board profile's "
+                        "firmware gives, 1470 for ESP-IDF >= 5.4 builds)")
     p.add_argument("--node-flash", action="append", default=[], metavar="NODE=FILE",
                    help="NODE boots from this flash file (e.g. written by esptool) instead of a "
                         "fresh firmware folder; repeatable (docs/images.md)")
     p.add_argument("--key-file", metavar="FILE",
                    help="give the other nodes the network key in this key file (nowmesh-key.json, "
                         "as in the images) instead of the emulator's test key")
-    bootloader_command.add_arguments(p)
+    g = p.add_argument_group("one chip in ROM download mode (the old spelling of `nowmesh rom CHIP`)")
+    g.add_argument("--bootloader", metavar="CHIP", choices=sorted(rom.CHIPS),
+                   help="same as `nowmesh rom CHIP`: %s" % ", ".join(sorted(rom.CHIPS)))
+    rom.add_flash_options(g)
 
 
 def run(args):
     if args.bootloader:
-        return bootloader_command.run(args)
+        return rom.serve(args.bootloader, args.flash_size, args.flash_file)
     if args.action:
         return run_control(args)
     if args.target:
@@ -87,7 +94,8 @@ def run(args):
     emu = Emulation(args.topology, nodes=args.nodes, seed=args.seed, state_dir=args.state_dir,
                     board=args.board, heap=args.heap, interval_s=args.interval, loss=args.loss,
                     environment=args.environment, capture=args.capture,
-                    flash_images=_node_flash(args), **_key(args))
+                    flash_images=_node_flash(args), espnow_max_data_len=args.espnow_max_data_len,
+                    **_key(args))
     scenario = load_live_scenario(args.scenario, emu) if args.scenario else None
     controller = Controller(emu)
     os.makedirs(emu.state_dir, exist_ok=True)

@@ -8,7 +8,7 @@ Examples:
   nowmesh flash --all --board esp32-s3-devkitc-1 --firmware ESP32_GENERIC_S3.bin
   nowmesh flash /dev/ttyUSB0 --image images/n1.bin
   nowmesh flash --all --images images/          # node images from `nowmesh image`
-An emulated board: nowmesh emulate --bootloader esp32, then flash its /dev/pts/N.
+An emulated board: nowmesh rom esp32, then flash its /dev/pts/N.
 """
 import json
 import os

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from nowmesh.deploy.config import DEFAULT_KEY_FILE
+from nowmesh.deploy.config import DEFAULT_KEY_FILE, operator_key_file_beside
 from nowmesh.image.build import build_images
 
 
@@ -39,13 +39,17 @@ def add_arguments(p):
 
 
 def run(args):
-    had_key = os.path.exists(args.key_file)
+    operator_file = operator_key_file_beside(args.key_file)
+    had_key, had_operator = os.path.exists(args.key_file), os.path.exists(operator_file)
     manifest = build_images(args.firmware, args.board, args.name, args.out, args.key_file,
                             flash_size=args.flash_size, channel=args.channel,
                             interval_s=_interval(args.interval))
     if not had_key:
         print("created network key file %s (keep it: every node of the mesh needs this key)"
               % args.key_file, file=sys.stderr)
+    if not had_operator:
+        print("created operator key file %s (keep it on this computer: nowmesh reboot/config-set "
+              "--node sign with it)" % operator_file, file=sys.stderr)
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:

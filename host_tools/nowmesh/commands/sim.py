@@ -11,8 +11,8 @@ import os
 
 from nowmesh.errors import InputError
 from nowmesh.sim import report
-from nowmesh.sim import radio
-from nowmesh.sim.radio import ENVIRONMENTS
+from nowmesh.radio import model as radio
+from nowmesh.radio.model import ENVIRONMENTS
 from nowmesh.sim.protocols import PROTOCOLS
 from nowmesh.sim.runner import build_simulation, demo
 

@@ -109,6 +109,8 @@ class Anything:
 
 
 # -- events, node -> host (unknown kinds pass with a string "ev": hosts ignore them) -------
+# In every event, known or not, "id" names a node and "name" is its name.
+EVENT_COMMON = Fields((), id=NODE_ID, name=OPT_STR)
 HELLO = Fields(("id",), proto=INT, fw=OPT_STR, name=OPT_STR, id=NODE_ID, board=OPT_STR)
 EVENTS = {
     "hello": HELLO,
@@ -116,7 +118,9 @@ EVENTS = {
     "neighbour": Fields(("id", "state"), id=NODE_ID, state=("up or down", _one_of("up", "down"))),
     "stats": Fields((), uptime_s=NUMBER, heap_free=INT, heap_alloc=INT, rx=INT, tx=INT, rejected=COUNTS,
                     readings=INT),
-    "message": Fields(("id",), id=NODE_ID, data=STR),
+    "message": Fields(("id",), id=NODE_ID, data=OPT_STR, data_hex=STR),    # data null: not UTF-8
+    "admin_rejected": Fields(("id", "reason"), id=NODE_ID, cmd=STR, reason=STR),
+    "app_error": Fields((), event=STR, error=STR),
     "sensor": Fields(("kind",), kind=STR, ok=BOOL, error=OPT_STR),
     "config_error": Fields((), error=STR),
     "console_error": Fields((), error=STR),
@@ -148,7 +152,8 @@ def _node_rows(v):
 ANSWERS = {
     "hello": HELLO,
     "status": Fields((), name=OPT_STR, id=NODE_ID, uptime_s=NUMBER, heap_free=INT, boot=INT, channel=INT,
-                     rx=INT, tx=INT, rejected=COUNTS, neighbours=INT, readings=INT),
+                     rx=INT, tx=INT, rejected=COUNTS, neighbours=INT, readings=INT,
+                     admin_seq=INT, admin_id=OPT_STR, admin_rejected=INT),
     "neighbours": ListOf(Fields(("id",), id=NODE_ID, name=OPT_STR, age_s=OPT_INT, **_LINK)),
     "routes": ListOf(Fields(("id", "next_hop"), id=NODE_ID, name=OPT_STR, next_hop=NODE_ID, metric=OPT_INT,
                             hops=OPT_INT, **_LINK)),
@@ -201,8 +206,8 @@ def check_event(obj):
     ev = obj.get("ev") if type(obj) is dict else None
     if type(ev) is not str or not ev:
         return "an event needs a name (\"ev\")"
-    schema = EVENTS.get(ev)
-    return schema.problem(obj, "event %s" % ev) if schema is not None else None
+    what = "event %s" % ev
+    return EVENT_COMMON.problem(obj, what) or EVENTS.get(ev, EVENT_COMMON).problem(obj, what)
 
 
 def check_reply(obj):

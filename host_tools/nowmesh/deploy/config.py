@@ -47,6 +47,11 @@ def operator_key_file_for(explicit, port=None, state_dir=None):
     return _project_or_emulation(OPERATOR_KEY_FILE, port, state_dir)
 
 
+def operator_key_file_beside(key_file):
+    """The operator key file that goes with this network key file: same folder."""
+    return os.path.join(os.path.dirname(key_file), OPERATOR_KEY_FILE)
+
+
 def _project_or_emulation(filename, port, state_dir):
     if state_dir is None and port is not None:
         from nowmesh.emulation.registry import emulation_of_port

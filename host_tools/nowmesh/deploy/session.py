@@ -6,7 +6,6 @@
 See docs/deploy.md for what goes over the wire and why it is safe to unplug
 the board at any moment.
 """
-import os
 import time
 
 from nowmesh import boards
@@ -14,10 +13,9 @@ from nowmesh.boards import board_file_bytes
 from nowmesh.console.client import open_port
 from nowmesh.console.protocol import answer_problem, format_command, parse_line
 from nowmesh.deploy import build, device, fastpath
-from nowmesh.deploy.config import (DEFAULT_KEY_FILE, OPERATOR_KEY_FILE, admin_fields, check_config,
-                                   config_bytes, default_name, load_or_create_key,
-                                   load_or_create_operator_key, mac_admin_id, node_config,
-                                   parse_existing)
+from nowmesh.deploy.config import (DEFAULT_KEY_FILE, admin_fields, check_config, config_bytes,
+                                   default_name, load_or_create_key, load_or_create_operator_key,
+                                   mac_admin_id, node_config, operator_key_file_beside, parse_existing)
 from nowmesh.deploy.plan import make_plan
 from nowmesh.deploy.rawrepl import DeviceError, DeviceGone, RawRepl
 from nowmesh.errors import InputError, ToolError
@@ -35,8 +33,7 @@ class DeployOptions:
         self.board = board
         self.key_file = key_file
         # each node gets its admin key from it; by default it lives beside the network key
-        self.operator_key_file = operator_key_file or os.path.join(os.path.dirname(key_file),
-                                                                   OPERATOR_KEY_FILE)
+        self.operator_key_file = operator_key_file or operator_key_file_beside(key_file)
         self.baud = baud
         self.boot_timeout = boot_timeout
         self.repl_timeout = repl_timeout      # for the REPL prompt after Ctrl-C / soft reset

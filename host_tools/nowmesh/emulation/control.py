@@ -27,7 +27,7 @@ import time
 
 from nowmesh.emulation.medium import protocol
 from nowmesh.errors import InputError, ToolError
-from nowmesh.sim.topology import unknown_node_message
+from nowmesh.radio.topology import unknown_node_message
 
 SOCKET_NAME = "control.sock"
 OPS = ("kill", "restart", "cut", "uncut", "move", "partition", "heal", "loss", "status")
@@ -336,7 +336,7 @@ def request(state_dir, op, node=None, p=None, timeout_s=30.0, **fields):
 def load_live_scenario(path, emu):
     """A scenario file resolved against the emulation's topology; InputError for
     actions live emulation cannot apply yet."""
-    from nowmesh.sim.scenario import load_scenario_file
+    from nowmesh.radio.scenario import load_scenario_file
     scenario = load_scenario_file(path, emu.topology, emu.seed)
     for event in scenario:
         if event.action not in LIVE_ACTIONS:

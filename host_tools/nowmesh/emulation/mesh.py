@@ -21,16 +21,16 @@ from nowmesh.emulation.medium.server import MediumServer
 from nowmesh.emulation.board.pty_board import EmulatedBoard
 from nowmesh.emulation.device_paths import HARDWARE_DIR, RADIO_DIR
 from nowmesh.errors import InputError
-from nowmesh.sim.engine import node_mac
-from nowmesh.sim.radio import ENVIRONMENTS
-from nowmesh.sim.runner import make_topology
+from nowmesh.radio.identity import TEST_KEY, node_mac
+from nowmesh.radio.model import ENVIRONMENTS
+from nowmesh.radio.topology import make_topology
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 FIRMWARE = os.path.join(REPO, "firmware")
 EMULATION_PATH = [RADIO_DIR, HARDWARE_DIR]
 FIRMWARE_ITEMS = ("boot.py", "main.py", "mesh", "meshport")
-DEFAULT_KEY = bytes(range(16)).hex()          # the simulator's key; emulations are for testing
+DEFAULT_KEY = TEST_KEY.hex()                 # the simulator's key; emulations are for testing
 # The emulation's network key, in the format of `nowmesh deploy`'s key file, so a
 # deploy to an emulated node keeps it in its mesh (nowmesh.deploy.config).
 KEY_FILE = "nowmesh-key.json"
@@ -88,12 +88,15 @@ class EmulatedNode:
 class Emulation:
     def __init__(self, topology="line", nodes=3, seed=1, state_dir=None, board="esp32-devkitc",
                  heap=DEFAULT_HEAP, interval_s=10, loss=0.0, environment="indoor", key=DEFAULT_KEY,
-                 capture=None, flash_images=None, taps=None):
+                 capture=None, flash_images=None, taps=None, espnow_max_data_len=None):
         self.topology = make_topology(topology, nodes, seed) if isinstance(topology, str) else topology
         self.seed = seed
         self.own_state_dir = state_dir is None
         self.state_dir = os.path.abspath(state_dir or tempfile.mkdtemp(prefix="nowmesh-emu-"))
         self.board_profile = boards.load_board(board)
+        # espnow.MAX_DATA_LEN per node: the board profile's firmware gives it
+        # (1470 on ESP-IDF >= 5.4 builds); an int or {node: int} selects 250/1470
+        self.espnow_max_data_len = espnow_max_data_len
         self.heap = heap
         self.interval_s = interval_s
         self.key = key
@@ -169,6 +172,7 @@ class Emulation:
         env = {"NOWMESH_MAC": node.mac.hex(":"),
                "NOWMESH_MEDIUM": "%s:%d" % tuple(self.medium.address),
                "NOWMESH_CHIP": self.board_profile["chip"],
+               "NOWMESH_ESPNOW_MAX_DATA_LEN": str(self.max_data_len(node.name)),
                "NOWMESH_FLASH_SIZE": str(int(self.board_profile["flash_size"][:-2]) << 20)}
         extra = EMULATION_PATH
         if node.name in self.flash_images:      # power-on from flash: unpack its filesystem first
@@ -180,6 +184,16 @@ class Emulation:
                                    tap=self.taps.get(node.name))
         node.board.start()
         node.powered_on_at = time.monotonic()      # boot-to-first-reading figures (bench/live.py)
+
+    def max_data_len(self, name):
+        chosen = self.espnow_max_data_len
+        if isinstance(chosen, dict):
+            chosen = chosen.get(name)
+        if chosen is None:
+            return boards.espnow_max_data_len(self.board_profile)
+        if chosen not in (boards.ESPNOW_V1_MAX_DATA_LEN, boards.ESPNOW_V2_MAX_DATA_LEN):
+            raise InputError("command line", "espnow-max-data-len", "must be 250 or 1470, got %r" % chosen)
+        return chosen
 
     def kill(self, name):
         """Power a node off: its process ends and its port goes away."""

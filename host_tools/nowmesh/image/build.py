@@ -131,8 +131,7 @@ def build_images(firmware_path, board_name, names, out_dir, key_file, flash_size
     for name in names:
         node_config(name, "00" * 16, channel, interval_s, board["name"])
     key = deploy_config.load_or_create_key(key_file)
-    operator_key = deploy_config.load_or_create_operator_key(
-        os.path.join(os.path.dirname(key_file), deploy_config.OPERATOR_KEY_FILE))
+    operator_key = deploy_config.load_or_create_operator_key(deploy_config.operator_key_file_beside(key_file))
     configs = {name: node_config(name, key, channel, interval_s, board["name"],
                                  deploy_config.admin_fields(operator_key, "image:" + name))
                for name in names}

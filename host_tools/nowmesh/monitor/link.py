@@ -25,6 +25,7 @@ import serial
 
 from nowmesh.console.client import PortError, open_port
 from nowmesh.console.protocol import PROTO, answer_problem, format_command, parse_line
+from nowmesh.monitor.model import RECORDS
 
 MAX_LINE = 4096
 POLLS = ("readings", "neighbours", "routes", "status")
@@ -162,6 +163,10 @@ class MonitorLink:
 
     def _line(self, text):
         line = parse_line(text)
+        if line.kind == "event" and line.data["ev"] in RECORDS:
+            # A node may not speak as the monitor ("link", "reply", ...): its
+            # record would pass for one the monitor made.
+            line.kind, line.error = "garbage", "event name %r is the monitor's own" % line.data["ev"]
         if line.kind in ("event", "reply"):
             self._last_protocol = time.monotonic()
             if self._silent:

@@ -290,7 +290,10 @@ def _other_event(state, rec):
         return
     fields = " ".join("%s=%s" % (k, v) for k, v in sorted(rec.items()) if k not in ("ev", "t"))
     if ev == "message" and rec.get("id"):
-        fields = "from %s: %s" % (state.name_of(rec["id"]), rec.get("data"))
+        text = rec.get("data")
+        if text is None:        # not UTF-8: the node sends it as hex
+            text = "(bytes %s)" % rec.get("data_hex")
+        fields = "from %s: %s" % (state.name_of(rec["id"]), text)
     state.note(rec.get("t"), "%s %s" % (ev, fields))
 
 

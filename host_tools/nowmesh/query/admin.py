@@ -24,8 +24,13 @@ def authorised(session, target, command, args, operator_key):
     """args for `command` on node `target` (an id) with the operator's token
     added; operator_key is the master key as hex (nowmesh-operator-key.json)."""
     status = session.command("status", node=target)
+    return signed_args(status, target, session.names.get(target, target), command, args, operator_key)
+
+
+def signed_args(status, target, where, command, args, operator_key):
+    """The token step alone, from the target's `status` answer (the MQTT bridge
+    asks for it without blocking); `where` names the target in errors."""
     boot, seq, admin_id = status.get("boot"), status.get("admin_seq"), status.get("admin_id")
-    where = session.names.get(target, target)
     if not isinstance(boot, int) or not isinstance(seq, int):
         raise FirmwareError("%s runs a nowmesh firmware without operator authorisation: update it "
                             "(nowmesh deploy)" % where)

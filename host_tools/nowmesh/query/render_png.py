@@ -1,7 +1,7 @@
-"""The topology as a PNG picture, drawn with pillow on render.py's layout."""
+"""The topology as a PNG picture, drawn with pillow on drawing.py's layout."""
 from PIL import Image, ImageDraw, ImageFont
 
-from nowmesh.query.render import RADIUS, edges, label_point, layout, link_label, link_path
+from nowmesh.query.drawing import RADIUS, edges, label_point, layout, link_label, link_path
 
 _LINK, _WEAK, _TEXT, _GREY = (51, 102, 153), (153, 153, 153), (0, 0, 0), (102, 102, 102)
 

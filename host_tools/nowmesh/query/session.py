@@ -230,9 +230,11 @@ class MeshSession:
 
     @staticmethod
     def _lost(requests, results, retried):
-        """Indexes of retryable requests the mesh lost, each once."""
+        """Indexes of retryable requests the mesh lost, each once. Never a
+        signed one: its token works once, and a lost answer may mean it ran."""
         return [i for i, r in enumerate(results) if r is not None and not r.ok and r.error in _LOST
-                and i not in retried and requests[i][0] in RETRYABLE]
+                and i not in retried and requests[i][0] in RETRYABLE
+                and "auth" not in (requests[i][1] or {})]
 
     def _collect(self, requests, waiting, results):
         """Read lines for a short while, filing replies to waiting commands."""

@@ -10,21 +10,17 @@ import random
 import time
 from collections import deque
 
-from nowmesh.sim import radio
-from nowmesh.sim.events import EventQueue
-from nowmesh.sim.medium import MacParams, Medium
+from nowmesh.radio import model as radio
+from nowmesh.radio.events import EventQueue
+from nowmesh.radio.identity import TEST_KEY, node_mac
+from nowmesh.radio.medium import MacParams, Medium
 from nowmesh.sim.metrics import Metrics
 from nowmesh.sim.protocols import PROTOCOLS
 from nowmesh.sim.sensors import SimulatedSensors
 
 BROADCAST = b"\xff" * 6
-DEFAULT_KEY = bytes(range(16))
+DEFAULT_KEY = TEST_KEY
 INITIAL_BOOT_US = 1_000_000      # every node powers on within the first second
-
-
-def node_mac(index):
-    """Locally administered unicast MAC for simulated node `index`."""
-    return bytes((0x02, 0x4E, 0x4D)) + (index + 1).to_bytes(3, "big")
 
 
 class SimParams:

@@ -18,7 +18,7 @@ Definitions (also in docs/simulator.md):
 import bisect
 
 from nowmesh.sim.convergence import convergence_after
-from nowmesh.sim.medium import KIND_ACK
+from nowmesh.radio.medium import KIND_ACK
 
 CONVERGENCE_SLACK_S = 2.0
 

@@ -8,7 +8,7 @@ import nowmesh.corepath  # noqa: F401
 from mesh.config import ConfigError, NodeConfig
 
 from nowmesh.errors import InputError
-from nowmesh.sim.topology import load_json_file
+from nowmesh.radio.topology import load_json_file
 
 PER_NODE = ("id", "name", "key", "channel")
 _PROBE = {"id": b"\x02\x00\x00\x00\x00\x01", "name": "probe", "key": bytes(16)}

@@ -4,17 +4,8 @@ import os
 from nowmesh.sim import report
 from nowmesh.sim.engine import SimParams, Simulation
 from nowmesh.sim.node_config import load_node_config
-from nowmesh.sim.scenario import load_scenario_file, parse_scenario
-from nowmesh.sim.topology import build, load_topology_file
-
-GENERATED = ("line", "grid", "random")
-
-
-def make_topology(spec, nodes, seed, spacing_m=None):
-    """`spec` is 'line', 'grid', 'random' or the path of a topology JSON file."""
-    if spec in GENERATED:
-        return build(spec, nodes, seed, spacing_m)
-    return load_topology_file(spec)
+from nowmesh.radio.scenario import load_scenario_file, parse_scenario
+from nowmesh.radio.topology import load_topology_file, make_topology
 
 
 def simulate(protocol="nowmesh", topology="random", nodes=25, seed=1, scenario=None,

@@ -10,10 +10,10 @@ import random
 from collections import deque
 
 from nowmesh.emulation.medium import protocol
-from nowmesh.sim import radio
-from nowmesh.sim.engine import node_mac
-from nowmesh.sim.events import EventQueue
-from nowmesh.sim.medium import KIND_DATA, MacParams, Medium
+from nowmesh.radio import model as radio
+from nowmesh.radio.identity import node_mac
+from nowmesh.radio.events import EventQueue
+from nowmesh.radio.medium import KIND_DATA, MacParams, Medium
 
 UNKNOWN_DST = -1     # a unicast MAC no node owns: sent, never ACKed, retried, failed
 
@@ -26,7 +26,7 @@ class RealTimeQueue(EventQueue):
         return heap[0][0] if heap else None
 
 
-class EmulatedNode:
+class Station:
     """One node slot of the topology, and the connection bound to it (if any)."""
 
     def __init__(self, index, name, channel):
@@ -68,7 +68,7 @@ class Air:
         self.rng = random.Random("nowmesh-emulate/%s" % seed)
         self.medium = Medium(self.q, self.radio, self.rng, self,
                              MacParams(retry_limit=retry_limit), loss)
-        self.nodes = [EmulatedNode(i, name, topology.channels[i])
+        self.nodes = [Station(i, name, topology.channels[i])
                       for i, name in enumerate(topology.names)]
         self.by_mac = {node.mac: node for node in self.nodes}
         self.counters = {"tx": 0, "rx": 0, "tx_ok": 0, "tx_failed": 0, "airtime_us": 0}

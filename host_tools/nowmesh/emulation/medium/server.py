@@ -20,8 +20,8 @@ import time
 from nowmesh.emulation.medium import protocol
 from nowmesh.emulation.medium.air import Air
 from nowmesh.errors import InputError
-from nowmesh.sim import radio
-from nowmesh.sim.topology import build, load_topology_file
+from nowmesh.radio import model as radio
+from nowmesh.radio.topology import make_topology
 
 IDLE_WAIT_S = 0.5                 # longest select() when no event is due
 MAX_OUTPUT = 1 << 20              # a process this far behind is disconnected
@@ -249,12 +249,6 @@ class MediumServer:
 
 
 # -- command line -------------------------------------------------------------
-
-def make_topology(spec, nodes, seed):
-    if spec in ("line", "grid", "random"):
-        return build(spec, nodes, seed)
-    return load_topology_file(spec)
-
 
 def write_address_file(path, address):
     """Write 'host:port' atomically, so a reader never sees half a line."""

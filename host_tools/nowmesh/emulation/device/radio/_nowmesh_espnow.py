@@ -29,15 +29,18 @@ RATE_24M = const(0x09)
 RATE_54M = const(0x0C)
 RATE_LORA_250K = const(0x29)
 RATE_LORA_500K = const(0x2A)
-# the rates the emulated air models (sim/radio.py RATES): long-preamble DSSS/CCK,
+# the rates the emulated air models (nowmesh/radio/model.py RATES): long-preamble DSSS/CCK,
 # OFDM 6..54 Mbps and LR; short-preamble and 802.11n MCS rates are not emulated
 _RATES = (0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x29, 0x2A)
 # A fixed default primary master key: ESP-IDF uses one when set_pmk() is never
 # called; its value is not documented, so two unconfigured ends simply agree.
 _DEFAULT_PMK = b"pmk1234567890123"
 
-_PACKET_OVERHEAD = const(13)          # espnow_pkt_t: magic, len, time_ms, rssi, peer[6]
-_DEFAULT_RXBUF = 2 * (_PACKET_OVERHEAD + MAX_DATA_LEN)     # 526 bytes for v1
+# espnow_pkt_t: magic, msg_len, time_ms, rssi, peer[6]; msg_len is 2 bytes in
+# v2-capable builds. Default rxbuf: two full packets, 526 (v1), 2972 (v2) as
+# espnow.rst documents ("default=528 or 2972" for v2-capable builds).
+_PACKET_OVERHEAD = 14 if MAX_DATA_LEN > 250 else 13
+_DEFAULT_RXBUF = 2972 if MAX_DATA_LEN > 250 else 2 * (_PACKET_OVERHEAD + MAX_DATA_LEN)
 _DEFAULT_TIMEOUT_MS = const(300000)
 _ESPNOW_BASE = const(0x3064)          # ESP_ERR_WIFI_BASE + 100
 _ERRORS = ("NOT_INIT", "ARG", "NO_MEM", "FULL", "NOT_FOUND", "INTERNAL", "EXIST", "IF", "CHAN")

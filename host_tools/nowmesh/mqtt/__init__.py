@@ -1,0 +1,1 @@
+"""MQTT: the one schema (schema), the host bridge (bridge), its outbox; docs/mqtt.md."""

@@ -1,0 +1,243 @@
+"""A real MQTT broker on a free local port, for tests and benchmarks.
+
+`LocalBroker("amqtt")` runs amqtt's broker (a pinned dependency) as a
+subprocess; `LocalBroker("mosquitto")` runs mosquitto where it is on PATH.
+`stop()` and `start()` restart it on the same port, as a broker restart
+does (retained messages and sessions are gone: neither keeps them on disk
+here).
+
+`Cable` is a TCP relay between a client and the broker that a test can
+unplug: a bridge pointed at `cable.port` loses its broker while the test's
+own subscriber stays connected to the broker's port, so what reaches the
+broker after an outage is seen by a subscriber that never left.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+KINDS = ("amqtt", "mosquitto")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def available(kind):
+    if kind == "amqtt":
+        try:
+            import amqtt  # noqa: F401
+            return True
+        except ImportError:
+            return False
+    return shutil.which("mosquitto") is not None
+
+
+class LocalBroker:
+    def __init__(self, kind="amqtt", port=None):
+        self.kind = kind
+        self.port = port or free_port()
+        self.url = "mqtt://127.0.0.1:%d" % self.port
+        self.dir = tempfile.mkdtemp(prefix="nowmesh-broker-")
+        self.log_path = os.path.join(self.dir, "broker.log")
+        self.proc = None
+
+    def _command(self):
+        if self.kind == "amqtt":
+            path = os.path.join(self.dir, "amqtt.yaml")
+            with open(path, "w") as f:
+                f.write("listeners:\n  default:\n    type: tcp\n    bind: 127.0.0.1:%d\n"
+                        "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+                        "    allow_anonymous: true\n" % self.port)
+            exe = os.path.join(os.path.dirname(sys.executable), "amqtt")
+            return [exe, "-c", path]
+        path = os.path.join(self.dir, "mosquitto.conf")
+        with open(path, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port)
+        return [shutil.which("mosquitto"), "-c", path]
+
+    def start(self, timeout=15.0):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self._command(), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited (%s): %s" % (self.kind, self.proc.returncode, self._log_tail()))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("%s did not listen on %d within %gs: %s" % (self.kind, self.port, timeout,
+                                                                      self._log_tail()))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def _log_tail(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-600:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Cable:
+    """127.0.0.1:port -> 127.0.0.1:target, byte for byte, until unplugged."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.port = self.server.getsockname()[1]
+        self.url = "mqtt://127.0.0.1:%d" % self.port
+        self.plugged = True
+        self._pairs = []
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True, name="nowmesh-cable").start()
+
+    def _accept(self):
+        while not self._closed:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if not self.plugged:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._pairs.append((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def unplug(self):
+        """Cut every connection and refuse new ones until plug()."""
+        self.plugged = False
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for s in pair:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def plug(self):
+        self.plugged = True
+
+    def close(self):
+        self._closed = True
+        self.unplug()
+        self.server.close()
+
+
+class Recorder:
+    """A real paho-mqtt subscriber that keeps every message it receives as
+    (monotonic time, topic, payload bytes, retained flag), as Home Assistant
+    would see them."""
+
+    def __init__(self, port, topics=("#",), qos=1):
+        self.qos = qos
+        import paho.mqtt.client as mqtt
+        self.messages = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self.subscriptions = 0            # SUBACKs so far (one per connection)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="nowmesh-recorder-%d" % id(self))
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, self.qos) for t in topics])
+        self.client.on_subscribe = self._suback
+        self.client.on_message = self._message
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect("127.0.0.1", port, keepalive=15)
+        self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise RuntimeError("the recorder could not subscribe on port %d" % port)
+
+    def _suback(self, *args):
+        self.subscriptions += 1
+        self._subscribed.set()
+
+    def _message(self, client, userdata, msg):
+        with self._lock:
+            self.messages.append((time.monotonic(), msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def resubscribed(self, before, timeout=10):
+        """Wait until the recorder subscribed again since it had `before` SUBACKs (a broker restart)."""
+        deadline = time.monotonic() + timeout
+        while self.subscriptions <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.subscriptions > before
+
+    def on(self, topic):
+        with self._lock:
+            return [m for m in self.messages if m[1] == topic]
+
+    def topics(self):
+        with self._lock:
+            return {m[1] for m in self.messages}
+
+    def wait_for(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                snapshot = list(self.messages)
+            result = predicate(snapshot)
+            if result:
+                return result
+            time.sleep(0.1)
+        raise AssertionError("within %gs the broker did not show %s" % (timeout, what))
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
