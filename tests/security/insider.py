@@ -53,7 +53,7 @@ def table_sizes(n):
         "replay": (len(n.replay._senders), cfg.replay_max),
         "neighbours": (len(n.neighbours.table), cfg.neighbours_max),
         "readings": (len(n.readings), origins),
-        "heard": (len(n._heard), origins),
+        "heard": (len(n.heard), origins),
         "routes": (len(p.routes.table), origins),
         "batch": (len(p._batch), origins),
         "wheel": (sum(len(v) for v in ae._wheel.values()), origins),
