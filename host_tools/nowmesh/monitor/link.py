@@ -149,6 +149,12 @@ class MonitorLink:
         for event in self._client.read_some():
             self._event(event)
 
+    def _feed(self, chunk):
+        """Bytes from the port -> records, as the reader handles them (the host
+        fuzz tests drive this without a port)."""
+        for event in self._connection.receive(chunk, time.monotonic()):
+            self._event(event)
+
     def _event(self, event):
         if isinstance(event, NodeEvent) and event.name in RECORDS:
             # A node may not speak as the monitor ("link", "reply", ...): its
