@@ -35,7 +35,7 @@ class _Listener:
         return False
 
     def at_prompt(self):
-        return self.client.connection.unfinished.rstrip(" ").endswith(">>>")
+        return self.client.connection.at_prompt
 
     def banner(self):
         return next((e for e in self.events if isinstance(e, Banner)), None)

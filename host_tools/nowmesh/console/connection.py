@@ -258,11 +258,16 @@ class Connection:
         while len(self._tail) > MAX_LINE:        # no line end in sight: memory stays bounded
             events.append(self._event(self._tail[:RUNAWAY_SHOWN] + b"...", now))
             self._tail = self._tail[MAX_LINE:]
-        prompted = self._tail.rstrip(b" ").endswith(b">>>")
+        prompted = self.at_prompt
         if prompted and not self._prompted:
             events.append(Prompt())
         self._prompted = prompted
         return events
+
+    @property
+    def at_prompt(self):
+        """The unfinished line is the REPL's prompt (`>>>`): the board waits at its REPL."""
+        return self._tail.rstrip(b" ").endswith(b">>>")
 
     @property
     def unfinished(self):
