@@ -223,3 +223,27 @@ def test_garbage_config_is_one_clear_error(args, says, tmp_path, nowmesh_cli):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0] and "Traceback" not in result.stderr, result.stderr
     assert garbage.read_bytes().startswith(b"\x00garbage")
+
+
+def test_the_bridge_rides_out_its_board_unplugged(make_emulated_mesh, broker, recorder, start_bridge, tmp_path):
+    """The board on the bridge's port goes away (killed: its pty vanishes) and
+    comes back behind the same path: the bridge keeps running, and readings
+    flow again, from the board and from the rest of the mesh."""
+    import os
+    mesh = make_emulated_mesh("line", nodes=2, interval_s=3)
+    stable = str(tmp_path / "board-by-id")
+    os.symlink(mesh.port("n1"), stable)
+    bridge = start_bridge(stable, broker.url)
+    topics = {n: "nowmesh/%s/state" % _key(mesh, n) for n in ("n1", "n2")}
+    recorder.wait_for(lambda msgs: all(_seqs(msgs, t) for t in topics.values()), 60, "both nodes' states")
+    mesh.kill("n1")                                  # unplugged
+    os.remove(stable)
+    unplugged_at = len(recorder.messages)
+    time.sleep(3)
+    assert bridge.proc.poll() is None, "the bridge exited when its board went away"
+    mesh.restart("n1")                               # plugged back in
+    os.symlink(mesh.port("n1"), stable)
+    recorder.wait_for(lambda msgs: all(_seqs(msgs[unplugged_at:], t) for t in topics.values()), 60,
+                      "states of both nodes after the board came back")
+    assert any(line.get("ev") == "board" and line.get("state") == "disconnected" for line in bridge.lines())
+    assert recorder.on("nowmesh/bridge/state")[-1][2] == b"online"
