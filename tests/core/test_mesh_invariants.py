@@ -10,6 +10,7 @@ from mesh.fragments import Reassembly, split
 from mesh.neighbours import NeighbourTable
 from mesh.node import UNICAST_STREAM, _CTR_LIMIT
 from mesh.prng import Rng
+from mesh.replay import ReplayTable
 from mesh.routes import INFINITY, RouteTable, _unpack
 from mesh.wire import T_READINGS, Reading, encode_reading
 from meshhelp import make_node, node_id
@@ -131,6 +132,38 @@ def check_neighbour_eviction(steps, size=5):
 
 def test_neighbour_table_evicts_the_stalest_seeded():
     _seeded(11, _nbr_steps, check_neighbour_eviction)
+
+
+# ------------------------------------------------------------------ replay
+# Steps: (sender 0..9, its next counter step 1..3) into a table of 4 senders.
+
+def _replay_steps(rng):
+    return [(rng.below(10), 1 + rng.below(3)) for _ in range(1 + rng.below(60))]
+
+
+def check_replay_eviction(steps, size=4):
+    t = ReplayTable(max_senders=size, window=8)
+    order = []           # the model: senders, least recently updated first
+    ctr = {}
+    for who, step in steps:
+        sender = node_id(who)
+        ctr[who] = ctr.get(who, 0) + step
+        gone = None
+        if sender not in order and len(order) >= size:
+            gone = order.pop(0)
+        assert t.accept(sender, 1, ctr[who])
+        if gone is not None:
+            assert t.check(gone, 1, 0)          # forgotten: even its first frame reads as new
+        if sender in order:
+            order.remove(sender)
+        order.append(sender)
+        assert len(t) == len(order) <= size
+        for kept in order:                      # everyone kept still refuses a replay
+            assert not t.check(kept, 1, ctr[kept[-1]])
+
+
+def test_replay_table_evicts_the_least_recently_updated_seeded():
+    _seeded(29, _replay_steps, check_replay_eviction)
 
 
 # ------------------------------------------------------------------ packing
@@ -295,6 +328,10 @@ if given is not None:
     @given(st.lists(st.tuples(st.integers(0, 11), st.integers(1, 500)), max_size=80))
     def test_neighbour_table_evicts_the_stalest(steps):
         check_neighbour_eviction(steps)
+
+    @given(st.lists(st.tuples(st.integers(0, 9), st.integers(1, 3)), max_size=80))
+    def test_replay_table_evicts_the_least_recently_updated(steps):
+        check_replay_eviction(steps)
 
     @given(st.lists(st.integers(23, 223), min_size=1, max_size=40))
     def test_frames_are_packed_within_the_limit(sizes):
