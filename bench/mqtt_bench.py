@@ -15,28 +15,10 @@ import sys
 import time
 
 from live import _pick  # noqa: E402 -- bench/ is on sys.path (run.py)
-from nowmesh.console.protocol import parse_line
 from nowmesh.emulation.mesh import Emulation
-from nowmesh.mqtt.testbroker import Cable, LocalBroker
+from nowmesh.mqtt.testbroker import BoardReadings, Cable, LocalBroker
 
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class _Arrivals:
-    """A tap on n1's output: when each (origin, seq) reading appeared there."""
-
-    def __init__(self):
-        self.seen = {}
-        self._buf = bytearray()
-
-    def __call__(self, data):
-        self._buf += data
-        while b"\n" in self._buf:
-            end = self._buf.index(b"\n")
-            line, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
-            parsed = parse_line(line.decode("utf-8", "replace").rstrip("\r"))
-            if parsed.kind == "event" and parsed.data.get("ev") == "reading":
-                self.seen.setdefault((parsed.data.get("id"), parsed.data.get("seq")), time.monotonic())
 
 
 def _cpu_s(pid):
@@ -87,7 +69,7 @@ class _FileRecorder:
 def run(quick=False):
     nodes = 6 if quick else 20
     steady_s = 20.0 if quick else 60.0
-    arrivals = _Arrivals()
+    arrivals = BoardReadings()
     exe = os.path.join(os.path.dirname(sys.executable), "nowmesh")
     with LocalBroker("amqtt") as broker, Emulation("random", nodes=nodes, interval_s=10,
                                                    taps={"n1": arrivals}) as emu:

@@ -243,6 +243,30 @@ class Recorder:
         self.client.disconnect()
 
 
+class BoardReadings:
+    """A tap on an emulated board's output (Emulation(taps={name: ...})): when
+    each (origin id, seq) reading event first appeared there, by
+    time.monotonic(). What reached the bridge's board is what must reach the
+    broker; a reading the radio lost never got that far."""
+
+    def __init__(self):
+        self.seen = {}
+        self._buf = bytearray()
+
+    def __call__(self, data):                 # the board's supervisor thread
+        from nowmesh.console.protocol import parse_line
+        self._buf += data
+        while b"\n" in self._buf:
+            end = self._buf.index(b"\n")
+            line, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
+            parsed = parse_line(line.decode("utf-8", "replace").rstrip("\r"))
+            if parsed.kind == "event" and parsed.data.get("ev") == "reading":
+                self.seen.setdefault((parsed.data.get("id"), parsed.data.get("seq")), time.monotonic())
+
+    def between(self, start, end):
+        return {key for key, t in list(self.seen.items()) if start <= t <= end}
+
+
 def record_to_file(port, path, topics):
     """A paho subscriber that appends one JSON line per message
     ([monotonic t, topic, payload text]) and per SUBACK (["subscribed", n]) to
