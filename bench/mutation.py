@@ -137,17 +137,19 @@ def collect():
         module = name[:-len(".py.meta")]
         with open(os.path.join(base, name)) as f:
             meta = json.load(f)
-        row = {"killed": 0, "survived": 0, "other": 0, "survivors": []}
+        row = {"killed": 0, "survived": 0, "other": 0, "untested": 0, "survivors": []}
         for mutant, code in sorted(meta.get("exit_code_by_key", {}).items()):
-            if code in _KILLED:
+            if code is None:
+                row["untested"] += 1       # the run stopped before this one
+            elif code in _KILLED:
                 row["killed"] += 1
             elif code in _SURVIVED:
                 row["survived"] += 1
                 row["survivors"].append(mutant)
             else:
-                row["other"] += 1          # no test covers it, or not run
+                row["other"] += 1          # no test reaches it
                 row["survivors"].append(mutant)
-        if row["killed"] + row["survived"] + row["other"]:
+        if row["killed"] + row["survived"] + row["other"] + row["untested"]:
             out[module] = row
     return out
 
@@ -158,24 +160,26 @@ def score(row):
 
 
 def report(modules, seconds, jobs):
-    total = {"killed": 0, "survived": 0, "other": 0}
-    lines = ["%-14s %7s %7s %7s" % ("module", "killed", "of", "score")]
+    total = {"killed": 0, "survived": 0, "other": 0, "untested": 0}
+    lines = ["%-14s %7s %7s %7s %9s" % ("module", "killed", "of", "score", "untested")]
     for module, row in sorted(modules.items()):
         n = row["killed"] + row["survived"] + row["other"]
         for k in total:
             total[k] += row[k]
         row["score"] = round(score(row), 1)
-        lines.append("%-14s %7d %7d %6.1f%%" % (module, row["killed"], n, row["score"]))
+        lines.append("%-14s %7d %7d %6.1f%% %9d" % (module, row["killed"], n, row["score"], row["untested"]))
     overall = score(total)
     n = total["killed"] + total["survived"] + total["other"]
-    lines.append("%-14s %7d %7d %6.1f%%" % ("overall", total["killed"], n, overall))
+    lines.append("%-14s %7d %7d %6.1f%% %9d" % ("overall", total["killed"], n, overall, total["untested"]))
     print("\n".join(lines))
     weakest = min([r["score"] for r in modules.values()]) if modules else 100.0
     result = {
         "tool": "mutmut " + _mutmut_version(),
         "source": "firmware/mesh/", "tests": "tests/core",
         "jobs": jobs, "seconds": round(seconds, 1),
-        "overall": {"killed": total["killed"], "mutants": n, "score": round(overall, 1)},
+        "overall": {"killed": total["killed"], "mutants": n, "score": round(overall, 1),
+                    "untested": total["untested"]},
+        "complete": total["untested"] == 0,
         "modules": modules,
         "targets": {"overall": TARGET_OVERALL, "module": TARGET_MODULE,
                     "met": overall >= TARGET_OVERALL and weakest >= TARGET_MODULE},
@@ -207,10 +211,14 @@ def main(argv=None):
                     help="mutate only this core module (repeatable); the result file is not written")
     ap.add_argument("--survivors", action="store_true",
                     help="re-test only the last run's survivors against the current tests/core")
+    ap.add_argument("--report", action="store_true",
+                    help="only collect what the last (possibly interrupted) run in build/mutation/ found")
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
-    if args.survivors:
+    if args.report:
+        pass
+    elif args.survivors:
         restage_tests()
         names = [name for row in collect().values() for name in row["survivors"]]
         run_mutmut(args.jobs, names)
@@ -222,7 +230,7 @@ def main(argv=None):
     result["survivors_only"] = args.survivors
     previous = _previous_result()
     result["full_run_seconds"] = previous.get("full_run_seconds", previous.get("seconds")) \
-        if args.survivors else result["seconds"]
+        if args.survivors or args.report else result["seconds"]
     print("%.0f s with %d jobs; survivors listed in %s" % (seconds, args.jobs,
                                                           RESULT if not args.module else STAGE))
     if not args.module:
