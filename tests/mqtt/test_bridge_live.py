@@ -29,7 +29,8 @@ def _seqs(messages, topic):
 
 
 def test_the_mesh_appears_as_home_assistant_would_see_it(make_emulated_mesh, broker, recorder, start_bridge):
-    mesh = make_emulated_mesh("line", nodes=3, interval_s=3)
+    board = BoardReadings()
+    mesh = make_emulated_mesh("line", nodes=3, interval_s=3, taps={"n1": board})
     bridge = start_bridge(mesh.port("n1"), broker.url)
     for name in NODES:
         config_topic = "homeassistant/device/nowmesh_%s/config" % _key(mesh, name)
@@ -51,21 +52,23 @@ def test_the_mesh_appears_as_home_assistant_would_see_it(make_emulated_mesh, bro
     assert _latest_json(recorder, "homeassistant/device/%s/config" % config["dev"]["via_device"])["cmps"]
     assert recorder.on("nowmesh/bridge/state")[-1][2] == b"online"
 
-    # states match the mesh: what n2 and n3 hold now (n1's port is the bridge's) is, or soon is,
-    # what the broker shows, seq for seq
-    held = mesh.wait_for_readings(at="n2", from_=["n1", "n3"])
-    held.update(mesh.wait_for_readings(at="n3", from_=["n2"]))
-    for name, reading in held.items():
-        topic = "nowmesh/%s/state" % _key(mesh, name)
+    # states match the mesh as it reached the bridge's board: every reading n1 printed
+    # (tapped from its output) is on the broker with the same values
+    deadline = time.monotonic() + 10
+    printed = {}
+    while time.monotonic() < deadline and {k[0] for k in printed} != {mesh.mac(n) for n in NODES}:
+        time.sleep(0.5)
+        printed = dict(board.values)
+    assert {k[0] for k in printed} == {mesh.mac(n) for n in NODES}, printed
+    for (mac, seq), values in printed.items():
+        topic = "nowmesh/%s/state" % schema.node_key(mac)
         state = recorder.wait_for(
-            lambda msgs, t=topic, s=reading["seq"]: next((json.loads(m[2]) for m in msgs
-                                                          if m[1] == t and json.loads(m[2])["seq"] == s), None),
-            20, "%s's reading seq %s" % (name, reading["seq"]))
-        # (a name is null until the board has learnt it: a node two hops away says it on request)
-        assert state["id"] == mesh.mac(name)
-        assert state["name"] in (name, None), state
-        # the same float32 from the wire, printed by two nodes (18.41 or 18.40999984741211)
-        assert state["values"] == pytest.approx({v[0]: v[1] for v in reading["values"]}, rel=1e-6)
+            lambda msgs, t=topic, s=seq: next((json.loads(m[2]) for m in msgs
+                                              if m[1] == t and json.loads(m[2])["seq"] == s), None),
+            20, "reading seq %s of %s" % (seq, mac))
+        assert state["id"] == mac
+        assert state["values"] == pytest.approx(values, rel=1e-6)
+        assert state["name"] in (mesh.name_of(mac), None), state
 
     # availability is mesh-aware: n3 killed -> offline (3 intervals unheard), back -> online
     avail = "nowmesh/%s/availability" % _key(mesh, "n3")

@@ -250,7 +250,8 @@ class BoardReadings:
     broker; a reading the radio lost never got that far."""
 
     def __init__(self):
-        self.seen = {}
+        self.seen = {}                        # (id, seq) -> monotonic time
+        self.values = {}                      # (id, seq) -> {quantity: value}
         self._buf = bytearray()
 
     def __call__(self, data):                 # the board's supervisor thread
@@ -261,7 +262,9 @@ class BoardReadings:
             line, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
             parsed = parse_line(line.decode("utf-8", "replace").rstrip("\r"))
             if parsed.kind == "event" and parsed.data.get("ev") == "reading":
-                self.seen.setdefault((parsed.data.get("id"), parsed.data.get("seq")), time.monotonic())
+                key = (parsed.data.get("id"), parsed.data.get("seq"))
+                self.seen.setdefault(key, time.monotonic())
+                self.values[key] = {v[0]: v[1] for v in parsed.data.get("values") or () if len(v) == 3}
 
     def between(self, start, end):
         return {key for key, t in list(self.seen.items()) if start <= t <= end}
