@@ -20,6 +20,8 @@ import struct
 from micropython import const
 
 from .frames import PULL_FULL, T_PULL, encode_pull, max_pull_entries
+from .store import raw_newer
+from .unicast import BROADCAST
 
 _ANYONE = b"\x00" * 6
 
@@ -42,10 +44,10 @@ _FOLLOW_MS = const(3000)
 
 
 class AntiEntropy:
-    def __init__(self, policy, now_ms):
-        self.p = policy
-        self.node = policy.node
-        cfg = self.node.config
+    def __init__(self, node, parts, now_ms):
+        self.p = parts          # PartServices: send, jitter, push_all, queue_repair, routes
+        self.node = node
+        cfg = node.config
         self.grace = cfg.pull_grace_ms
         self.holdoff = cfg.sync_holdoff_ms
         self.stale_ms = cfg.stale_ms
@@ -75,6 +77,11 @@ class AntiEntropy:
         self.sync_until = now_ms     # relay what sync_from sends until then (see _send_sync)
         self.push_until = now_ms     # relay everything until then (see on_pull)
         self._guess = None   # the last interval learnt, for origins heard once
+
+    @property
+    def synced(self):
+        """Whether we asked a neighbour for its whole table since boot."""
+        return self._synced
 
     # ------------------------------------------------------------ arrivals
 
@@ -115,7 +122,7 @@ class AntiEntropy:
         far too (their first reading could not be timed), so that a lost
         second reading is pulled instead of waiting for the third."""
         me = self.node.id
-        for origin, t in self.node._heard.items():
+        for origin, t in self.node.heard.items():
             if origin != me and origin != skip:
                 self._schedule(origin, max(now_ms, t + ival + self.grace))
 
@@ -127,7 +134,7 @@ class AntiEntropy:
 
     def _check_wheel(self, now_ms):
         now_slot = now_ms >> _SLOT_SHIFT
-        heard = self.node._heard
+        heard = self.node.heard
         wheel = self._wheel
         # one scan per due slot (not per frame): O(origins held) every 256 ms at most
         for origin in [o for o in wheel if wheel[o] <= now_slot]:
@@ -174,7 +181,7 @@ class AntiEntropy:
             haves = by_responder[responder]
             for i in range(0, len(haves), step):
                 self.node.count("pulls")
-                out += self.p.send(self.p.BROADCAST, T_PULL, encode_pull(0, haves[i:i + step], responder))
+                out += self.p.send(BROADCAST, T_PULL, encode_pull(0, haves[i:i + step], responder))
         return out
 
     # ------------------------------------------------------------ full sync
@@ -241,7 +248,7 @@ class AntiEntropy:
         pending = self._pull
         for origin, boot, seq in haves:
             k = store.key_of(origin)
-            if k is not None and (boot, seq) != k and self.p.newer_key(k, (boot, seq)):
+            if k is not None and (boot, seq) != k and raw_newer(k[0], k[1], boot, seq):
                 self.p.queue_repair(origin, now_ms, responder)
             elif origin in pending and k == (boot, seq):
                 # a neighbour asks for what we were about to ask for: its
@@ -255,7 +262,7 @@ class AntiEntropy:
     def _sweep(self, now_ms):
         node = self.node
         self._sweep_at = now_ms + 5000
-        for origin, t in list(node._heard.items()):
+        for origin, t in list(node.heard.items()):
             if origin == node.id:
                 continue
             age = now_ms - t

@@ -25,6 +25,23 @@ _RELAY_COST_KEEP = const(44)  # ... and current relays are kept up to ETX 5.5
 _ROUTE_COST_MAX = const(48)  # no route through a link worse than ETX 6
 
 
+class PartServices:
+    """The narrow interface between MeshPolicy and the parts it is made of
+    (Unicast, AntiEntropy): the policy's actions they may ask for, and the
+    route table. The parts keep this, never the policy, so what they depend
+    on is this list; the node (its id, config, tables, counters, events) they
+    use through its public attributes."""
+
+    def __init__(self, policy):
+        self.send = policy.send                  # (dst mac, ftype, payload) -> frames
+        self.jitter = policy.jitter              # -> a relay jitter in ms
+        self.next_hop = policy.next_hop          # dst id -> the Neighbour to send through, or None
+        self.link_failed = policy.link_failed    # (mac, now_ms): the MAC gave up on that neighbour
+        self.push_all = policy.push_all          # mac -> frames carrying our whole table to it
+        self.queue_repair = policy.queue_repair  # (origin, now_ms, asked id or None): answer a pull
+        self.routes = policy.routes              # RouteTable: next hop and metric per origin
+
+
 class MeshPolicy:
     BROADCAST = BROADCAST
     max_reading = MAX_READING   # Node.publish refuses larger encoded readings
@@ -34,8 +51,9 @@ class MeshPolicy:
         cfg = node.config
         self.cfg = cfg
         self.routes = RouteTable(cfg.readings_max + 1, node.neighbours)
-        self.unicast = Unicast(self, now_ms)
-        self.ae = AntiEntropy(self, now_ms)
+        parts = PartServices(self)
+        self.unicast = Unicast(node, parts, now_ms)
+        self.ae = AntiEntropy(node, parts, now_ms)
         self.relays = []            # neighbours we picked as relays (sorted ids)
         self._relays_dirty = False
         self._batch = {}            # origin -> [hops, is_repair]
@@ -148,10 +166,10 @@ class MeshPolicy:
         if up:
             if n.q_in >= _Q_LIST_MIN:
                 self._hello_soon(now)     # let it learn of us (rate limited)
-            heard = self.node._heard.get(nid)
+            heard = self.node.heard.get(nid)
             stranger = heard is None or now - heard > self.cfg.stale_ms // 2
             settled = now - self.ae.boot_ms >= 2 * self.cfg.beacon_ms
-            if not self.ae._synced or (settled and stranger):
+            if not self.ae.synced or (settled and stranger):
                 # a stranger: we just booted, or a partition healed, or it moved in
                 self.ae.neighbour_up(nid, now)
         else:
@@ -284,7 +302,7 @@ class MeshPolicy:
         for n in sorted(self.node.neighbours.values(), key=lambda n: -n.q_in):
             if n.q_in >= _Q_LIST_MIN:      # links this weak are useless to anyone
                 entries.append((n.id, min(127, n.q_in >> 1), n.id in rel))
-        flags = (0 if self.ae._synced else HELLO_SYNC) | (HELLO_V2 if self.cfg.max_frame >= MAX_FRAME_V2 else 0)
+        flags = (0 if self.ae.synced else HELLO_SYNC) | (HELLO_V2 if self.cfg.max_frame >= MAX_FRAME_V2 else 0)
         out = self.send(BROADCAST, T_HELLO, encode_hello(self.node.name, flags, len(self.node.readings), entries))
         self._hello_last = now_ms
         i = min(self.cfg.beacon_ms, self._hello_ival * 2)
@@ -356,9 +374,6 @@ class MeshPolicy:
 
     def jitter(self):
         return self.node.rng.below(self.cfg.relay_jitter_ms + 1)
-
-    def newer_key(self, a, b):
-        return raw_newer(a[0], a[1], b[0], b[1])
 
     def send(self, dst, ftype, payload):
         frame = self.node.seal(ftype, payload, dst != BROADCAST)

@@ -47,7 +47,9 @@ class Node:
                                          min_timeout)
         self.readings = ReadingStore()  # origin id -> newest reading, encoded (ours included)
         self.now_ms = now_ms
-        self._heard = {}    # origin id -> ms its reading was last stored (eviction)
+        # origin id -> ms its reading was last stored: eviction here; the policy's
+        # anti-entropy reads it (stale, forgotten, expected arrivals), never writes it
+        self.heard = {}
         self.stats = {"rx": 0, "tx": 0, "rejected": {}}
         self._events = []
         self._ctr = 0       # broadcast stream
@@ -97,7 +99,7 @@ class Node:
         self._seq = seq
         self.now_ms = now_ms
         self.readings.put(self.id, raw)
-        self._heard[self.id] = now_ms
+        self.heard[self.id] = now_ms
         return self.policy.on_publish(r, now_ms)
 
     def request(self, dst_id, payload, now_ms):
@@ -171,7 +173,7 @@ class Node:
         if old is None and self.others_held() >= self.config.readings_max:
             self._evict_reading()
         self.readings.put(r.origin, bytes(raw))
-        self._heard[r.origin] = now_ms
+        self.heard[r.origin] = now_ms
         self.emit(("reading", r.origin, r.boot, r.seq, r.t_ms, r.values))
         return True
 
@@ -179,15 +181,15 @@ class Node:
         """Drop origin's reading and every table entry the policy keeps for it
         (routes, repair timers, pending relays): what bounds them all."""
         self.readings.pop(origin)
-        self._heard.pop(origin, None)
+        self.heard.pop(origin, None)
         forget = getattr(self.policy, "forget", None)
         if forget is not None:
             forget(origin)
 
     def _evict_reading(self):
         oldest = None
-        for origin, t in self._heard.items():
-            if origin != self.id and (oldest is None or t < self._heard[oldest]):
+        for origin, t in self.heard.items():
+            if origin != self.id and (oldest is None or t < self.heard[oldest]):
                 oldest = origin
         if oldest is not None:
             self.forget_origin(oldest)
@@ -228,7 +230,7 @@ class Node:
     def snapshot(self):
         """Comparable copy of all protocol state (not stats or events)."""
         readings = sorted(self.readings.raw.items())
-        return (readings, sorted(self._heard.items()), self.replay.snapshot(),
+        return (readings, sorted(self.heard.items()), self.replay.snapshot(),
                 self.neighbours.snapshot(), self.policy.snapshot(),
                 self._ctr, self._uctr, self._seq, self.rng.state())
 

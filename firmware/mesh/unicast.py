@@ -30,9 +30,8 @@ def _key(kind, origin, dst, req_id, frag):
 
 
 class Unicast:
-    def __init__(self, policy, now_ms):
-        self.p = policy
-        node = policy.node
+    def __init__(self, node, parts, now_ms):
+        self.p = parts          # PartServices: send, jitter, next_hop, link_failed
         cfg = node.config
         self.node = node
         self.limit = cfg.hop_limit

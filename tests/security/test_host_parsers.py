@@ -249,3 +249,19 @@ def test_the_dashboard_shows_markup_in_a_node_name_as_text():
             shown["name"] = str(table.get_row_at(0)[0])
     asyncio.run(go())
     assert shown["name"] == "\\[/] *"              # escaped: rendered as the literal "[/] *"
+
+
+@pytest.mark.parametrize("printed", [b"", b"hello from boot.py\n", b'{"mpy": "six"}\n',
+                                     b"[" * 5000 + b"\n", b'{"mpy": 6, "z": 0, "files": [], "dirs": [],'
+                                     b' "version": [1, 24, 0], "config": null}\n'])
+def test_deploy_probe_refuses_an_answer_it_does_not_understand(printed):
+    from nowmesh.deploy import device
+    from nowmesh.deploy.rawrepl import DeviceError
+
+    class Repl:
+        url = "scripted"
+
+        def exec(self, program):
+            return printed
+    with pytest.raises(DeviceError, match="not understood"):
+        device.probe(Repl(), ["main.py"], ["mesh"])

@@ -16,6 +16,9 @@ import base64
 import json
 import zlib
 
+from nowmesh.console.schema import INT, OPT_STR, Fields, check_tree
+from nowmesh.deploy.rawrepl import DeviceError
+
 STAGED = ".nmnew"              # suffix of a staged (written, not yet committed) file
 ZLIB_WBITS = 10                # 1 KB decompression window: cheap on a 110 KB heap
 COMPRESS_MAX = 16 * 1024       # larger compressed files go uncompressed (RAM on the board)
@@ -162,10 +165,29 @@ class Probe:
         return self.mpy >> 10
 
 
+# The probe's answer, checked before use: the board's last output line could
+# be anything (a boot.py that prints, another firmware's noise).
+_TEXTS = ("a list of strings", lambda v: type(v) is list and all(type(x) is str for x in v))
+PROBE_ANSWER = Fields(("mpy", "z", "files", "dirs", "version", "config"), mpy=INT, z=INT, dirs=_TEXTS,
+                      files=("an object of sha256 strings", lambda v: type(v) is dict and
+                             all(type(x) is str for x in v.values())),
+                      version=("a list of integers", lambda v: type(v) is list and all(INT[1](x) for x in v)),
+                      config=OPT_STR)
+
+
 def probe(repl, top_files, top_dirs):
     repl.exec(HELPERS)
     out = repl.exec(PROBE % {"files": list(top_files), "dirs": list(top_dirs)})
-    return Probe(json.loads(out.decode("utf-8", "replace").strip().splitlines()[-1]))
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    try:
+        answer = json.loads(lines[-1])
+    except (IndexError, ValueError, RecursionError):
+        answer = None
+    problem = "not JSON" if answer is None else check_tree(answer) or PROBE_ANSWER.problem(answer, "the answer")
+    if problem:
+        raise DeviceError("%s: the board's answer to the deploy probe was not understood (%s): %r"
+                          % (repl.url, problem, (lines or [""])[-1][:80]))
+    return Probe(answer)
 
 
 def board_mac(repl):
