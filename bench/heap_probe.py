@@ -61,7 +61,7 @@ def breakdown(node):
     p = node.policy
     parts = [("repair wheel", _drop(p.ae, "_wheel", {})), ("intervals", _drop(p.ae, "_ival", {})),
              ("routes", _drop(p.routes, "table", {})), ("replay windows", _drop(node.replay, "_senders", {})),
-             ("heard times", _drop(node, "_heard", {})), ("readings", _drop(node.readings, "raw", {}))]
+             ("heard times", _drop(node, "heard", {})), ("readings", _drop(node.readings, "raw", {}))]
     out = []
     for name, drop in parts:
         gc.collect()

@@ -56,7 +56,7 @@ def _on_broker(recorder):
 
 def run(quick=False):
     nodes = 6 if quick else 20
-    steady_s = 30.0 if quick else 60.0
+    steady_s = 20.0 if quick else 60.0
     arrivals = _Arrivals()
     exe = os.path.join(os.path.dirname(sys.executable), "nowmesh")
     with LocalBroker("amqtt") as broker, Emulation("random", nodes=nodes, interval_s=10,
@@ -64,8 +64,9 @@ def run(quick=False):
         cable = Cable(broker.port)
         recorder = Recorder(broker.port, topics=("nowmesh/+/state",))
         queue = os.path.join(emu.state_dir, "bridge.sqlite")
+        bridge_log = open(os.path.join(emu.state_dir, "bridge.log"), "wb")
         bridge = subprocess.Popen([exe, "bridge", emu.node("n1").port, "--mqtt", cable.url, "--queue", queue,
-                                   "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   "--json"], stdout=bridge_log, stderr=subprocess.STDOUT)
         try:
             time.sleep(5)
             started, cpu0 = time.monotonic(), _cpu_s(bridge.pid)
@@ -86,6 +87,9 @@ def run(quick=False):
         finally:
             bridge.terminate()
             bridge.wait(10)
+            bridge_log.close()
+            with open(bridge_log.name, "rb") as f:
+                tail = f.read()[-400:].decode("utf-8", "replace")
             recorder.close()
             cable.close()
     latencies = sorted(on_broker[k] - t for k, t in counted.items() if t <= steady_end and k in on_broker)
@@ -98,7 +102,10 @@ def run(quick=False):
         "readings_during_outage": len([t for t in counted.values() if steady_end < t <= outage_end]),
         "readings_lost": len(lost), "lost_examples": [list(k) for k in lost[:5]],
         "bridge_cpu_percent_of_one_core": round(100.0 * cpu / steady_s, 1), "machine_cores": os.cpu_count(),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),   # the machine is shared: context
     }
+    if not on_broker:
+        result["bridge_log_tail"] = tail
     print("  %(nodes)d nodes: %(readings_at_board_steady)d readings in %(steady_s)gs; board->broker "
           "p50 %(p50)s s, p95 %(p95)s s; %(readings_during_outage)d readings during a 10 s outage, "
           "%(readings_lost)d lost; bridge CPU %(bridge_cpu_percent_of_one_core)s%% of one core"

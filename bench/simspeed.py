@@ -64,6 +64,9 @@ def run(quick, full=False):
            "exponent_new": _exponent(rows, "new"), "exponent_old": _exponent(rows, "old")}
     print("  fitted exponent of CPU time vs N: new %.2f, old %.2f (goal <= 1.2)" % (
         out["exponent_new"], out["exponent_old"]))
+    print("  work per node: frames sent per node-second %s; CPU per frame sent (new) %s us" % (
+        " / ".join(str(r["new"]["frames_per_node_s"]) for r in rows),
+        " / ".join(str(r["new"]["cpu_us_per_frame"]) for r in rows)))
     if full:
         out["headline_new"] = _measure(ROOT, *HEADLINE)
         _print_one("new, headline", out["headline_new"])
@@ -90,6 +93,12 @@ def _measure(root, layout, nodes, duration, options="sized"):
         raise SystemExit("simspeed run failed (%s, %d nodes):\n%s" % (root, nodes, proc.stderr[-2000:]))
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     data["node_s_per_cpu_s"] = round(nodes * duration / data["cpu_s"], 1)
+    # The work the protocol asks for: frames per node-second grows with N
+    # (every node carries every reading), so CPU per frame is the figure
+    # that shows whether the simulator itself scales linearly.
+    frames = data["result"]["frames_sent"]
+    data["frames_per_node_s"] = round(frames / (nodes * duration), 3)
+    data["cpu_us_per_frame"] = round(1e6 * data["cpu_s"] / frames, 1) if frames else None
     return data
 
 

@@ -69,7 +69,7 @@ def test_routes_feasibility_condition():
     assert t.update(d, 1, 5, 8, n2, 8)             # adv 8 < FD: feasible and better
     assert t.get(d) == (n2, 16)
     assert not t.update(d, 1, 5, 40, n2, 8)        # current next hop turns unfeasible: withdrawn
-    assert t.get(d) is None and t.metric(d) == INFINITY
+    assert t.get(d) is None and t.advertised(d, 1, 5) == INFINITY
     assert t.update(d, 1, 6, 100, n1, 8)           # newer seqno: always feasible
     assert t.get(d) == (n1, 108)
     assert t.advertised(d, 1, 6) == 108 and t.advertised(d, 1, 7) == INFINITY

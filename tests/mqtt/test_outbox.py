@@ -42,3 +42,16 @@ def test_a_foreign_file_is_refused_not_overwritten(tmp_path):
     db.close()
     with pytest.raises(InputError, match="not a nowmesh bridge queue"):
         Outbox(str(other))
+
+
+def test_the_count_follows_puts_dones_and_trims(tmp_path):
+    path = str(tmp_path / "q.sqlite")
+    box = Outbox(path, max_rows=5)
+    for i in range(7):
+        box.put("t", str(i), False)
+    first = box.waiting(limit=1)[0][0]
+    box.done(first)
+    box.done(first)                      # twice: counted once
+    assert box.count() == 4
+    box.close()
+    assert Outbox(path).count() == 4

@@ -116,3 +116,32 @@ def test_topic_parts_and_broker_urls():
     for bad in ("http://h", "mqtt://", "mqtt://h:70000", "mqtt://h/topic", "h:1883"):
         with pytest.raises(InputError):
             parse_broker_url(bad)
+
+
+def test_the_schema_runs_under_micropython_with_the_same_output():
+    """The board gateway is to carry this module: the same calls under the real
+    micropython interpreter give the same messages as under CPython."""
+    import os
+    import subprocess
+    import sys
+    here = os.path.dirname(schema.__file__)
+    script = ("import json, schema\n"
+              "node = {'id': %r, 'name': 'kitchen', 'board': 'esp32-devkitc', 'fw': '0.1.0'}\n"
+              "values = %r\n"
+              "out = [schema.discovery_message('homeassistant', 'nowmesh', node, values, 'b', '9'),\n"
+              "       schema.state_message('nowmesh', node['id'], 'kitchen', 3, values, schema.iso_utc(1796419888)),\n"
+              "       schema.parse_command('nowmesh', 'nowmesh/n2/set', b'{\"name\": \"x\"}', True, lambda f, v: None)]\n"
+              "print(json.dumps(out))\n" % (MAC, VALUES))
+    upy = os.path.join(os.path.dirname(sys.executable), "micropython")
+    result = subprocess.run([upy, "-c", script], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, MICROPYPATH=here))
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    node = {"id": MAC, "name": "kitchen", "board": "esp32-devkitc", "fw": "0.1.0"}
+    want = [schema.discovery_message("homeassistant", "nowmesh", node, VALUES, "b", "9"),
+            schema.state_message("nowmesh", MAC, "kitchen", 3, VALUES, schema.iso_utc(1796419888)),
+            schema.parse_command("nowmesh", "nowmesh/n2/set", b'{"name": "x"}', True, lambda f, v: None)]
+    for upy_msg, py_msg in zip(got[:2], want[:2]):
+        assert upy_msg[0] == py_msg[0] and upy_msg[2] == py_msg[2]
+        assert json.loads(upy_msg[1]) == json.loads(py_msg[1])
+    assert got[2] == json.loads(json.dumps(want[2]))

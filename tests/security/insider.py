@@ -2,12 +2,14 @@
 small tables (so a flood reaches every bound), insiders that seal frames
 with the network key, hypothesis strategies for every payload layout, and
 the table bounds every node must stay within whatever it is sent."""
-import nowmesh.corepath  # noqa: F401
 from hypothesis import strategies as st
 
-from mesh import crypto, frames, wire
-from mesh.node import Node
-from mesh.wire import Reading
+from nowmesh.bundle import core
+
+core.load()     # explicit: the adversarial suite runs the firmware's mesh core (`mesh`) on CPython
+from mesh import crypto, frames, wire  # noqa: E402
+from mesh.node import Node  # noqa: E402
+from mesh.wire import Reading  # noqa: E402
 
 KEY = bytes(range(16))
 ME = 2                                   # the node under attack is _id(ME)
@@ -51,7 +53,7 @@ def table_sizes(n):
         "replay": (len(n.replay._senders), cfg.replay_max),
         "neighbours": (len(n.neighbours.table), cfg.neighbours_max),
         "readings": (len(n.readings), origins),
-        "heard": (len(n._heard), origins),
+        "heard": (len(n.heard), origins),
         "routes": (len(p.routes.table), origins),
         "batch": (len(p._batch), origins),
         "wheel": (sum(len(v) for v in ae._wheel.values()), origins),

@@ -53,7 +53,7 @@ class Bridge:
         self.model = self.session.model
         self.availability = schema.Availability()
         self.connected = False
-        self.stats = {"queued": 0, "published": 0, "acked": 0, "connects": 0}
+        self.stats = {"queued": 0, "published": 0, "acked": 0, "connects": 0, "dropped": 0}
         self._events = queue.Queue()
         self._inflight = {}            # paho mid -> outbox row id
         self._sent_upto = 0            # highest row id published on this connection
@@ -136,9 +136,8 @@ class Bridge:
         self._inflight.clear()
         self._sent_upto = 0            # what was in flight when the last connection broke goes again
         self.log("mqtt", state="connected", broker=str(self.broker), queued=self.outbox.count())
-        # QoS 0: a command or an HA announcement is answered now or not at all; and amqtt
-        # 0.12 stops delivering QoS 1 subscriptions of a client whose retained QoS 1
-        # publishes another client receives (seen in tests/mqtt; mosquitto does not)
+        # QoS 0: a command or an HA announcement is acted on now or not at all (a command
+        # queued in a broker for minutes and run later would surprise whoever sent it)
         self.client.subscribe([(t, 0) for t in schema.command_filters(self.base)]
                               + [(schema.status_topic(self.prefix), 0)])
         self._publish(schema.bridge_message(self.base, True))
@@ -204,7 +203,10 @@ class Bridge:
         node = self.model.nodes.get(mac) or {}
         message = schema.state_message(self.base, mac, node.get("name"), reading["seq"], reading["values"],
                                        schema.iso_utc(heard), node.get("hops"), node.get("rssi"))
-        self.stats["dropped"] = self.stats.get("dropped", 0) + self.outbox.put(*message)
+        dropped = self.outbox.put(*message)
+        if dropped:
+            self.stats["dropped"] += dropped
+            self.log("queue", state="full", dropped=dropped, oldest_gone=True, limit=self.outbox.max_rows)
         self.stats["queued"] += 1
         self._discover(mac)
         if mac != self.model.local_id and mac not in self._asked_hello and self.model.local_id:

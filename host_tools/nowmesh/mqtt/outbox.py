@@ -32,12 +32,15 @@ class Outbox:
         self.max_rows = max_rows
         self.dropped = 0
         self.db = _open(path)
+        # kept here: COUNT(*) walks the whole table, and the bridge asks every step
+        self._count = self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
     def put(self, topic, payload, retain):
         """Append one message; returns how many old rows were dropped to make room."""
         self.db.execute("INSERT INTO outbox (queued, topic, payload, retain) VALUES (?, ?, ?, ?)",
                         (time.time(), topic, payload if isinstance(payload, bytes) else payload.encode(),
                          int(bool(retain))))
+        self._count += 1
         dropped = self._trim()
         self.db.commit()
         return dropped
@@ -48,6 +51,7 @@ class Outbox:
             return 0
         self.db.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (excess,))
         self.dropped += excess
+        self._count -= excess
         return excess
 
     def waiting(self, after_id=0, limit=100):
@@ -57,11 +61,11 @@ class Outbox:
         return [(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows]
 
     def done(self, row_id):
-        self.db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+        self._count -= self.db.execute("DELETE FROM outbox WHERE id = ?", (row_id,)).rowcount
         self.db.commit()
 
     def count(self):
-        return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        return self._count
 
     def close(self):
         self.db.close()

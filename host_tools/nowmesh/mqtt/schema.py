@@ -5,7 +5,7 @@ in, (topic, payload, retain) tuples come out; MQTT command topics come in,
 console commands (or a refusal) come out. The host bridge uses it today; the
 board-side gateway is to use the same tables, so the mapping is data
 (QUANTITIES, META, ALLOWED_UNITS, UNIT_ALIASES, SETTABLE) and the code only
-plain dicts, lists and json (nothing CPython-only).
+plain dicts, lists and json: it runs under MicroPython too (tests/mqtt).
 
 Home Assistant facts (checked against home-assistant/core,
 homeassistant/components/sensor/const.py DEVICE_CLASS_UNITS and
@@ -146,7 +146,7 @@ def state_message(base, mac, name, seq, values, when_iso, hops=None, rssi=None):
     for item in values or ():
         if isinstance(item, (list, tuple)) and len(item) == 3 and isinstance(item[0], str):
             payload["values"][item[0]] = item[1]
-    return state_topic(base, mac), json.dumps(payload, separators=(",", ":"), sort_keys=True), True
+    return state_topic(base, mac), json.dumps(payload), True
 
 
 def availability_message(base, mac, online):
@@ -249,7 +249,7 @@ def discovery_message(prefix, base, node, values, bridge_id, version):
     config = {"dev": dev, "o": origin(version), "cmps": cmps, "state_topic": state_topic(base, mac),
               "availability": [{"topic": bridge_topic(base)}, {"topic": availability_topic(base, mac)}],
               "availability_mode": "all", "qos": 1}
-    return discovery_topic(prefix, object_id(mac)), json.dumps(config, sort_keys=True), True
+    return discovery_topic(prefix, object_id(mac)), json.dumps(config), True
 
 
 def bridge_discovery_message(prefix, base, bridge_id, name, version):
@@ -260,7 +260,7 @@ def bridge_discovery_message(prefix, base, bridge_id, name, version):
             "state_topic": bridge_topic(base), "payload_on": ONLINE, "payload_off": OFFLINE}
     config = {"dev": {"ids": [bridge_id], "name": name, "mf": ORIGIN, "sw": version},
               "o": origin(version), "cmps": {"connection": comp}, "qos": 1}
-    return discovery_topic(prefix, bridge_id), json.dumps(config, sort_keys=True), True
+    return discovery_topic(prefix, bridge_id), json.dumps(config), True
 
 
 def discovery_topic(prefix, obj_id):
@@ -357,4 +357,4 @@ def response_message(base, key, cmd, ok, data=None, error=None, field=None):
         body["data"] = data
     else:
         body["error"] = error
-    return response_topic(base, key), json.dumps(body, sort_keys=True), False
+    return response_topic(base, key), json.dumps(body), False
