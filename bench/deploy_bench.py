@@ -27,11 +27,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "host_tools"))
 
 from nowmesh.deploy import DeployOptions, deploy_board  # noqa: E402
-from nowmesh.deploy.build import FIRMWARE, PACKAGES, SOURCE_FILES, Compiler, firmware_tree  # noqa: E402
+from nowmesh.bundle import PACKAGES, SOURCE_FILES, Compiler, firmware_dir  # noqa: E402
+from nowmesh.bundle import board_files as firmware_tree  # noqa: E402
 from nowmesh.emulation.mesh import Emulation  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 TREE = list(SOURCE_FILES) + list(PACKAGES)
+FIRMWARE = firmware_dir()
 
 
 class CountingProxy:

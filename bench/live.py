@@ -164,14 +164,18 @@ def code_heap():
     import subprocess
     import sys
     import tempfile
-    from nowmesh.emulation.mesh import EMULATION_PATH, FIRMWARE
-    from nowmesh.firmware_build import compile_tree
+    from nowmesh.bundle import Compiler, board_files
+    from nowmesh.emulation.mesh import EMULATION_PATH
     probe = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport machine, espnow, network, esp32\n"
              "gc.collect()\nb = gc.mem_alloc()\nimport meshport.app\ngc.collect()\n"
              "print(b - a, gc.mem_alloc() - b)\n")
     upy = os.path.join(os.path.dirname(sys.executable), "micropython")
     with tempfile.TemporaryDirectory() as tmp:
-        compile_tree(FIRMWARE, tmp, ["mesh", "meshport"])
+        for path, data in board_files(Compiler.native()).items():
+            if path.endswith(".mpy"):
+                os.makedirs(os.path.dirname(os.path.join(tmp, path)), exist_ok=True)
+                with open(os.path.join(tmp, path), "wb") as out:
+                    out.write(data)
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([tmp] + EMULATION_PATH))
         proc = subprocess.run([upy, "-X", "heapsize=1M", "-c", probe], capture_output=True, text=True,
                               env=env, timeout=60)

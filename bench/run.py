@@ -176,6 +176,7 @@ MODULE_BENCHES = {
     "nodes20": "nodes_bench",        # `nowmesh nodes --json` on a converged 20-node mesh
     "provision": "provision_bench",  # image + flash --all vs flash + deploy, 5 boards
     "heap32": "heap32",              # the core's heap on 32-bit MicroPython (wasm port) and 64-bit unix
+    "timings": "timings_bench",      # durations tests no longer assert: topology generation, emulate run
     "simspeed": "simspeed",          # this simulator vs the one before issue 13, side by side
     "sweep200": "sweep_bench",       # a 200-run sweep: local processes vs a Dask LocalCluster
     "mqtt": "mqtt_bench",            # nowmesh bridge: board -> broker latency, outage loss, CPU

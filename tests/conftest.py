@@ -1,9 +1,12 @@
 import os
 import random
 
-import nowmesh.corepath  # noqa: F401  (puts firmware/ and the host shims on sys.path)
 import pytest
 from hypothesis import HealthCheck, settings
+
+from nowmesh.bundle import core
+
+core.load()     # the core's tests import the firmware's `mesh` (and the host shims) directly
 
 # tests/port exercises the ESP32 port with MicroPython-only APIs
 # (time.ticks_ms, sys.print_exception): `make test-upy` runs it under micropython.

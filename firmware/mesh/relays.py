@@ -21,7 +21,9 @@ def select_relays(me, neighbours, coverage, prefer=()):
     for nid, two, _cost in neighbours:
         for t in two:
             if t != me and t not in one_hop:
-                providers.setdefault(t, []).append(nid)
+                ps = providers.setdefault(t, [])
+                if nid not in ps:      # a hello listing t twice must not count twice
+                    ps.append(nid)
     chosen = {}
     covered = {}
     for t, ps in providers.items():

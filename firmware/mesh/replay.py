@@ -93,9 +93,6 @@ class ReplayTable:
                 oldest, oldest_age = sender, age
         del self._senders[oldest]
 
-    def forget(self, sender):
-        self._senders.pop(sender, None)
-
     def snapshot(self):
         """Comparable copy of the whole state (for tests and debugging):
         [(sender, boot, top counter, bitmap, stamp)]."""

@@ -93,12 +93,6 @@ class RouteTable:
             return INFINITY
         return metric
 
-    def metric(self, dst):
-        v = self.table.get(dst)
-        if v is None or v >> 48 == _NO_SLOT:
-            return INFINITY
-        return (v >> 40) & 0xFF
-
     def drop_via(self, slot):
         """The neighbour in `slot` is gone: its routes are withdrawn (FDs kept)."""
         for dst in [d for d, v in self.table.items() if v >> 48 == slot]:

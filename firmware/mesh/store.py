@@ -41,11 +41,6 @@ class ReadingStore:
     def __iter__(self):
         return iter(self.raw)
 
-    def __eq__(self, other):
-        if isinstance(other, dict):
-            return len(other) == 0 and len(self.raw) == 0 or dict(self.items()) == other
-        return self is other
-
     def keys(self):
         return self.raw.keys()
 

@@ -8,8 +8,8 @@ import json
 import select
 import sys
 
-PROTO = 1
-PREFIX = "@nm1 "
+PROTO = 1     # the host's is nowmesh.console.protocol.PROTO; tests/console/golden_lines.json holds both to it
+PREFIX = "@nm%d " % PROTO
 _MAX_LINE = 512
 
 
@@ -27,8 +27,9 @@ class Console:
     def send(self, obj):
         self._out.write(PREFIX + json.dumps(obj) + "\n")
 
-    def event(self, kind, **fields):
-        fields["ev"] = kind
+    def event(self, _ev, **fields):
+        # `_ev`, not `kind` or `name`: those are event fields (sensor, reading)
+        fields["ev"] = _ev
         self.send(fields)
 
     def commands(self):

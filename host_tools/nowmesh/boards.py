@@ -11,10 +11,10 @@ import json
 import os
 import re
 
+from .bundle.tree import boards_dir
 from .errors import InputError
 
-BOARDS_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "boards")
+BOARDS_DIR = boards_dir()          # the bundle's board profiles (package data)
 
 # Facts that follow from the chip alone (esptool chip names). Offsets are the
 # MicroPython image offsets from micropython.org/download (board.json

@@ -9,50 +9,39 @@ bytes every state ignores or answers harmlessly:
    firmware version and protocol.
 Whatever else prints (a user's program) is reported, never disturbed.
 """
-import re
 import time
 
 import serial
 
-from nowmesh.console.client import PortError, open_port
-from nowmesh.console.protocol import answer_problem, format_command, parse_line
+from nowmesh.console.client import ConsoleClient, PortError, open_port
+from nowmesh.console.connection import Banner, Mismatch, NodeEvent, Output, Prompt, Reply
 
 PROBE_ID = "ports-probe"
-_BANNER = re.compile(r"MicroPython (v[\w.\-]+)(?:[^;\r\n]*); ([^\r\n]*)")
-_MAX_BUFFER = 4096          # garbage without newlines must not grow memory
 
 
 class _Listener:
-    """Reads what the port prints: complete lines (parsed) plus the unfinished tail."""
+    """What the port printed while probing: the events, and whether it waits at a prompt."""
 
-    def __init__(self, port):
-        self.port = port
-        self.tail = b""
-        self.lines = []
+    def __init__(self, client):
+        self.client = client
+        self.events = []
 
-    def listen(self, seconds, stop=None):
+    def listen(self, seconds, stop):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            chunk = self.port.read(self.port.in_waiting or 1)
-            if chunk:
-                self._feed(chunk)
-                if stop is not None and stop(self):
-                    return True
+            self.events += self.client.read_some()
+            if stop(self):
+                return True
         return False
 
-    def _feed(self, chunk):
-        self.tail += chunk
-        while b"\n" in self.tail:
-            raw, self.tail = self.tail.split(b"\n", 1)
-            self.lines.append(parse_line(raw.decode("utf-8", "replace")))
-        self.tail = self.tail[-_MAX_BUFFER:]
-
     def at_prompt(self):
-        return self.tail.endswith(b">>> ") or self.tail.endswith(b">>>")
+        return self.client.connection.unfinished.rstrip(" ").endswith(">>>")
+
+    def banner(self):
+        return next((e for e in self.events if isinstance(e, Banner)), None)
 
     def text(self):
-        return "\n".join(line.text for line in self.lines if line.kind == "text") + \
-            self.tail.decode("utf-8", "replace")
+        return "\n".join(e.text for e in self.events if isinstance(e, Output)) + self.client.connection.unfinished
 
 
 def probe_port(url, timeout=1.5, baudrate=115200):
@@ -62,56 +51,56 @@ def probe_port(url, timeout=1.5, baudrate=115200):
     except PortError as exc:
         return {"answers": "busy" if "busy" in str(exc) else "error", "detail": str(exc)}
     try:
-        return _probe_open(port, timeout)
+        return _probe_open(ConsoleClient(url, port=port), timeout)
+    except PortError as exc:
+        return {"answers": "error", "detail": "the port went away while probing (%s)"
+                % str(exc).split(": ", 1)[-1]}
     except (serial.SerialException, OSError) as exc:
         return {"answers": "error", "detail": "the port went away while probing (%s)" % exc}
     finally:
         port.close()
 
 
-def _probe_open(port, timeout):
-    listener = _Listener(port)
-    port.write(b"\r\n")
-    if listener.listen(min(0.4, timeout), stop=_Listener.at_prompt):
-        return _probe_repl(port, listener, timeout)
-    port.write(format_command(PROBE_ID, "hello").encode())
+def _probe_open(client, timeout):
+    listener = _Listener(client)
+    client.send_raw(b"\r\n")
+    if listener.listen(min(0.4, timeout), stop=lambda lst: any(isinstance(e, Prompt) for e in lst.events)):
+        return _probe_repl(client, listener, timeout)
+    client.request("hello", request_id=PROBE_ID, timeout=timeout)
     listener.listen(timeout, stop=_answered)
     return _verdict(listener)
 
 
-def _probe_repl(port, listener, timeout):
+def _probe_repl(client, listener, timeout):
     # Ctrl-B at an idle friendly prompt only reprints the banner.
-    port.write(b"\x02")
-    listener.listen(timeout, stop=lambda lst: _BANNER.search(lst.text()) and lst.at_prompt())
-    match = _BANNER.search(listener.text())
+    client.send_raw(b"\x02")
+    listener.listen(timeout, stop=lambda lst: lst.banner() is not None and lst.at_prompt())
+    banner = listener.banner()
     result = {"answers": "micropython", "nowmesh": False,
               "detail": "MicroPython REPL (nowmesh not running; `nowmesh deploy` installs it)"}
-    if match:
-        result["micropython"] = match.group(1)
-        result["machine"] = match.group(2).strip()
+    if banner is not None:
+        result["micropython"] = banner.version
+        result["machine"] = banner.machine
     return result
 
 
 def _answered(listener):
-    return any(line.kind == "reply" and line.data.get("re") == PROBE_ID or line.kind == "mismatch"
-               for line in listener.lines)
+    return any(isinstance(e, (Reply, Mismatch)) for e in listener.events)
 
 
 def _verdict(listener):
     hello = None
     events = 0
-    for line in listener.lines:
-        if line.kind == "mismatch":
-            return {"answers": "nowmesh", "nowmesh": True, "proto": line.data.get("proto"),
-                    "detail": "console protocol %s, this nowmesh speaks 1: update the firmware or the tools"
-                              % line.data.get("proto")}
-        if line.kind == "reply" and line.data["re"] == PROBE_ID and line.data["ok"] \
-                and answer_problem("hello", line) is None:
-            hello = line.data["data"]
-        elif line.kind == "event":
+    for event in listener.events:
+        if isinstance(event, Mismatch):
+            return {"answers": "nowmesh", "nowmesh": True, "proto": event.proto,
+                    "detail": "%s: update the firmware or the tools" % event.describe()}
+        if isinstance(event, Reply) and event.ok:
+            hello = event.data or {}
+        elif isinstance(event, NodeEvent):
             events += 1
-            if line.data.get("ev") == "hello":
-                hello = hello or line.data
+            if event.name == "hello":
+                hello = hello or event.data
     if hello is not None:
         return {"answers": "nowmesh", "nowmesh": True, "name": hello.get("name"), "id": hello.get("id"),
                 "fw": hello.get("fw"), "proto": hello.get("proto"), "board": hello.get("board")}

@@ -21,6 +21,8 @@ import time
 
 import pytest
 
+from nowmesh.console.connection import REMOTE_TIMEOUT_S
+
 DEFAULT_INTERVAL_S = 3        # seconds between readings: quick convergence in tests
 RESENDABLE = ("hello", "status", "neighbours", "routes", "readings", "config_get", "ping")
 
@@ -174,7 +176,7 @@ class EmulatedMesh:
                 return line.data
         raise MeshTimeout("no %r event from %s within %gs" % (kind, name, timeout))
 
-    def command(self, name, cmd, timeout=12.0, on=None, **args):
+    def command(self, name, cmd, timeout=REMOTE_TIMEOUT_S, on=None, **args):
         """Run a console command on node `name` (through it on node `on`, if
         given) and return its reply data; ConsoleError if the node refuses.
         A node name as `node=` (ping, send) or `on=` is turned into its MAC."""

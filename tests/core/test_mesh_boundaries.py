@@ -85,7 +85,7 @@ def test_an_update_equal_to_the_feasibility_distance_is_refused_after_a_withdraw
     t.drop_via(nbrs.get(n1).slot)                       # n1 gone: withdrawn, FD kept
     assert t.get(d) is None
     assert not t.update(d, 1, 5, 24, n2, 8)             # equal to FD: still refused
-    assert t.get(d) is None and t.metric(d) == INFINITY
+    assert t.get(d) is None and t.advertised(d, 1, 5) == INFINITY
     assert not t.update(d, 1, 5, 24, n1, 8)             # from the old next hop too
     assert t.get(d) is None
     assert t.update(d, 1, 5, 23, n2, 8)                 # strictly below: feasible

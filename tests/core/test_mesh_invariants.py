@@ -10,6 +10,8 @@ from mesh.fragments import Reassembly, split
 from mesh.neighbours import NeighbourTable
 from mesh.node import UNICAST_STREAM, _CTR_LIMIT
 from mesh.prng import Rng
+from mesh.relays import select_relays
+from mesh.replay import ReplayTable
 from mesh.routes import INFINITY, RouteTable, _unpack
 from mesh.wire import T_READINGS, Reading, encode_reading
 from meshhelp import make_node, node_id
@@ -131,6 +133,92 @@ def check_neighbour_eviction(steps, size=5):
 
 def test_neighbour_table_evicts_the_stalest_seeded():
     _seeded(11, _nbr_steps, check_neighbour_eviction)
+
+
+# ------------------------------------------------------------------ replay
+# Steps: (sender 0..9, its next counter step 1..3) into a table of 4 senders.
+
+def _replay_steps(rng):
+    return [(rng.below(10), 1 + rng.below(3)) for _ in range(1 + rng.below(60))]
+
+
+def check_replay_eviction(steps, size=4):
+    t = ReplayTable(max_senders=size, window=8)
+    order = []           # the model: senders, least recently updated first
+    ctr = {}
+    for who, step in steps:
+        sender = node_id(who)
+        ctr[who] = ctr.get(who, 0) + step
+        gone = None
+        if sender not in order and len(order) >= size:
+            gone = order.pop(0)
+        assert t.accept(sender, 1, ctr[who])
+        if gone is not None:
+            assert t.check(gone, 1, 0)          # forgotten: even its first frame reads as new
+        if sender in order:
+            order.remove(sender)
+        order.append(sender)
+        assert len(t) == len(order) <= size
+        for kept in order:                      # everyone kept still refuses a replay
+            assert not t.check(kept, 1, ctr[kept[-1]])
+
+
+def test_replay_table_evicts_the_least_recently_updated_seeded():
+    _seeded(29, _replay_steps, check_replay_eviction)
+
+
+# ------------------------------------------------------------------ relays
+# A neighbourhood: (coverage 1..3, [(neighbour 1..8, [two-hop ids 1..14], cost)]).
+
+def _relay_case(rng):
+    nbrs = []
+    for nid in range(1, 1 + rng.below(8) + 1):
+        two = [1 + rng.below(14) for _ in range(rng.below(6))]
+        nbrs.append((nid, two, 8 + rng.below(30)))
+    prefer = [n[0] for n in nbrs if rng.below(3) == 0]
+    return 1 + rng.below(3), nbrs, prefer
+
+
+def check_relay_coverage(case):
+    coverage, raw, prefer = case
+    me = node_id(100)
+    ids = {}
+    for nid, _two, _cost in raw:
+        ids[nid] = node_id(nid)
+    nbrs = [(ids[nid], tuple([node_id(t) for t in two]), cost) for nid, two, cost in raw]
+    chosen = select_relays(me, nbrs, coverage, [node_id(p) for p in prefer])
+    assert chosen == sorted(chosen) and len(set(chosen)) == len(chosen)
+    one_hop = [n for n, _t, _c in nbrs]
+    for r in chosen:
+        assert r in one_hop
+    providers = {}
+    for n, two, _c in nbrs:
+        for t in two:
+            if t not in one_hop and t != me:
+                providers.setdefault(t, []).append(n)
+    for t, ps in providers.items():       # every strict two-hop neighbour covered enough
+        got = len([p for p in set(ps) if p in chosen])
+        assert got >= min(coverage, len(set(ps))), (t, got)
+    for r in chosen:                      # no relay that covers nobody
+        assert [t for t in providers if r in providers[t]] != []
+
+
+def test_relays_cover_every_two_hop_neighbour_seeded():
+    _seeded(31, _relay_case, check_relay_coverage)
+
+
+def test_prng_is_xorshift32_and_stays_in_range():
+    r = Rng(b"x")
+    r._s = 1
+    assert [r.next32() for _ in range(3)] == [270369, 67634689, 2647435461]   # Marsaglia (13, 17, 5)
+    a, b = Rng(b"seed"), Rng(b"seed")
+    assert [a.next32() for _ in range(5)] == [b.next32() for _ in range(5)]
+    assert Rng(7).state() == Rng((7).to_bytes(8, "little")).state() != Rng(8).state()
+    for n in (0, 1):
+        assert Rng(3).below(n) == 0
+    r = Rng(5)
+    seen = [r.below(6) for _ in range(600)]
+    assert min(seen) == 0 and max(seen) == 5 and len(set(seen)) == 6
 
 
 # ------------------------------------------------------------------ packing
@@ -295,6 +383,17 @@ if given is not None:
     @given(st.lists(st.tuples(st.integers(0, 11), st.integers(1, 500)), max_size=80))
     def test_neighbour_table_evicts_the_stalest(steps):
         check_neighbour_eviction(steps)
+
+    @given(st.lists(st.tuples(st.integers(0, 9), st.integers(1, 3)), max_size=80))
+    def test_replay_table_evicts_the_least_recently_updated(steps):
+        check_replay_eviction(steps)
+
+    @given(st.tuples(st.integers(1, 3),
+                     st.lists(st.tuples(st.integers(1, 8), st.lists(st.integers(1, 14), max_size=6),
+                                        st.integers(8, 40)), max_size=8, unique_by=lambda n: n[0]),
+                     st.lists(st.integers(1, 8), max_size=3)))
+    def test_relays_cover_every_two_hop_neighbour(case):
+        check_relay_coverage(case)
 
     @given(st.lists(st.integers(23, 223), min_size=1, max_size=40))
     def test_frames_are_packed_within_the_limit(sizes):

@@ -16,7 +16,7 @@ def _line(n, **cfg):
 
 def test_construct_from_dict_or_config():
     n = Node({"id": "02:00:00:00:00:01", "name": "a", "key": KEY}, 3, b"seed", 0)
-    assert n.id == node_id(1) and n.boot == 3 and n.readings == {}
+    assert n.id == node_id(1) and n.boot == 3 and len(n.readings) == 0
     assert n.stats == {"rx": 0, "tx": 0, "rejected": {}}
     assert n.next_deadline() is not None and 0 <= n.next_deadline() < 1000
 

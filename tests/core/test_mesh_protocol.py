@@ -57,6 +57,20 @@ def test_relay_selection_covers_two_hop_neighbours():
     assert select_relays(a, [(b, (x,), 8), (c, (x,), 8)], 1, prefer=[c]) == [c]
 
 
+def test_relay_selection_is_greedy_on_coverage_then_cost():
+    me = node_id(1)
+    b, c, d, e = [node_id(i) for i in (2, 3, 4, 5)]
+    x, y, z = node_id(8), node_id(9), node_id(10)
+    # b covers all three two-hop nodes, each of c, d, e one: b alone, though dearer
+    nbrs = [(b, (x, y, z), 20), (c, (x,), 8), (d, (y,), 8), (e, (z,), 8)]
+    assert select_relays(me, nbrs, 1) == [b]
+    assert select_relays(me, nbrs, 1, prefer=[b, c]) == [b]       # preference keeps coverage first
+    # equal coverage: the cheaper link
+    assert select_relays(me, [(b, (x, y), 20), (c, (x, y), 9), (d, (x, y), 30)], 1) == [c]
+    # coverage 2 with three providers of x: exactly two, the cheapest
+    assert select_relays(me, [(b, (x,), 20), (c, (x,), 9), (d, (x,), 10)], 2) == [c, d]
+
+
 def test_routes_feasibility_condition():
     d, n1, n2 = node_id(9), node_id(1), node_id(2)
     nbrs = NeighbourTable(8, 10000, lambda e: None)
@@ -69,7 +83,7 @@ def test_routes_feasibility_condition():
     assert t.update(d, 1, 5, 8, n2, 8)             # adv 8 < FD: feasible and better
     assert t.get(d) == (n2, 16)
     assert not t.update(d, 1, 5, 40, n2, 8)        # current next hop turns unfeasible: withdrawn
-    assert t.get(d) is None and t.metric(d) == INFINITY
+    assert t.get(d) is None and t.advertised(d, 1, 5) == INFINITY
     assert t.update(d, 1, 6, 100, n1, 8)           # newer seqno: always feasible
     assert t.get(d) == (n1, 108)
     assert t.advertised(d, 1, 6) == 108 and t.advertised(d, 1, 7) == INFINITY

@@ -16,14 +16,14 @@ from meshhelp import Net, make_node
 
 
 def _settled(n, pairs):
-    nodes = [make_node(i + 1, beacon_ms=2000) for i in range(n)]
+    nodes = [make_node(i + 1, beacon_ms=2000, startup_flood_ms=6000) for i in range(n)]
     net = Net(nodes, [(nodes[a], nodes[b]) for a, b in pairs])
-    for _ in range(6):
+    for _ in range(3):
         for node in nodes:
             net.now += 37
             net.deliver(node, node.publish([("temp", 1.0, "C")], net.now))
         net.run_until(net.now + 5000)
-    net.run_until(40000)
+    net.run_until(20000)
     return nodes, net
 
 

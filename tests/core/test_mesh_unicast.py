@@ -3,7 +3,8 @@
 # requester's attempts (count, spacing, the last one flooded), duplicates of
 # an attempt answered once, replies from the wrong origin ignored, the hop
 # limit at its boundary. Plain test functions: pytest and MicroPython.
-from mesh.frames import KIND_ATTEMPT_SHIFT, KIND_FLOODED, KIND_REPLY, decode_routed
+from mesh.fragments import split
+from mesh.frames import KIND_ATTEMPT_SHIFT, KIND_FLOODED, KIND_REPLY, MAX_BODY, decode_routed, packet_key
 from mesh.wire import T_DATA
 from meshhelp import BROADCAST, Net, make_node
 
@@ -200,3 +201,49 @@ def test_routed_hop_limit_at_its_boundary():
     assert net.kinds(e, "request") == [] and net.kinds(a, "reply") == []
     assert [n.stats.get("hop_limit", 0) for n in nodes] == [0, 0, 0, 1, 0]   # d, 3 hops out
     assert e.stats["rejected"] == {}                  # nothing over the limit was even sent
+
+
+def _payloads(net, keys, sender=None):
+    out = []
+    for _t, src, _dst, frame in net.log:
+        ftype, _s, _b, _c, payload = keys.open(frame)
+        if ftype == T_DATA and (sender is None or src == sender.id):
+            out.append(payload)
+    return out
+
+
+def test_a_packet_keeps_its_key_on_every_hop_and_each_attempt_has_its_own():
+    # packet_key names one routed packet across hops (the simulator's loop
+    # detector counts on it): hop counts change on the way, the key does not
+    nodes, net = _line(4)
+    a, d = nodes[0], nodes[3]
+    _req, out = a.request(d.id, b"ping", net.now)
+    net.deliver(a, out)
+    payloads = _payloads(net, a.keys)
+    requests = [p for p in payloads if decode_routed(p)[1] == a.id]
+    replies = [p for p in payloads if decode_routed(p)[1] == d.id]
+    assert [decode_routed(p)[4] for p in requests] == [0, 1, 2]          # hops grow ...
+    assert len(set([packet_key(p) for p in requests])) == 1              # ... one packet
+    assert len(set([packet_key(p) for p in replies])) == 1
+    assert packet_key(requests[0]) != packet_key(replies[0])
+    net.log = []
+    _req2, out = a.request(d.id, b"x" * (MAX_BODY + 1), net.now)         # two fragments
+    keys = [packet_key(a.keys.open(f)[4]) for _dst, f in out]
+    assert len(keys) == 2 and keys[0] != keys[1]
+
+
+def test_two_fragmented_messages_with_the_same_id_do_not_mix():
+    # a's request to b and a's reply to b's own request share req_id 7;
+    # their fragments arrive interleaved at b and come out whole, each its own
+    a, b = make_node(1), make_node(2)
+    net = Net([a, b], [(a, b)])
+    net.run_until(3000)
+    ask = b"q" * (MAX_BODY + 5)
+    answer = b"r" * (MAX_BODY + 9)
+    b.policy.unicast._pending[7] = [a.id, b"status?", net.now + 10000, 0]   # b asked a, as req 7
+    first = a.policy.unicast._originate(0, b.id, 7, split(ask), net.now)
+    second = a.reply(b.id, 7, answer, net.now)
+    for frame in (first[0], second[0], first[1], second[1]):
+        net.deliver(a, [frame])
+    assert net.kinds(b, "request") == [("request", a.id, 7, ask)]
+    assert [e[:4] for e in net.kinds(b, "reply")] == [("reply", 7, a.id, answer)]

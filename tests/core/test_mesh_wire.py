@@ -154,12 +154,51 @@ def test_data_payload():
     _raises(lambda: legacy_flood.decode_data(raw[:15] + b"\x07\x07" + raw[17:]))  # hops >= limit
 
 
+def test_readings_block_decoded_at_an_offset():
+    block = wire.encode_readings([_reading()])
+    rs, end = wire.decode_readings_at(b"xyz" + block + b"tail", 3)
+    assert rs == [_reading()] and end == 3 + len(block)
+    assert wire.decode_readings_at(block)[1] == len(block)      # from the start by default
+
+
 def test_ids():
     assert wire.parse_id("AA:bb:0c:dd:ee:0f") == b"\xaa\xbb\x0c\xdd\xee\x0f"
     assert wire.format_id(b"\xaa\xbb\x0c\xdd\xee\x0f") == "aa:bb:0c:dd:ee:0f"
-    for bad in ("aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:fg", "aa:bb:cc:dd:ee:+f", "aabbccddeeff"):
+    # every refusal says what is wrong (a user typed it: the console and CLI show it)
+    for bad, why in (("aa:bb:cc:dd:ee", "6 ':'-separated"), ("aabbccddeeff", "6 ':'-separated"),
+                     ("aa:bb:cc:dd:ee:fg", "2 hex digits"), ("aa:bb:cc:dd:ee:+f", "2 hex digits"),
+                     ("aa:bb:cc:dd:ee:g0", "2 hex digits"), ("a:bb:cc:dd:ee:ff", "2 hex digits"),
+                     ("aa:bb:cc:dd:ee:fff", "2 hex digits")):
         try:
             wire.parse_id(bad)
             assert False, bad
-        except ValueError:
-            pass
+        except ValueError as e:
+            assert why in str(e), (bad, str(e))
+
+
+def test_readings_block_holds_at_most_255():
+    r = Reading(SENDER, 1, 1, 0, [])
+    block = wire.encode_readings([r] * 255)
+    assert block[0] == 255 and len(wire.decode_readings(block)) == 255
+    try:
+        wire.encode_readings([r] * 256)
+        assert False
+    except ValueError as e:
+        assert str(e) == "too many readings"
+
+
+def test_reading_equality_looks_at_everything():
+    r = _reading()
+    same = Reading(SENDER, 0x10005, 42, 123456, list(r.values))
+    assert r == same and not (r != same)
+    for other in (Reading(SENDER, 5, 43, 123456, r.values), Reading(SENDER, 5, 42, 123457, r.values),
+                  Reading(SENDER, 5, 42, 123456, r.values[:2]), Reading(b"\x02" * 6, 5, 42, 123456, r.values)):
+        assert r != other and not (r == other)
+    assert r != (SENDER, 5, 42) and not (r == None)  # noqa: E711
+    assert repr(Reading(SENDER, 2, 3, 4, [("temp", 1.5, "C")])) == \
+        "Reading(02:00:00:00:00:01, 2, 3, 4, [('temp', 1.5, 'C')])"
+
+
+def test_frame_error_carries_its_reason():
+    e = wire.FrameError("tag")
+    assert e.reason == "tag" and str(e) == "tag"

@@ -29,6 +29,16 @@ def test_route_list_names_next_hop_metric_and_hops_on_a_line():
         assert 8 * k <= metric <= 9 * k
 
 
+def test_route_list_of_a_node_with_neighbours_on_both_sides():
+    nodes = _converged_line(5, rounds=3)
+    mid = nodes[2]
+    routes = {}
+    for dst, nh, _metric, _hops in mid.route_list():
+        routes[dst] = nh
+    assert routes == {nodes[0].id: nodes[1].id, nodes[1].id: nodes[1].id,
+                      nodes[3].id: nodes[3].id, nodes[4].id: nodes[3].id}
+
+
 def test_route_list_skips_withdrawn_routes():
     nodes = _converged_line(3)
     a = nodes[0]
@@ -42,6 +52,12 @@ def test_hop_estimate_from_the_metric():
     assert [estimate_hops(m, False) for m in (16, 17, 24, 25, 33, 36, 45)] == [2, 2, 3, 3, 4, 4, 5]
     assert estimate_hops(31, False) == 3           # never more than metric // 8 ...
     assert estimate_hops(12, False) == 2           # ... and at least 2 through another node
+    assert estimate_hops(23, False) == 2           # under 3 * 8: three hops are impossible
+    assert estimate_hops(40, False) == 4           # 40 / 9 = 4.4, the nearest whole hop
+    assert estimate_hops(41, False) == 5           # 4.6
+    for m in range(0, 256):                        # a count of hops, never a fraction
+        h = estimate_hops(m, False)
+        assert h == int(h) and 2 <= h and (m < 16 or h <= m // 8), (m, h)
 
 
 def test_route_list_is_empty_without_a_routing_policy():

@@ -21,12 +21,14 @@ import serial
 from nowmesh.cli import main
 from nowmesh.console.client import ConsoleClient, open_port
 from nowmesh.deploy import DeployOptions, deploy_board
-from nowmesh.deploy.build import FIRMWARE, PACKAGES, SOURCE_FILES, Compiler, firmware_tree
+from nowmesh.bundle import PACKAGES, SOURCE_FILES, Compiler, firmware_dir
+from nowmesh.bundle import board_files as firmware_tree
 from nowmesh.deploy.device import stage_programs
 from nowmesh.deploy.rawrepl import DeviceGone
 from nowmesh.errors import ToolError
 
 TREE_ITEMS = list(SOURCE_FILES) + list(PACKAGES)
+FIRMWARE = firmware_dir()
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,8 @@ def test_second_deploy_sends_no_file(node, key_file):
 
 
 def test_the_node_gets_its_own_admin_key_and_never_the_operator_key(node, key_file):
-    import nowmesh.corepath  # noqa: F401  (firmware/ on sys.path)
+    from nowmesh.bundle import core
+    core.load()
     from mesh.admin import node_admin_key
     _deploy(node, key_file, name="alpha")
     operator_file = os.path.join(os.path.dirname(key_file), "nowmesh-operator-key.json")

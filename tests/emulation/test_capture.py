@@ -3,8 +3,10 @@ import json
 
 import pytest
 
-import nowmesh.corepath  # noqa: F401
-from mesh.node import Node
+from nowmesh.bundle import core
+
+core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPython
+from mesh.node import Node  # noqa: E402
 
 from nowmesh.emulation.capture import FrameCapture, decoder, read_capture
 from nowmesh.cli import main

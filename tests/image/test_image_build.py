@@ -10,12 +10,16 @@ import subprocess
 import pytest
 
 from imagefakes import APP, DATA, POST_126, PRE_126, firmware
+from nowmesh.bundle import firmware_dir
 from nowmesh.cli import main
-from nowmesh.emulation.mesh import FIRMWARE
 from nowmesh.emulation.board.pty_board import default_micropython
 from nowmesh.image import fsimage
-import nowmesh.corepath  # noqa: F401,E402  (firmware/ on sys.path)
+from nowmesh.bundle import core
+
+core.load()     # the firmware's `mesh` on the host (the admin module reads operator keys)
 from mesh import admin  # noqa: E402
+
+FIRMWARE = firmware_dir()
 
 
 def firmware_paths():

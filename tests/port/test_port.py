@@ -187,3 +187,15 @@ def test_boot_counter_increments_and_survives_a_corrupt_copy():
     third = store.next_boot_counter()
     os.chdir(BASE)
     assert (first, second, third) == (1, 2, 3)
+
+
+def test_a_sensor_that_cannot_start_is_reported_and_the_node_runs_on():
+    # Console.event's own parameter once was `kind`, the sensor event's field:
+    # reporting any sensor problem raised TypeError and ended main.py.
+    app = _make_app(32, {"sensors": [{"kind": "no-such-sensor"}]})
+    _run([app], 2)
+    msgs = _messages(app)
+    sensor = [m for m in msgs if m.get("ev") == "sensor"]
+    assert len(sensor) == 1 and sensor[0]["kind"] == "no-such-sensor" and sensor[0]["ok"] is False
+    assert "unknown sensor kind" in sensor[0]["error"]
+    assert [m for m in msgs if m.get("ev") == "hello"]

@@ -13,7 +13,7 @@ from nowmesh.deploy import fastpath
 from nowmesh.monitor.link import MonitorLink
 from nowmesh.monitor.model import MeshState
 from nowmesh.monitor.session import MonitorSession
-from nowmesh.port_probe import _Listener, _verdict
+from nowmesh.port_probe import PROBE_ID, _Listener, _verdict
 from nowmesh.query.session import MeshSession
 from hostile import HOSTILE_LINES, NODE, REPLY_LIST_RE_1, DEEP, ScriptedPort, line
 
@@ -187,10 +187,13 @@ def test_console_client_bounds_a_line_without_an_end():
 
 
 def test_port_probe_takes_a_malformed_hello_answer_as_no_answer():
-    listener = _Listener(None)
-    listener.lines = [parse_line(line({"re": "ports-probe", "ok": True, "data": [1, 2]})),
-                      parse_line(line({"re": "ports-probe", "ok": True, "data": {"id": 5}}))]
-    assert _verdict(listener)["answers"] == "silent"
+    for data in ([1, 2], {"id": 5}):
+        client = ConsoleClient("scripted", port=ScriptedPort(lambda cmd: []))
+        listener = _Listener(client)
+        client.request("hello", request_id=PROBE_ID)
+        listener.events = client.connection.receive(
+            (line({"re": PROBE_ID, "ok": True, "data": data}) + "\n").encode())
+        assert _verdict(listener)["answers"] == "silent"
 
 
 class _Repl:
@@ -209,8 +212,18 @@ class _Repl:
             cmd = json.loads(text[len(PREFIX):])
             self.lines.append(_reply(cmd, ok=True, data=self.answers[cmd["cmd"]]).encode() + b"\n")
 
-    def read_until(self, ending, timeout):
-        return self.lines.pop(0) if self.lines else None
+    # read as a port by the console connection (deploy reads through its RawRepl)
+    url = "scripted"
+
+    @property
+    def in_waiting(self):
+        return len(self.lines[0]) if self.lines else 0
+
+    def read(self, n):
+        return self.lines.pop(0) if self.lines else b""
+
+    def flush(self):
+        pass
 
 
 def test_deploy_fast_path_falls_back_on_a_malformed_answer():

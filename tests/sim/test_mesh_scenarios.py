@@ -2,10 +2,12 @@
 
 Each test runs the real core (firmware/mesh) on the simulator's radio model.
 """
-import nowmesh.corepath  # noqa: F401
-from nowmesh.sim.engine import SimParams, Simulation
-from nowmesh.radio.scenario import Event, Scenario, kill_and_revive
-from nowmesh.radio.topology import build
+from nowmesh.bundle import core
+
+core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPython
+from nowmesh.sim.engine import SimParams, Simulation  # noqa: E402
+from nowmesh.radio.scenario import Event, Scenario, kill_and_revive  # noqa: E402
+from nowmesh.radio.topology import build  # noqa: E402
 
 
 def _run(topology, duration_s, scenario=None, **params):

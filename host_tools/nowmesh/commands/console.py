@@ -17,6 +17,7 @@ import sys
 import time
 
 from nowmesh.console import ConsoleClient, parse_command_text
+from nowmesh.console.connection import REMOTE_TIMEOUT_S
 
 
 def add_arguments(p):
@@ -28,7 +29,7 @@ def add_arguments(p):
                    help="send one command (status, neighbours, routes, readings, ping NODE, "
                         "send NODE TEXT, config_get [FIELD], config_set FIELD VALUE, reboot)")
     p.add_argument("--node", help="run --command on this remote node, through the mesh")
-    p.add_argument("--timeout", type=float, default=12.0, help="seconds to wait for a reply")
+    p.add_argument("--timeout", type=float, default=REMOTE_TIMEOUT_S, help="seconds to wait for a reply")
     p.add_argument("--no-start", action="store_true",
                    help="leave a board that sits at the MicroPython REPL there (default: Ctrl-D starts main.py)")
 

@@ -18,7 +18,6 @@ import sys
 import threading
 
 from nowmesh.deploy import fleet
-from nowmesh.deploy.build import FIRMWARE
 from nowmesh.deploy.config import DEFAULT_KEY_FILE, OPERATOR_KEY_FILE, key_file_for
 from nowmesh.deploy.session import DeployOptions, deploy_board
 from nowmesh.errors import InputError, ToolError
@@ -71,7 +70,7 @@ def run(args):
 
 def _firmware_dir(path):
     if path is None:
-        return FIRMWARE
+        return None                     # the bundled firmware
     if not os.path.isfile(os.path.join(path, "main.py")):
         raise InputError("command line", "--firmware", "%s has no main.py: not a firmware tree" % path)
     return path

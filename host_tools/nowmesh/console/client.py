@@ -1,14 +1,22 @@
-"""A console client over any pyserial URL: a board, an emulated node's pty,
-`loop://`, `rfc2217://`. Events stream as parsed lines; commands wait for
-their reply and skip everything else."""
+"""The one I/O driver of the console connection: pyserial (`serial_for_url`,
+so a board, an emulated node's pty, `loop://`, `rfc2217://`) under a
+`nowmesh.console.connection.Connection`. Every tool opens ports with
+`open_port` and talks through `ConsoleClient`; the protocol itself (lines,
+events, ids, paging, deadlines) lives in the connection."""
 import errno
-import itertools
+import random
 import sys
 import time
 
 import serial
 
-from nowmesh.console.protocol import MAX_LINE, answer_problem, format_command, parse_line
+try:
+    from termios import error as _TermiosError     # pyserial's flush() on a pty whose other end closed
+except ImportError:                                 # not POSIX
+    _TermiosError = OSError
+
+from nowmesh.console.connection import (REMOTE_TIMEOUT_S, Connection, Mismatch, NoAnswer, Prompt,
+                                        Reply)
 from nowmesh.errors import ToolError
 
 
@@ -50,11 +58,22 @@ def _raise_port_error(url, exc):
 
 
 class ConsoleClient:
-    def __init__(self, url, baudrate=115200, port=None):
+    """A Connection driven over a pyserial port (or anything with read,
+    in_waiting, write and flush, e.g. the deploy's RawRepl).
+
+        with ConsoleClient("/dev/ttyUSB0") as client:
+            client.command("status")                  # -> the reply's data
+            for event in client.events(10):           # typed events for 10 s
+                ...
+    """
+
+    def __init__(self, url, baudrate=115200, port=None, connection=None, first_id=None):
         self.url = url
         self.port = port or open_port(url, baudrate)
-        self._buffer = b""
-        self._ids = itertools.count(1)
+        # Ids unlike any earlier session's unless asked: a reply to a command
+        # an earlier session left unanswered may still arrive on the port.
+        self.connection = connection or Connection(first_id or random.randrange(1, 1 << 30))
+        self._held = []             # events read while looking for a prompt, not yet handed out
 
     def close(self):
         self.port.close()
@@ -65,61 +84,95 @@ class ConsoleClient:
     def __exit__(self, *exc):
         self.close()
 
-    def lines(self, seconds=None):
-        """Parsed lines as they arrive, for `seconds` (forever if None)."""
+    # -- writing --------------------------------------------------------------------
+    def request(self, name, args=None, node=None, timeout=None, page=None, tag=None, request_id=None):
+        """Send one command now -> its Request (the Reply comes as an event)."""
+        request = self.connection.request(name, args, node, time.monotonic(), timeout, page, tag, request_id)
+        self.flush()
+        return request
+
+    def send_raw(self, data):
+        self.connection.send_raw(data)
+        self.flush()
+
+    def flush(self):
+        """Write what the connection queued (follow-up pages, raw bytes)."""
+        data = self.connection.data_to_send()
+        if data:
+            try:
+                self.port.write(data)
+                self.port.flush()
+            except (serial.SerialException, OSError, _TermiosError) as exc:
+                raise PortError("%s: the port went away (%s)" % (self.url, exc)) from None
+
+    # -- reading --------------------------------------------------------------------
+    def read_some(self):
+        """Read what the port has (waiting up to its timeout) -> the events it completes."""
+        try:
+            chunk = self.port.read(self.port.in_waiting or 1)
+        except (serial.SerialException, OSError) as exc:
+            raise PortError("%s: the port went away (%s)" % (self.url, exc)) from None
+        now = time.monotonic()
+        events = self.connection.receive(chunk, now) if chunk else []
+        events += self.connection.expire(now)
+        self.flush()
+        return events
+
+    def events(self, seconds=None):
+        """Events as they arrive, for `seconds` (forever if None); requests
+        past their deadline come as NoAnswer."""
+        held, self._held = self._held, []
+        yield from held
         end = None if seconds is None else time.monotonic() + seconds
         while end is None or time.monotonic() < end:
-            try:
-                chunk = self.port.read(self.port.in_waiting or 1)
-            except (serial.SerialException, OSError) as exc:
-                raise PortError("%s: the port went away (%s)" % (self.url, exc)) from None
-            if not chunk:
-                continue
-            self._buffer += chunk
-            while b"\n" in self._buffer:
-                raw, self._buffer = self._buffer.split(b"\n", 1)
-                yield parse_line(raw.decode("utf-8", "replace"))
-            if len(self._buffer) > MAX_LINE:        # no line end in sight: memory stays bounded
-                yield parse_line(self._buffer[:200].decode("utf-8", "replace") + "...")
-                self._buffer = b""
+            yield from self.read_some()
+
+    def lines(self, seconds=None):
+        """Parsed console lines (nowmesh.console.protocol.Line) for `seconds`."""
+        for event in self.events(seconds):
+            if event.line is not None:
+                yield event.line
+
+    def wait_for(self, request, seconds=None):
+        """Read until `request` is answered -> its final Reply (the last page
+        of a paged one; NoAnswer at its deadline). A protocol mismatch raises
+        ConsoleError; other events are skipped."""
+        end = None if seconds is None else time.monotonic() + seconds
+        while end is None or time.monotonic() < end:
+            for event in self.read_some():
+                if isinstance(event, Mismatch):
+                    raise ConsoleError("%s: update the firmware or the tools" % event.describe())
+                if isinstance(event, Reply) and event.request.origin is request and not event.more:
+                    return event
+        return NoAnswer(None, request, False, error="no answer")
+
+    def command(self, name, args=None, node=None, timeout=REMOTE_TIMEOUT_S, page=None):
+        """Send one command and return its reply's data (every row of a paged
+        one); raise ConsoleError on failure."""
+        request = self.request(name, args, node, timeout, page)
+        reply = self.wait_for(request)
+        if isinstance(reply, NoAnswer):
+            raise ConsoleError("no answer from %s within %gs: is it running nowmesh? "
+                               "(a REPL or another firmware does not answer)" % (self.url, timeout))
+        if reply.malformed:
+            raise ConsoleError("%s sent a malformed answer to %s: %s" % (self.url, name, reply.malformed))
+        if not reply.ok:
+            raise ConsoleError(reply.error)
+        return reply.rows
 
     def start_if_at_repl(self, wait_s=0.5):
         """If the board sits at MicroPython's friendly REPL (main.py stopped,
         as `mpremote exec` leaves it), soft-reset it with Ctrl-D so main.py
         starts; True if it did. An empty line is all it sends otherwise: a
-        running nowmesh ignores it, and what the board prints meanwhile stays
-        buffered for lines()."""
-        self.port.write(b"\r\n")
-        self.port.flush()
+        running nowmesh ignores it, and what it prints meanwhile stays for events()."""
+        self.send_raw(b"\r\n")
         end = time.monotonic() + wait_s
         while time.monotonic() < end:
-            try:
-                chunk = self.port.read(self.port.in_waiting or 1)
-            except (serial.SerialException, OSError) as exc:
-                raise PortError("%s: the port went away (%s)" % (self.url, exc)) from None
-            self._buffer += chunk
-            if self._buffer.rstrip(b" ").endswith(b">>>"):
-                self._buffer = b""
-                self.port.write(b"\x04")
-                self.port.flush()
+            events = self.read_some()
+            self._held += events
+            if any(isinstance(event, Prompt) for event in events):
+                self._held = []
+                self.connection.discard()
+                self.send_raw(b"\x04")
                 return True
         return False
-
-    def command(self, name, args=None, node=None, timeout=12.0):
-        """Send one command and return its reply's data; raise ConsoleError on failure."""
-        cmd_id = next(self._ids)
-        self.port.write(format_command(cmd_id, name, args, node).encode())
-        self.port.flush()
-        for line in self.lines(timeout):
-            if line.kind == "mismatch":
-                raise ConsoleError("the node speaks console protocol %s; this nowmesh speaks 1: "
-                                   "update the firmware or the tools" % line.data.get("proto"))
-            if line.kind == "reply" and line.data["re"] == cmd_id:
-                problem = answer_problem(name, line)
-                if problem:
-                    raise ConsoleError("%s sent a malformed answer to %s: %s" % (self.url, name, problem))
-                if not line.data["ok"]:
-                    raise ConsoleError(line.data.get("error") or "command failed")
-                return line.data.get("data")
-        raise ConsoleError("no answer from %s within %gs: is it running nowmesh? "
-                           "(a REPL or another firmware does not answer)" % (self.url, timeout))

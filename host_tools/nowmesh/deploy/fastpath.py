@@ -14,13 +14,12 @@ through the raw REPL.
 import hashlib
 import time
 
-from nowmesh.boards import BOARD_FILE, board_file_bytes
-from nowmesh.console.protocol import answer_problem, format_command, parse_line
-from nowmesh.deploy import build
-from nowmesh.deploy.config import admin_fields, config_bytes, mac_admin_id, node_config
+from nowmesh.bundle import PACKAGES, Compiler, admin_fields, board_files, mac_admin_id, node_config, node_files
+from nowmesh.console.client import ConsoleClient
+from nowmesh.console.connection import Output, Prompt, Reply
 
 ANSWER_S = 1.0                 # overall; a running node answers within its 50 ms console poll
-NOT_NOWMESH = (b">>> ", b"Traceback", b"raw REPL", b"\x04")
+NOT_NOWMESH = ("Traceback", "\x04")     # besides the REPL's own signs (Output.from_repl)
 
 
 def tree_digest(tree):
@@ -36,34 +35,37 @@ def ask(repl, paths):
     commands = (("hello", None), ("status", None), ("config_get", None),
                 ("files_digest", {"paths": paths}))
     repl.discard_input()
-    repl.write("".join(format_command(90 + i, name, args) for i, (name, args) in enumerate(commands))
-               .encode())
+    console = ConsoleClient(repl.url, port=repl)
+    now = time.monotonic()
+    # overall: a chatty device must not keep us here
+    requests = [console.connection.request(name, args, now=now, timeout=ANSWER_S) for name, args in commands]
+    console.flush()
     answers = {}
-    deadline = time.monotonic() + ANSWER_S      # overall: a chatty device must not keep us here
-    while len(answers) < len(commands):
-        raw = repl.read_until(b"\n", max(0.0, deadline - time.monotonic()))
-        if raw is None or any(marker in raw for marker in NOT_NOWMESH):
-            return None
-        line = parse_line(raw.decode("utf-8", "replace"))
-        if line.kind in ("text", "garbage") and b'"cmd":' in raw:
-            return None                 # our own command echoed: a REPL is reading, not nowmesh
-        if line.kind == "reply" and line.data["re"] in range(90, 90 + len(commands)):
-            name = commands[line.data["re"] - 90][0]
-            if not line.data["ok"] or answer_problem(name, line):
-                return None             # e.g. an older nowmesh without files_digest: the full deploy
-            answers[line.data["re"] - 90] = line.data.get("data")
+    while len(answers) < len(requests):
+        for event in console.read_some():
+            if isinstance(event, Prompt) or isinstance(event, Output) and _not_nowmesh(event):
+                return None
+            if isinstance(event, Reply) and event.request in requests:
+                if not event.ok:
+                    return None             # no answer, or e.g. an older nowmesh without files_digest
+                answers[requests.index(event.request)] = event.data
     return {"hello": answers[0], "status": answers[1], "config": answers[2], "files": answers[3]}
+
+
+def _not_nowmesh(output):
+    """A REPL talking, a traceback, or our own command echoed: not a running nowmesh."""
+    return output.from_repl or output.echoed_command or any(sign in output.text for sign in NOT_NOWMESH)
 
 
 def up_to_date(repl, options, key, profile, managed_files, operator_key):
     """-> a deploy result if the board already has everything, else None."""
-    paths = list(managed_files) + list(build.PACKAGES)
+    paths = list(managed_files) + list(PACKAGES)
     found = ask(repl, paths)
     if found is None or not isinstance(found["config"], dict):
         return None
     files = found["files"]
-    compiler = build.Compiler(files["mpy"] & 0xFF, (files["mpy"] >> 8) & 3, files["mpy"] >> 10)
-    tree = build.firmware_tree(compiler, options.firmware_dir)
+    compiler = Compiler(files["mpy"] & 0xFF, (files["mpy"] >> 8) & 3, files["mpy"] >> 10)
+    tree = board_files(compiler, options.firmware_dir)
     shown = dict(found["config"])
     shown.pop("key", None)                    # shown masked; ours goes in, the digest checks it
     shown.pop("admin_key", None)              # likewise
@@ -76,9 +78,7 @@ def up_to_date(repl, options, key, profile, managed_files, operator_key):
     if "name" not in config or (running.get("name"), running.get("channel")) != \
             (config["name"], config["channel"]):
         return None
-    tree["nowmesh.json"] = config_bytes(config)
-    if profile:
-        tree[BOARD_FILE] = board_file_bytes(profile)
+    tree.update(node_files(config, profile))
     if tree_digest(tree) != files["digest"] or files["files"] != len(tree):
         return None
     hello = found["hello"]

@@ -7,7 +7,7 @@ packages first and main.py last, so an unplug at any moment leaves either the
 old or the new firmware (or, for the few milliseconds of the commit, a mix
 that main.py reports and the next deploy completes) - never no main.py.
 """
-from nowmesh.deploy.build import sha256
+from nowmesh.bundle.build import sha256
 from nowmesh.deploy.device import STAGED
 
 # Commit order: lower first. main.py last: it is what boots.

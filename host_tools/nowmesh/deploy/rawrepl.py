@@ -95,6 +95,27 @@ class RawRepl:
         except (serial.SerialException, OSError) as exc:
             raise DeviceGone("%s: the port went away (%s)" % (self.url, exc)) from None
 
+    # -- as a port under the console connection (nowmesh.console.client) ------
+    @property
+    def in_waiting(self):
+        if self._pending:
+            return len(self._pending)
+        try:
+            return self.port.in_waiting
+        except (serial.SerialException, OSError, TypeError) as exc:
+            raise DeviceGone("%s: the port went away while reading (%s)" % (self.url, exc)) from None
+
+    def read(self, n):
+        """Up to n bytes: read ahead ones first, else what the port has."""
+        if not self._pending:
+            self._pending += self._read_some()
+        got = bytes(self._pending[:n])
+        del self._pending[:n]
+        return got
+
+    def flush(self):
+        pass
+
     # -- REPL states ---------------------------------------------------------
     def enter(self, soft_reset=True, timeout=5.0):
         """Interrupt whatever runs (main.py), enter the raw REPL and, by

@@ -9,24 +9,23 @@ the board at any moment.
 import time
 
 from nowmesh import boards
-from nowmesh.boards import board_file_bytes
-from nowmesh.console.client import open_port
-from nowmesh.console.protocol import answer_problem, format_command, parse_line
-from nowmesh.deploy import build, device, fastpath
-from nowmesh.deploy.config import (DEFAULT_KEY_FILE, admin_fields, check_config, config_bytes,
-                                   default_name, load_or_create_key, load_or_create_operator_key,
-                                   mac_admin_id, node_config, operator_key_file_beside, parse_existing)
+from nowmesh.bundle import CONFIG, PACKAGES, SOURCE_FILES, Compiler, board_files, node_files
+from nowmesh.console.client import ConsoleClient, open_port
+from nowmesh.console.connection import Crash, Hello, Mismatch, NoAnswer, Output
+from nowmesh.deploy import device, fastpath
+from nowmesh.deploy.config import (DEFAULT_KEY_FILE, admin_fields, check_config, default_name,
+                                   load_or_create_key, load_or_create_operator_key, mac_admin_id,
+                                   node_config, operator_key_file_beside, parse_existing)
 from nowmesh.deploy.plan import make_plan
 from nowmesh.deploy.rawrepl import DeviceError, DeviceGone, RawRepl
 from nowmesh.errors import InputError, ToolError
 
-CONFIG = "nowmesh.json"
 BOARD_FILE = boards.BOARD_FILE
 
 
 class DeployOptions:
     def __init__(self, name=None, channel=None, board=None, key_file=DEFAULT_KEY_FILE,
-                 baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=build.FIRMWARE,
+                 baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=None,
                  operator_key_file=None):
         self.name = name
         self.channel = channel
@@ -37,7 +36,7 @@ class DeployOptions:
         self.baud = baud
         self.boot_timeout = boot_timeout
         self.repl_timeout = repl_timeout      # for the REPL prompt after Ctrl-C / soft reset
-        self.firmware_dir = firmware_dir
+        self.firmware_dir = firmware_dir      # None: the bundled firmware (nowmesh.bundle)
 
     def board_profile(self):
         return boards.load_board(self.board) if self.board else None
@@ -98,7 +97,7 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None, operator_ke
 
 def _managed_files(profile):
     """Top-level files a deploy writes (besides the package folders)."""
-    return list(build.SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
+    return list(SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
 
 
 def _restart_quietly(repl):
@@ -113,13 +112,11 @@ def _restart_quietly(repl):
 def _deploy(repl, options, key, profile, progress, operator_key):
     progress("connecting")
     repl.enter(timeout=options.repl_timeout)
-    found = device.probe(repl, _managed_files(profile), build.PACKAGES)
-    compiler = build.Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
-    local = build.firmware_tree(compiler, options.firmware_dir)
-    local[CONFIG] = _config_file(repl, found, options, key, operator_key)
-    if profile:
-        local[BOARD_FILE] = board_file_bytes(profile)
-    plan = make_plan(local, found.files, found.dirs, build.PACKAGES)
+    found = device.probe(repl, _managed_files(profile), PACKAGES)
+    compiler = Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
+    local = board_files(compiler, options.firmware_dir)
+    local.update(node_files(_config(repl, found, options, key, operator_key), profile))
+    plan = make_plan(local, found.files, found.dirs, PACKAGES)
     if plan.mkdirs:
         repl.exec(device.mkdir_program(plan.mkdirs))
     _stage(repl, plan, found.deflate, progress)
@@ -153,7 +150,7 @@ def _stage(repl, plan, allow_deflate, progress):
             exc.traceback) from None
 
 
-def _config_file(repl, found, options, key, operator_key):
+def _config(repl, found, options, key, operator_key):
     existing = parse_existing(found.config_text)
     mac = device.board_mac(repl)
     name = options.name
@@ -162,14 +159,15 @@ def _config_file(repl, found, options, key, operator_key):
     config = node_config(existing, key, name, options.channel, options.board,
                          admin_fields(operator_key, mac_admin_id(mac)))
     check_config(config)
-    return config_bytes(config)
+    return config
 
 
 def _confirm(repl, options):
     """Soft-reset into main.py; wait for its hello; check name and channel."""
     repl.run_main()
-    hello = _wait_for_hello(repl, options.boot_timeout)
-    status = _command(repl, "status", 10.0)
+    console = ConsoleClient(repl.url, port=repl)     # main.py's console, over the same bytes
+    hello = _wait_for_hello(console, options.boot_timeout)
+    status = _command(console, "status", 10.0)
     expected = config_expected(options)
     for field, want in expected.items():
         if want is not None and status.get(field) != want:
@@ -183,46 +181,35 @@ def config_expected(options):
     return {"name": options.name, "channel": options.channel}
 
 
-def _lines(repl, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        raw = repl.read_until(b"\n", max(0.0, deadline - time.monotonic()))
-        if raw is None:
-            return
-        yield parse_line(raw.decode("utf-8", "replace"))
-
-
-def _wait_for_hello(repl, timeout):
+def _wait_for_hello(console, timeout):
     last_text = ""
-    for line in _lines(repl, timeout):
-        if line.kind == "event" and line.data.get("ev") == "hello":
-            return line.data
-        if line.kind == "event" and line.data.get("ev") == "crash":
+    for event in console.events(timeout):
+        if isinstance(event, Hello):
+            return event.data
+        if isinstance(event, Crash):
             raise NodeDidNotStart("%s: the files are on the board but nowmesh crashed at start: %s"
-                                  % (repl.url, line.data.get("error")))
-        if line.kind == "mismatch":
+                                  % (console.url, event.error))
+        if isinstance(event, Mismatch):
             raise NodeDidNotStart("%s: the node speaks another console protocol version (%s): "
-                                  "update the tools" % (repl.url, line.text))
-        if line.kind == "text" and line.text.strip():
-            last_text = line.text.strip()
+                                  "update the tools" % (console.url, event.text))
+        if isinstance(event, Output) and event.text.strip():
+            last_text = event.text.strip()
             if last_text.startswith("nowmesh: cannot start"):
                 raise NodeDidNotStart("%s: the files are on the board but main.py reports: %s"
-                                      % (repl.url, last_text))
+                                      % (console.url, last_text))
     raise NodeDidNotStart("%s: no hello from nowmesh within %gs after the reset%s" % (
-        repl.url, timeout, " (last line: %s)" % last_text if last_text else ""))
+        console.url, timeout, " (last line: %s)" % last_text if last_text else ""))
 
 
-def _command(repl, name, timeout):
-    repl.write(format_command(1, name).encode())
-    for line in _lines(repl, timeout):
-        if line.kind == "reply" and line.data["re"] == 1:
-            problem = answer_problem(name, line)
-            if problem:
-                raise NodeDidNotStart("%s: %s: malformed answer (%s)" % (repl.url, name, problem))
-            if not line.data["ok"]:
-                raise NodeDidNotStart("%s: %s failed: %s" % (repl.url, name, line.data.get("error")))
-            return line.data.get("data") or {}
-    raise NodeDidNotStart("%s: nowmesh did not answer %r within %gs" % (repl.url, name, timeout))
+def _command(console, name, timeout):
+    reply = console.wait_for(console.request(name, timeout=timeout))
+    if isinstance(reply, NoAnswer):
+        raise NodeDidNotStart("%s: nowmesh did not answer %r within %gs" % (console.url, name, timeout))
+    if reply.malformed:
+        raise NodeDidNotStart("%s: %s: malformed answer (%s)" % (console.url, name, reply.malformed))
+    if not reply.ok:
+        raise NodeDidNotStart("%s: %s failed: %s" % (console.url, name, reply.error))
+    return reply.data or {}
 
 
 __all__ = ["DeployOptions", "deploy_board", "NodeDidNotStart", "DEFAULT_KEY_FILE"]

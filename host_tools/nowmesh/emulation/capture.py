@@ -7,8 +7,10 @@ ff:ff:ff:ff:ff:ff for broadcast) | length (u16) | frame bytes.
 """
 import struct
 
-import nowmesh.corepath  # noqa: F401
-from mesh import crypto, wire
+from nowmesh.bundle import core
+
+core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPython
+from mesh import crypto, wire  # noqa: E402
 
 from nowmesh.errors import InputError
 

@@ -16,6 +16,9 @@ import tempfile
 import time
 
 from nowmesh import boards
+from nowmesh.bundle import (CONFIG, OPERATOR_KEY_FILE, PACKAGES, Compiler, admin_fields, board_files,
+                            load_or_create_operator_key, node_files, write_key_file)
+from nowmesh.bundle.keys import EMULATION
 from nowmesh.emulation import registry as emulation_registry
 from nowmesh.emulation.medium.server import MediumServer
 from nowmesh.emulation.board.pty_board import EmulatedBoard
@@ -26,25 +29,13 @@ from nowmesh.radio.model import ENVIRONMENTS
 from nowmesh.radio.topology import make_topology
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-FIRMWARE = os.path.join(REPO, "firmware")
 EMULATION_PATH = [RADIO_DIR, HARDWARE_DIR]
-FIRMWARE_ITEMS = ("boot.py", "main.py", "mesh", "meshport")
 DEFAULT_KEY = TEST_KEY.hex()                 # the simulator's key; emulations are for testing
 # The emulation's network key, in the format of `nowmesh deploy`'s key file, so a
 # deploy to an emulated node keeps it in its mesh (nowmesh.deploy.config).
 KEY_FILE = "nowmesh-key.json"
-# The operator key of the emulated mesh (nowmesh.deploy.config: made on the
+# The operator key of the emulated mesh (nowmesh.bundle.keys: made on the
 # first start, kept with the state dir); each node holds its own admin key.
-OPERATOR_KEY_FILE = "nowmesh-operator-key.json"
-
-
-def write_key_file(path, key):
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"key": key, "note": "the network key of the emulated mesh in this folder"}, out)
-    os.replace(tmp, path)
 # A board gives MicroPython about 110 KB on a 32-bit ESP32. The host's
 # interpreter is 64-bit: pointers and object headers are twice as large, so
 # the same program needs roughly twice the heap (docs/emulated-node.md).
@@ -119,8 +110,7 @@ class Emulation:
     # -- lifecycle -------------------------------------------------------------
     def start(self):
         os.makedirs(self.state_dir, exist_ok=True)
-        write_key_file(os.path.join(self.state_dir, KEY_FILE), self.key)
-        from nowmesh.deploy.config import load_or_create_operator_key
+        write_key_file(os.path.join(self.state_dir, KEY_FILE), self.key, EMULATION)
         self.operator_key = load_or_create_operator_key(os.path.join(self.state_dir, OPERATOR_KEY_FILE))
         self.medium = MediumServer(self.topology, seed=self.seed, loss=self.loss, exponent=self.exponent)
         if self.capture_path:
@@ -222,23 +212,11 @@ class Emulation:
         os.replace(tmp, path)
 
     # -- flash contents --------------------------------------------------------
-    def _install_compiled(self, source_dir, target_dir):
-        compiled = self._compiled_cache()
-        for root, _dirs, files in os.walk(source_dir):
-            rel = os.path.relpath(root, FIRMWARE)
-            os.makedirs(os.path.join(os.path.dirname(target_dir), rel), exist_ok=True)
-            for name in files:
-                if name.endswith(".py"):
-                    mpy = os.path.join(rel, name[:-3] + ".mpy")
-                    shutil.copyfile(compiled[mpy], os.path.join(os.path.dirname(target_dir), mpy))
-
-    def _compiled_cache(self):
-        """Compile every firmware package file once per emulation: {rel.mpy: path}."""
-        if getattr(self, "_compiled", None) is None:
-            from nowmesh.firmware_build import compile_tree
-            self._compiled = compile_tree(FIRMWARE, os.path.join(self.state_dir, ".mpy-cache"),
-                                          packages=[i for i in FIRMWARE_ITEMS if not i.endswith(".py")])
-        return self._compiled
+    def _board_files(self):
+        """The bundle's firmware files, compiled once per emulation: {board path: bytes}."""
+        if getattr(self, "_firmware", None) is None:
+            self._firmware = board_files(Compiler.native())
+        return self._firmware
 
     def _prepare_flash(self, node):
         """Install the firmware (always fresh) and write a config if none exists.
@@ -249,29 +227,30 @@ class Emulation:
         if node.name in self.flash_images:
             return                              # its filesystem comes from its flash file
         os.makedirs(node.fs_dir, exist_ok=True)
-        for item in FIRMWARE_ITEMS:
-            source, target = os.path.join(FIRMWARE, item), os.path.join(node.fs_dir, item)
-            if os.path.isdir(source):
-                shutil.rmtree(target, ignore_errors=True)
-                self._install_compiled(source, target)
-            else:
-                shutil.copyfile(source, target)
-        with open(os.path.join(node.fs_dir, boards.BOARD_FILE), "wb") as out:
-            out.write(boards.board_file_bytes(self.board_profile))
-        config = os.path.join(node.fs_dir, "nowmesh.json")
-        if not os.path.exists(config):
+        for package in PACKAGES:
+            shutil.rmtree(os.path.join(node.fs_dir, package), ignore_errors=True)
+        files = dict(self._board_files())
+        files.update(node_files(self._settings(node), self.board_profile))
+        for path, data in files.items():
+            target = os.path.join(node.fs_dir, path)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as out:
+                out.write(data)
+
+    def _settings(self, node):
+        """The node's config to write, or None to keep the one it has (a
+        deploy or config-set wrote it); one from before operator keys gets
+        its admin key."""
+        path = os.path.join(node.fs_dir, CONFIG)
+        if not os.path.exists(path):
             settings = {"name": node.name, "key": self.key, "interval_s": self.interval_s,
-                        "sensors": DEFAULT_SENSORS,
-                        "channel": self.topology.channels[node.index]}
+                        "sensors": DEFAULT_SENSORS, "channel": self.topology.channels[node.index]}
         else:
-            # kept as the node left it; one from before operator keys gets its admin key
-            settings = _read_settings(config)
+            settings = _read_settings(path)
             if settings is None or "admin_key" in settings:
-                return
-        from nowmesh.deploy.config import admin_fields
+                return None
         settings.update(admin_fields(self.operator_key, node.mac.hex(":")))
-        with open(config, "w", encoding="utf-8") as out:
-            json.dump(settings, out)
+        return settings
 
 
 def _read_settings(path):

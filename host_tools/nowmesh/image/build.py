@@ -10,9 +10,9 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 
 from nowmesh import boards
+from nowmesh.bundle import Compiler, board_files, node_files
 from nowmesh.deploy import config as deploy_config
 from nowmesh.errors import InputError
 
@@ -59,49 +59,6 @@ def node_config(name, key, channel=1, interval_s=None, board=None, admin=None):
     return config
 
 
-_COMPILED = {}        # sources digest -> compiled files: one mpy-cross run per process and tree
-
-
-def firmware_files(board):
-    """{path on the board: bytes} common to every node: boot.py and main.py as
-    source, the packages compiled with mpy-cross, the board profile."""
-    from nowmesh.emulation.mesh import FIRMWARE, FIRMWARE_ITEMS
-    sources = _firmware_sources(FIRMWARE, FIRMWARE_ITEMS)
-    digest = hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest()
-    if digest not in _COMPILED:
-        _COMPILED[digest] = _compile(FIRMWARE, FIRMWARE_ITEMS)
-    files = {path: data for path, data in sources.items() if "/" not in path}   # boot.py, main.py
-    files.update(_COMPILED[digest])
-    files[boards.BOARD_FILE] = boards.board_file_bytes(board)
-    return files
-
-
-def _firmware_sources(firmware_dir, items):
-    """{relative path: bytes} of every .py the image is made from."""
-    sources = {}
-    for item in items:
-        top = os.path.join(firmware_dir, item)
-        walk = [(firmware_dir, [], [item])] if item.endswith(".py") else os.walk(top)
-        for root, _dirs, names in walk:
-            for name in names:
-                if name.endswith(".py"):
-                    path = os.path.join(root, name)
-                    with open(path, "rb") as f:
-                        sources[os.path.relpath(path, firmware_dir).replace(os.sep, "/")] = f.read()
-    return sources
-
-
-def _compile(firmware_dir, items):
-    from nowmesh.firmware_build import compile_tree
-    compiled = {}
-    with tempfile.TemporaryDirectory(prefix="nowmesh-image-") as tmp:
-        packages = [item for item in items if not item.endswith(".py")]
-        for rel, path in compile_tree(firmware_dir, tmp, packages).items():
-            with open(path, "rb") as f:
-                compiled[rel.replace(os.sep, "/")] = f.read()
-    return compiled
-
-
 def merge(fw, region, fs_bytes):
     """Firmware + filesystem -> one image written at fw.flash_offset."""
     image = bytearray(b"\xff" * (region.end - fw.flash_offset))
@@ -135,12 +92,12 @@ def build_images(firmware_path, board_name, names, out_dir, key_file, flash_size
     configs = {name: node_config(name, key, channel, interval_s, board["name"],
                                  deploy_config.admin_fields(operator_key, "image:" + name))
                for name in names}
-    common = firmware_files(board)
+    common = board_files(Compiler.native())
     os.makedirs(out_dir, exist_ok=True)
     nodes = {}
     for name in names:
         files = dict(common)
-        files["nowmesh.json"] = json.dumps(configs[name], sort_keys=True).encode()
+        files.update(node_files(configs[name], board))
         try:
             fs_bytes = fsimage.build(files, region.size)
         except fsimage.FsError as e:

@@ -3,37 +3,35 @@
 A background thread owns the port. It turns everything into records (see
 nowmesh.monitor.model) on `self.records` (a queue), sends the periodic polls
 (readings, neighbours, routes, status, and one remote node's status per round)
-and the user's commands, and matches replies by id while events keep flowing
-(ConsoleClient.command would skip events while waiting).
+and the user's commands over one console Connection (nowmesh.console.connection:
+ids, pages and deadlines), while events keep flowing.
 
 Faults it rides out: the port vanishing (unplug, an emulated node killed:
 reads fail) -> "disconnected", then it reopens the same path until it is back;
 a board reset -> a new hello; garbage bytes -> "output" lines, protocol lines
-that are not sound objects (parse_line's "garbage", a malformed answer) ->
+that are not sound objects (the connection's Garbage, a malformed answer) ->
 "garbage" records with the reason, and a line with no newline is cut at
 MAX_LINE so memory stays bounded. Should the reader itself fail (a bug, not
 input), the failure is reported as a "link" record ("error", with the
 exception) and the reader starts over on a freshly opened port: it never
 dies quietly while the dashboard looks alive.
 """
-import itertools
 import queue
 import threading
 import time
 
 import serial
 
-from nowmesh.console.client import PortError, open_port
-from nowmesh.console.protocol import PROTO, answer_problem, format_command, parse_line
+from nowmesh.console.client import ConsoleClient, PortError, open_port
+from nowmesh.console.connection import (MAX_LINE, PAGE_ROWS, REMOTE_TIMEOUT_S, Connection, Garbage,  # noqa: F401
+                                        Hello, Mismatch, NodeEvent, NoAnswer, Output, Reply)
 from nowmesh.monitor.model import RECORDS
 
-MAX_LINE = 4096
 POLLS = ("readings", "neighbours", "routes", "status")
 # List polls go a page at a time: a whole 20-node table in one reply does not
 # fit a node's heap (docs/console-protocol.md, paging). A full page asks for the next.
 PAGED = ("readings", "neighbours", "routes")
-PAGE_ROWS = 8
-REPLY_TIMEOUT_S = 12.0          # remote requests time out on the node after 10 s
+REPLY_TIMEOUT_S = REMOTE_TIMEOUT_S          # every request, local ones too
 SILENT_AFTER_S = 15.0           # connected, but no protocol line for this long
 
 
@@ -49,12 +47,11 @@ class MonitorLink:
         self.records = queue.Queue()
         self._open = opener
         self._requests = queue.Queue()
-        self._pending = {}          # id -> (record kind, cmd, node, sent_at)
-        self._ids = itertools.count(1)
+        self._connection = Connection()     # request kind ("poll" or "reply") in each Request's tag
         self._stop = threading.Event()
         self._thread = None
         self._port = None
-        self._buffer = b""
+        self._client = None
         self._next_poll = 0.0
         self._last_protocol = None
         self._silent = False
@@ -105,6 +102,8 @@ class MonitorLink:
             except (serial.SerialException, OSError) as exc:
                 # A port can vanish between any two calls, even right after opening.
                 self._lost("the port went away (%s)" % _reason(exc))
+            except PortError as exc:          # the driver's words: "<url>: the port went away (...)"
+                self._lost(str(exc).split(": ", 1)[-1])
             except Exception as exc:              # noqa: BLE001 -- reported, then a fresh start
                 self.reader_failures += 1
                 self._lost("the reader failed (%s: %s); restarted" % (type(exc).__name__, exc), "error")
@@ -120,8 +119,9 @@ class MonitorLink:
         return True
 
     def _connected(self):
-        self._buffer = b""
-        self._pending.clear()
+        self._connection.abandon("reconnected")
+        self._connection.discard()
+        self._client = ConsoleClient(self.url, port=self._port, connection=self._connection)
         self._next_poll = 0.0
         self._last_protocol = time.monotonic()
         self._silent = False
@@ -131,10 +131,9 @@ class MonitorLink:
     def _lost(self, why, state="disconnected"):
         self._close()
         self._link_state(state, why)
-        for kind, cmd, args, node, _sent in self._pending.values():
-            if kind == "reply":       # the user asked: say the answer will not come
-                self._fail(kind, cmd, args, node, "the link was lost")
-        self._pending.clear()
+        for reply in self._connection.abandon("the link was lost"):
+            if reply.request.tag == "reply":       # the user asked: say the answer will not come
+                self._answer(reply)
         self._stop.wait(self.retry_s)
 
     def _close(self):
@@ -147,71 +146,56 @@ class MonitorLink:
 
     def _serve_once(self):
         self._send_due()
-        chunk = self._port.read(self._port.in_waiting or 1)
-        if chunk:
-            self._feed(chunk)
-        self._expire(time.monotonic())
+        for event in self._client.read_some():
+            self._event(event)
 
     def _feed(self, chunk):
-        self._buffer += chunk
-        while b"\n" in self._buffer:
-            raw, self._buffer = self._buffer.split(b"\n", 1)
-            self._line(raw[:MAX_LINE].decode("utf-8", "replace"))
-        if len(self._buffer) > MAX_LINE:          # garbage with no line end
-            self._line(self._buffer[:MAX_LINE].decode("utf-8", "replace")[:200] + "...")
-            self._buffer = b""
+        """Bytes from the port -> records, as the reader handles them (the host
+        fuzz tests drive this without a port)."""
+        for event in self._connection.receive(chunk, time.monotonic()):
+            self._event(event)
 
-    def _line(self, text):
-        line = parse_line(text)
-        if line.kind == "event" and line.data["ev"] in RECORDS:
+    def _event(self, event):
+        if isinstance(event, NodeEvent) and event.name in RECORDS:
             # A node may not speak as the monitor ("link", "reply", ...): its
             # record would pass for one the monitor made.
-            line.kind, line.error = "garbage", "event name %r is the monitor's own" % line.data["ev"]
-        if line.kind in ("event", "reply"):
+            self._emit("garbage", text=event.text[:200], error="event name %r is the monitor's own" % event.name)
+            return
+        if isinstance(event, (NodeEvent, Reply)) and not isinstance(event, NoAnswer):
             self._last_protocol = time.monotonic()
             if self._silent:
                 self._silent = False
                 self._link_state("connected", "the node answers again")
-        if line.kind == "event":
-            if line.data.get("ev") == "hello":
-                self._greeted = True
-            self.records.put(dict(line.data, t=time.time()))
-        elif line.kind == "reply":
-            self._reply(line)
-        elif line.kind == "garbage":
-            self._emit("garbage", text=line.text[:200], error=line.error)
-        elif line.kind == "mismatch":
-            self._link_state("mismatch", "the node speaks console protocol %s; this nowmesh speaks %d"
-                             % (line.data.get("proto"), PROTO))
-        elif text.strip():
-            self._emit("output", text=line.text)
+        if isinstance(event, NodeEvent):
+            self._greeted = self._greeted or isinstance(event, Hello)
+            self.records.put(dict(event.data, t=time.time()))
+        elif isinstance(event, Reply):
+            self._answer(event)
+        elif isinstance(event, Garbage):
+            self._emit("garbage", text=event.text[:200], error=event.error)
+        elif isinstance(event, Mismatch):
+            self._link_state("mismatch", event.describe())
+        elif isinstance(event, Output) and event.text.strip():
+            self._emit("output", text=event.text)
 
-    def _reply(self, line):
-        data = line.data
-        pending = self._pending.pop(data.get("re"), None)
-        if pending is None:
-            return                  # not ours (another tool's id, or answered after we gave up)
-        kind, cmd, args, node, sent = pending
-        problem = answer_problem(cmd, line)
-        if problem:
-            self._emit("garbage", text=line.text[:200], error=problem)
-            data = {"ok": False, "error": "malformed answer (%s)" % problem}
-        rec = {"cmd": cmd, "node": node, "ok": data["ok"],
-               "rtt_ms": int((time.monotonic() - sent) * 1000)}
-        if args:
-            rec["args"] = args
-        if data["ok"]:
-            rec["data"] = data.get("data")
-            self._greeted = self._greeted or (cmd == "hello" and node is None)
-            self._next_page(kind, cmd, args, node, rec["data"])
+    def _answer(self, reply):
+        request = reply.request
+        if reply.malformed:
+            self._emit("garbage", text=reply.text[:200], error=reply.malformed)
+        rec = {"cmd": request.name, "node": request.node, "ok": reply.ok}
+        if request.args:
+            rec["args"] = request.args
+        if isinstance(reply, NoAnswer):
+            rec["error"] = ("no answer within %gs" % REPLY_TIMEOUT_S if reply.error == "no answer"
+                            else reply.error)
+        elif reply.ok:
+            rec["rtt_ms"] = int(reply.seconds * 1000)
+            rec["data"] = reply.data
+            self._greeted = self._greeted or (request.name == "hello" and request.node is None)
         else:
-            rec["error"] = data.get("error") or "failed"
-        self._emit(kind, **rec)
-
-    def _next_page(self, kind, cmd, args, node, data):
-        limit = (args or {}).get("limit")
-        if kind == "poll" and cmd in PAGED and limit and isinstance(data, list) and len(data) == limit:
-            self._send(kind, cmd, {"offset": args["offset"] + limit, "limit": limit}, node)
+            rec["rtt_ms"] = int(reply.seconds * 1000)
+            rec["error"] = reply.error or "failed"
+        self._emit(request.tag, **rec)
 
     def _send_due(self):
         now = time.monotonic()
@@ -227,7 +211,7 @@ class MonitorLink:
             # poll until answered: a board still booting when we connected may
             # have dropped the question (a real one loses what arrives during reset).
             for cmd in POLLS if self._greeted else ("hello",) + POLLS:
-                self._send("poll", cmd, {"offset": 0, "limit": PAGE_ROWS} if cmd in PAGED else None, None)
+                self._send("poll", cmd, None, None)
             if self.remote_status and self._known_remote:
                 self._remote_turn = (self._remote_turn + 1) % len(self._known_remote)
                 self._send("poll", "status", None, self._known_remote[self._remote_turn])
@@ -237,21 +221,8 @@ class MonitorLink:
                              % self.silent_after_s)
 
     def _send(self, kind, cmd, args, node):
-        cmd_id = next(self._ids)
-        self._pending[cmd_id] = (kind, cmd, args, node, time.monotonic())
-        self._port.write(format_command(cmd_id, cmd, args, node).encode())
-
-    def _expire(self, now):
-        for cmd_id, (kind, cmd, args, node, sent) in list(self._pending.items()):
-            if now - sent > REPLY_TIMEOUT_S:
-                del self._pending[cmd_id]
-                self._fail(kind, cmd, args, node, "no answer within %gs" % REPLY_TIMEOUT_S)
-
-    def _fail(self, kind, cmd, args, node, error):
-        rec = {"cmd": cmd, "node": node, "ok": False, "error": error}
-        if args:
-            rec["args"] = args
-        self._emit(kind, **rec)
+        self._client.request(cmd, args, node, REPLY_TIMEOUT_S, PAGE_ROWS if kind == "poll" and cmd in PAGED
+                             else None, tag=kind)
 
     def _link_state(self, state, detail):
         # One record per change: a port that stays away is not a record every retry.

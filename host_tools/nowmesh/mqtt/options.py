@@ -52,7 +52,8 @@ def _hide_password(text):
 def check_setting(field, value):
     """Validate one config value with the firmware's own rules (meshport.settings
     and the core's NodeConfig), as the node will; ValueError says why."""
-    import nowmesh.corepath  # noqa: F401 -- the firmware's modules on sys.path
+    from nowmesh.bundle import core
+    core.load()         # the firmware's modules, explicitly
     from mesh.config import ConfigError
     from meshport import settings
     mac = b"\x02\x00\x00\x00\x00\x01"

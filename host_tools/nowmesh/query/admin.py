@@ -12,10 +12,7 @@ that node, during that boot, once. docs/protocol.md, "Operator key".
 """
 import json
 
-import nowmesh.corepath  # noqa: F401  (firmware/ on sys.path)
-from mesh.admin import node_admin_key, sign
-from mesh.wire import parse_id
-
+from nowmesh.bundle import core
 from nowmesh.errors import ToolError
 from nowmesh.query.session import FirmwareError
 
@@ -30,6 +27,9 @@ def authorised(session, target, command, args, operator_key):
 def signed_args(status, target, where, command, args, operator_key):
     """The token step alone, from the target's `status` answer (the MQTT bridge
     asks for it without blocking); `where` names the target in errors."""
+    core.load()         # the token is the firmware's own (mesh/admin.py), run here
+    from mesh.admin import node_admin_key, sign
+    from mesh.wire import parse_id
     boot, seq, admin_id = status.get("boot"), status.get("admin_seq"), status.get("admin_id")
     if not isinstance(boot, int) or not isinstance(seq, int):
         raise FirmwareError("%s runs a nowmesh firmware without operator authorisation: update it "

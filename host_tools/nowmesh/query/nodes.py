@@ -8,12 +8,9 @@ the node learns a farther node's name when it answers a remote command, so
 `known_nodes` asks each unnamed node for its `hello` once (several at a
 time) and from then on the node itself names it.
 """
+from nowmesh.console.connection import PAGE_ROWS
 from nowmesh.errors import InputError
 from nowmesh.query.session import is_node_id
-
-# Rows per `nodes` page: a reply must fit in a node's heap, which on a busy
-# 20-node mesh has room for a kilobyte or two at once, not the whole table.
-PAGE_ROWS = 8
 
 
 def entries_from_rows(fields, rows, local_id):
@@ -41,12 +38,7 @@ def fetch_rows(session, node=None):
 def fetch_list(session, command, node=None, page=PAGE_ROWS):
     """A list command (readings, routes) page by page: a page shorter than
     asked for is the last."""
-    items = []
-    while True:
-        got = session.command(command, {"offset": len(items), "limit": page}, node=node)
-        items += got
-        if len(got) < page:
-            return items
+    return session.command(command, node=node, page=page)
 
 
 def sort_key(entry):

@@ -8,32 +8,26 @@ remote node of the mesh; `run_many` keeps several in flight at once (the
 answers of remote nodes take a mesh round trip each, so a whole-mesh query
 is as slow as its slowest answer, not the sum of them).
 """
-import itertools
-import random
 import time
 
 from nowmesh.console import ConsoleClient, ConsoleError
-from nowmesh.console.protocol import PROTO, answer_problem, format_command
+from nowmesh.console.connection import LOCAL_TIMEOUT_S, Crash, Garbage, Hello, Mismatch, Output, Reply
+from nowmesh.console.protocol import PROTO
 from nowmesh.errors import ToolError
 
 # A node keeps at most 16 mesh requests in flight (relay_queue_max) and
 # refuses more; the host stays well below, leaving room for other tools.
 IN_FLIGHT = 4
-LOCAL_TIMEOUT_S = 3.0
 # Remote requests leave the node as unicast bursts towards the same next hop;
 # sent back to back they collide or overrun a relay's receive buffer, and each
 # loss costs a 2 s end-to-end retry. A small gap between them is cheaper.
 REMOTE_GAP_S = 0.03
-# The node answers a remote command within 10 s (an error "timeout" at worst).
-REMOTE_TIMEOUT_S = 12.0
-MESH_COMMANDS = ("ping", "send")     # answered by another node, though asked locally
 HELLO_TRIES = 2           # an emulated node may miss the first line after its port opens
 # Asked once more when the mesh lost the request or its answer: these change
 # nothing, or (config_set) set the same value again. Not ping: the node
 # already tries three times, and its "timeout" is the answer a user wants.
 RETRYABLE = ("hello", "status", "neighbours", "routes", "nodes", "readings", "config_get", "config_set")
 _LOST = ("no answer", "timeout", "restarted")
-_REPL_SIGNS = (">>>", "MicroPython v", "raw REPL", "Type \"help()\"")
 
 
 class FirmwareError(ToolError):
@@ -70,11 +64,9 @@ class MeshSession:
         self.texts = []           # ordinary output lines seen, for diagnostics
         self.names = {}           # node id -> name, as learnt during the session
         self.restarts = []        # why the node restarted during the session ("crash" events)
+        self.repl_seen = False    # a line only a MicroPython REPL prints
         self.garbage = []         # protocol lines and answers that were not sound (reasons, last 20)
         self.garbage_total = 0
-        # Ids unlike any earlier session's: a reply to a command an earlier
-        # session left unanswered may still arrive on the port.
-        self._ids = itertools.count(random.randrange(1, 1 << 30))
         self._last_remote = 0.0
 
     def __enter__(self):
@@ -127,7 +119,7 @@ class MeshSession:
 
     def _why_no_hello(self, error, where):
         if error == "no answer":
-            if any(sign in text for text in self.texts for sign in _REPL_SIGNS):
+            if self.repl_seen:
                 return ("%s runs MicroPython but not nowmesh (its REPL answered): "
                         "put nowmesh on it with `nowmesh deploy %s`" % (where, self.url))
             seen = " (it printed: %r)" % self.texts[-1][:60] if self.texts else ""
@@ -139,10 +131,11 @@ class MeshSession:
         return "%s: hello failed: %s" % (where, error)
 
     # -- commands ------------------------------------------------------------------
-    def command(self, name, args=None, node=None, timeout=None):
-        """Run one command (on `node` through the mesh if given) -> its data;
+    def command(self, name, args=None, node=None, timeout=None, page=None):
+        """Run one command (on `node` through the mesh if given) -> its data
+        (every row, `page` rows at a time, of a paged list command);
         ConsoleError (a ToolError) with the node's message on failure."""
-        outcome = self.run_many([(name, args, node)], timeout)[0]
+        outcome = self.run_many([(name, args, node, page)], timeout)[0]
         where = self.names.get(node, node) or self.local_name or self.url
         if not outcome.ok and outcome.error.startswith("unknown command"):
             raise FirmwareError("%s runs a nowmesh firmware without the '%s' command%s: update it "
@@ -154,16 +147,16 @@ class MeshSession:
         return " (firmware %s)" % fw if fw else ""
 
     def run_many(self, requests, timeout=None, retry=True):
-        """[(name, args, node)] -> [Outcome], several in flight at once.
+        """[(name, args, node) or (name, args, node, page)] -> [Outcome], several in flight.
 
         Each request gets `timeout` seconds from when it is sent (default:
         3 s on the node itself, 12 s through the mesh); a RETRYABLE one the
-        mesh lost is sent once more unless retry is False."""
+        mesh lost is sent once more unless retry is False. A request with a
+        page size gets every page (Outcome.data: all rows)."""
         pending = list(range(len(requests)))
-        waiting = {}               # command id -> (index, deadline, sent)
+        waiting = {}               # Request (its first page) -> index
         results = [None] * len(requests)
         retried = set() if retry else set(range(len(requests)))
-        port = self.client.port
         while True:
             for index in self._lost(requests, results, retried):
                 results[index] = None
@@ -173,33 +166,23 @@ class MeshSession:
                 return results
             while pending and len(waiting) < IN_FLIGHT:
                 index = pending.pop(0)
-                name, args, node = requests[index]
-                through_mesh = node is not None or name in MESH_COMMANDS
-                limit = timeout or (REMOTE_TIMEOUT_S if through_mesh else LOCAL_TIMEOUT_S)
-                cmd_id = next(self._ids)
+                name, args, node, page = (tuple(requests[index]) + (None,))[:4]
                 if node is not None:
                     time.sleep(max(0.0, self._last_remote + REMOTE_GAP_S - time.monotonic()))
                     self._last_remote = time.monotonic()
-                sent = time.monotonic()
-                waiting[cmd_id] = (index, sent + limit, sent)
-                port.write(format_command(cmd_id, name, args, node).encode())
-            port.flush()
-            self._collect(requests, waiting, results)
-            now = time.monotonic()
-            for cmd_id in [c for c, w in waiting.items() if w[1] <= now]:
-                results[waiting.pop(cmd_id)[0]] = Outcome(False, error="no answer")
+                waiting[self.client.request(name, args, node, timeout, page)] = index
+            self._collect(waiting, results)
 
     def _restarted(self, event, waiting, results):
         """A crash report, or the hello a node prints as it starts: whatever
         it was asked before is gone. Failed as "restarted" (asked again if
         retryable) once it is back, not after the full timeout."""
-        if event["ev"] == "crash":
-            self.restarts.append(event.get("error") or "crash")
+        if isinstance(event, Crash):
+            self.restarts.append(event.error)
             return
         if not self.restarts:
             self.restarts.append("reset")
-        for cmd_id in list(waiting):
-            results[waiting.pop(cmd_id)[0]] = Outcome(False, error="restarted")
+        self._file(self.client.connection.abandon("restarted"), waiting, results)
 
     def restart_note(self):
         """One line for stderr if the node restarted during the session, else None."""
@@ -219,15 +202,6 @@ class MeshSession:
         return ("warning: %d protocol line(s) from %s were not sound and were ignored (last: %s)"
                 % (self.garbage_total, self.local_name or self.url, self.garbage[-1]))
 
-    def _outcome(self, name, line, seconds):
-        """A reply -> its Outcome; a malformed answer (the node's, or a remote
-        node's passed through) fails with the reason, never reaches a caller."""
-        problem = answer_problem(name, line)
-        if problem:
-            self._garbage(problem)
-            return Outcome(False, error="malformed answer (%s)" % problem, seconds=seconds)
-        return Outcome(line.data["ok"], line.data.get("data"), line.data.get("error") or "command failed", seconds)
-
     @staticmethod
     def _lost(requests, results, retried):
         """Indexes of retryable requests the mesh lost, each once. Never a
@@ -236,23 +210,32 @@ class MeshSession:
                 and i not in retried and requests[i][0] in RETRYABLE
                 and "auth" not in (requests[i][1] or {})]
 
-    def _collect(self, requests, waiting, results):
-        """Read lines for a short while, filing replies to waiting commands."""
-        for line in self.client.lines(0.05):
-            if line.kind == "mismatch":
-                proto = line.data.get("proto")
-                for cmd_id in list(waiting):
-                    results[waiting.pop(cmd_id)[0]] = Outcome(
-                        False, error="protocol %s: the node speaks console protocol %s, this nowmesh %d"
-                                     % (proto, proto, PROTO), data={"proto": proto})
-            elif line.kind == "event" and line.data.get("ev") in ("crash", "hello"):
-                self._restarted(line.data, waiting, results)
-            elif line.kind == "text" and line.text.strip():
-                self.texts = (self.texts + [line.text])[-20:]
-            elif line.kind == "garbage":
-                self._garbage(line.error)
-            elif line.kind == "reply" and line.data["re"] in waiting:
-                index, _deadline, sent = waiting.pop(line.data["re"])
-                results[index] = self._outcome(requests[index][0], line, time.monotonic() - sent)
+    def _collect(self, waiting, results):
+        """Read events for a short while, filing replies to waiting commands."""
+        for event in self.client.events(0.05):
+            if isinstance(event, Mismatch):
+                failed = self.client.connection.abandon(
+                    "protocol %s: %s" % (event.proto, event.describe().replace("; ", ", ")))
+                for reply in failed:
+                    reply.data = {"proto": event.proto}
+                self._file(failed, waiting, results)
+            elif isinstance(event, (Crash, Hello)):
+                self._restarted(event, waiting, results)
+            elif isinstance(event, Output) and event.text.strip():
+                self.texts = (self.texts + [event.text])[-20:]
+                self.repl_seen = self.repl_seen or event.from_repl
+            elif isinstance(event, Garbage):
+                self._garbage(event.error)
+            elif isinstance(event, Reply):
+                if event.malformed:       # the node's, or a remote node's passed through
+                    self._garbage(event.malformed)
+                self._file([event], waiting, results)
             if not waiting:
                 return
+
+    @staticmethod
+    def _file(replies, waiting, results):
+        for reply in replies:
+            if reply.request.origin in waiting and not reply.more:
+                index = waiting.pop(reply.request.origin)
+                results[index] = Outcome(reply.ok, reply.rows, reply.error, reply.seconds)

@@ -34,25 +34,12 @@ PAGE = 12                  # neighbours per reply (a node builds it in its small
 def gather(session, nodes):
     """nodes: known_nodes(session) -> {id: neighbour entries, or None if no answer}.
 
-    Every node is asked at once for its first page, then those with a full
-    page for the next, and so on."""
-    tables = {e["id"]: [] for e in nodes}
-    asking = [e["id"] for e in nodes]
-    offset = 0
-    while asking:
-        requests = [("neighbours", {"offset": offset, "limit": PAGE},
-                     None if node_id == session.local_id else node_id) for node_id in asking]
-        outcomes = session.run_many(requests)
-        more = []
-        for node_id, outcome in zip(asking, outcomes):
-            if not outcome.ok:
-                tables[node_id] = None
-                continue
-            tables[node_id] += outcome.data
-            if len(outcome.data) == PAGE:
-                more.append(node_id)
-        asking, offset = more, offset + PAGE
-    return tables
+    Every node is asked at once for its first page; a full page asks for
+    the next (nowmesh.console.connection pages)."""
+    requests = [("neighbours", None, None if e["id"] == session.local_id else e["id"], PAGE)
+                for e in nodes]
+    outcomes = session.run_many(requests)
+    return {e["id"]: outcome.data if outcome.ok else None for e, outcome in zip(nodes, outcomes)}
 
 
 def merge_links(tables, names, max_cost=DEFAULT_MAX_COST):

@@ -4,8 +4,10 @@ The file is the JSON a board's config would hold, minus what the simulator
 assigns per node (`id`, `name`, `key`, `channel`). It is validated by the
 core's own NodeConfig, so an error names the same field a board would.
 """
-import nowmesh.corepath  # noqa: F401
-from mesh.config import ConfigError, NodeConfig
+from nowmesh.bundle import core
+
+core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPython
+from mesh.config import ConfigError, NodeConfig  # noqa: E402
 
 from nowmesh.errors import InputError
 from nowmesh.radio.topology import load_json_file

@@ -1,6 +1,7 @@
 """Building simulations from names and files, for the CLI, tests and benchmarks."""
 import os
 
+from nowmesh.bundle.tree import examples_dir
 from nowmesh.sim import report
 from nowmesh.sim.engine import SimParams, Simulation
 from nowmesh.sim.node_config import load_node_config
@@ -38,8 +39,7 @@ DEMO_EVENTS = [
 
 def demo(json_output=False):
     """A 12-node farm: what every node ends up knowing, a power cut, and a comparison."""
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    topo = load_topology_file(os.path.join(repo, "examples", "farm.json"))
+    topo = load_topology_file(os.path.join(examples_dir(), "farm.json"))
     scenario = parse_scenario({"events": DEMO_EVENTS}, topo, 7, "demo")
     common = dict(seed=7, duration_s=100.0, reading_interval_s=10.0, requests=10)
     sim = Simulation(topo, SimParams(protocol="nowmesh", **common), scenario)

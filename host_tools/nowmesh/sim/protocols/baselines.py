@@ -17,9 +17,11 @@ import random
 import struct
 from collections import OrderedDict
 
-import nowmesh.corepath  # noqa: F401
-from mesh import crypto, wire
-from mesh.replay import ReplayTable
+from nowmesh.bundle import core
+
+core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPython
+from mesh import crypto, wire  # noqa: E402
+from mesh.replay import ReplayTable  # noqa: E402
 
 BROADCAST = b"\xff" * 6
 # The frame type of both baselines: outside the mesh core's types (1-15), so

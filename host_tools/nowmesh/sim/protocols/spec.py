@@ -1,6 +1,8 @@
 """How the simulator builds and inspects the nodes of each protocol."""
-import nowmesh.corepath  # noqa: F401
-from mesh import crypto, frames, wire
+from nowmesh.bundle import core
+
+core.load()     # explicit: this runs the firmware's mesh core (`mesh`) on CPython
+from mesh import crypto, frames, wire  # noqa: E402
 
 _TYPE_MASK = 0x7F
 

