@@ -1,4 +1,5 @@
-"""`nowmesh bridge` on a live emulated mesh (20 nodes; 6 with --quick) with a real broker (amqtt).
+"""`nowmesh bridge` on a live emulated mesh (20 nodes; 6 with --quick) with a real broker
+(amqtt, and mosquitto too where it is on PATH, side by side).
 
 Measured: from the moment a reading appears on the bridge's board (n1's
 console, tapped from its power-on) to the moment a paho-mqtt subscriber (a
@@ -67,11 +68,17 @@ class _FileRecorder:
 
 
 def run(quick=False):
+    """The same run on each broker here: amqtt, and mosquitto where it is on PATH."""
+    from nowmesh.mqtt.testbroker import KINDS, available
+    return {kind: run_on(kind, quick) for kind in KINDS if available(kind)}
+
+
+def run_on(kind, quick):
     nodes = 6 if quick else 20
     steady_s = 20.0 if quick else 60.0
     arrivals = BoardReadings()
     exe = os.path.join(os.path.dirname(sys.executable), "nowmesh")
-    with LocalBroker("amqtt") as broker, Emulation("random", nodes=nodes, interval_s=10,
+    with LocalBroker(kind) as broker, Emulation("random", nodes=nodes, interval_s=10,
                                                    taps={"n1": arrivals}) as emu:
         cable = Cable(broker.port)
         recorder = _FileRecorder(broker.port, os.path.join(emu.state_dir, "on-broker.jsonl"))
@@ -118,7 +125,8 @@ def run(quick=False):
     }
     if not on_broker:
         result["bridge_log_tail"] = tail
-    print("  %(nodes)d nodes: %(readings_at_board_steady)d readings in %(steady_s)gs; board->broker "
+    result["broker"] = kind
+    print("  %(broker)s, %(nodes)d nodes: %(readings_at_board_steady)d readings in %(steady_s)gs; board->broker "
           "p50 %(p50)s s, p95 %(p95)s s; %(readings_during_outage)d readings during a 10 s outage, "
           "%(readings_lost)d lost; bridge CPU %(bridge_cpu_percent_of_one_core)s%% of one core"
           % dict(result, **result["latency_board_to_broker_s"]))
