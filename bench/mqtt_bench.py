@@ -1,7 +1,9 @@
-"""`nowmesh bridge` on a live emulated mesh (20 nodes; 6 with --quick) with a real broker (amqtt).
+"""`nowmesh bridge` on a live emulated mesh (20 nodes; 6 with --quick) with a real broker
+(amqtt, and mosquitto too where it is on PATH, side by side).
 
 Measured: from the moment a reading appears on the bridge's board (n1's
-console, tapped from its power-on) to the moment a paho-mqtt subscriber on
+console, tapped from its power-on) to the moment a paho-mqtt subscriber (a
+process of its own, so this process's emulation threads cannot delay it) on
 the broker has it (p50/p95/max); readings lost across a 10 s broker outage
 (the broker restarted and the bridge's network path cut for 10 s, counted by
 (node, seq): every reading n1 printed must reach the broker); the bridge
@@ -14,28 +16,10 @@ import sys
 import time
 
 from live import _pick  # noqa: E402 -- bench/ is on sys.path (run.py)
-from nowmesh.console.protocol import parse_line
 from nowmesh.emulation.mesh import Emulation
-from nowmesh.mqtt.testbroker import Cable, LocalBroker, Recorder
+from nowmesh.mqtt.testbroker import BoardReadings, Cable, LocalBroker
 
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class _Arrivals:
-    """A tap on n1's output: when each (origin, seq) reading appeared there."""
-
-    def __init__(self):
-        self.seen = {}
-        self._buf = bytearray()
-
-    def __call__(self, data):
-        self._buf += data
-        while b"\n" in self._buf:
-            end = self._buf.index(b"\n")
-            line, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
-            parsed = parse_line(line.decode("utf-8", "replace").rstrip("\r"))
-            if parsed.kind == "event" and parsed.data.get("ev") == "reading":
-                self.seen.setdefault((parsed.data.get("id"), parsed.data.get("seq")), time.monotonic())
 
 
 def _cpu_s(pid):
@@ -44,25 +28,60 @@ def _cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def _on_broker(recorder):
-    got = {}
-    for t, topic, payload, _retained in list(recorder.messages):
-        if topic == "nowmesh/bridge/state":       # matches nowmesh/+/state too
-            continue
-        state = json.loads(payload)
-        got.setdefault((state["id"], state["seq"]), t)
-    return got
+class _FileRecorder:
+    """The broker's subscriber in a process of its own (testbroker.record_to_file):
+    the emulation's medium and taps in this process cannot delay its clock."""
+
+    def __init__(self, port, path):
+        self.path = path
+        self.proc = subprocess.Popen([sys.executable, "-m", "nowmesh.mqtt.testbroker", str(port), path,
+                                      "nowmesh/+/state"], stdin=subprocess.DEVNULL)
+        self.wait_subscribed(0)
+
+    def _lines(self):
+        try:
+            with open(self.path) as f:
+                return [json.loads(line) for line in f if line.endswith("\n")]
+        except FileNotFoundError:
+            return []
+
+    def subscriptions(self):
+        return len([line for line in self._lines() if line[0] == "subscribed"])
+
+    def wait_subscribed(self, before, timeout=15):
+        deadline = time.monotonic() + timeout
+        while self.subscriptions() <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def on_broker(self):
+        got = {}
+        for line in self._lines():
+            if line[0] == "subscribed" or line[1] == "nowmesh/bridge/state":   # matches +/state too
+                continue
+            state = json.loads(line[2])
+            got.setdefault((state["id"], state["seq"]), line[0])
+        return got
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 def run(quick=False):
+    """The same run on each broker here: amqtt, and mosquitto where it is on PATH."""
+    from nowmesh.mqtt.testbroker import KINDS, available
+    return {kind: run_on(kind, quick) for kind in KINDS if available(kind)}
+
+
+def run_on(kind, quick):
     nodes = 6 if quick else 20
     steady_s = 20.0 if quick else 60.0
-    arrivals = _Arrivals()
+    arrivals = BoardReadings()
     exe = os.path.join(os.path.dirname(sys.executable), "nowmesh")
-    with LocalBroker("amqtt") as broker, Emulation("random", nodes=nodes, interval_s=10,
+    with LocalBroker(kind) as broker, Emulation("random", nodes=nodes, interval_s=10,
                                                    taps={"n1": arrivals}) as emu:
         cable = Cable(broker.port)
-        recorder = Recorder(broker.port, topics=("nowmesh/+/state",))
+        recorder = _FileRecorder(broker.port, os.path.join(emu.state_dir, "on-broker.jsonl"))
         queue = os.path.join(emu.state_dir, "bridge.sqlite")
         bridge_log = open(os.path.join(emu.state_dir, "bridge.log"), "wb")
         bridge = subprocess.Popen([exe, "bridge", emu.node("n1").port, "--mqtt", cable.url, "--queue", queue,
@@ -74,15 +93,15 @@ def run(quick=False):
             steady_end = time.monotonic()
             cpu = _cpu_s(bridge.pid) - cpu0
             cable.unplug()
-            subscribed = recorder.subscriptions
+            subscribed = recorder.subscriptions()
             broker.stop()
             time.sleep(10.0)
             broker.start()
-            recorder.resubscribed(subscribed)
+            recorder.wait_subscribed(subscribed)
             outage_end = time.monotonic()
             cable.plug()
             time.sleep(25)                    # the queue drains; readings after the outage arrive too
-            on_broker = _on_broker(recorder)
+            on_broker = recorder.on_broker()
             counted = {k: t for k, t in arrivals.seen.items() if started <= t <= outage_end}
         finally:
             bridge.terminate()
@@ -106,7 +125,8 @@ def run(quick=False):
     }
     if not on_broker:
         result["bridge_log_tail"] = tail
-    print("  %(nodes)d nodes: %(readings_at_board_steady)d readings in %(steady_s)gs; board->broker "
+    result["broker"] = kind
+    print("  %(broker)s, %(nodes)d nodes: %(readings_at_board_steady)d readings in %(steady_s)gs; board->broker "
           "p50 %(p50)s s, p95 %(p95)s s; %(readings_during_outage)d readings during a 10 s outage, "
           "%(readings_lost)d lost; bridge CPU %(bridge_cpu_percent_of_one_core)s%% of one core"
           % dict(result, **result["latency_board_to_broker_s"]))

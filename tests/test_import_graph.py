@@ -5,6 +5,7 @@ imports another only when called still depends on it.
 - the core (firmware/mesh) imports nothing from the host side;
 - the radio library (nowmesh.radio) imports nothing from the simulator or the emulation;
 - the emulation imports the radio library, never the simulator;
+- the image and bundle tools never import the emulation (it builds on them);
 - outside nowmesh/emulation, only the emulation's public modules are imported;
 - no module imports itself through others (no circle).
 """
@@ -101,6 +102,11 @@ def test_the_radio_library_imports_neither_simulator_nor_emulation():
 
 def test_the_emulation_depends_on_the_radio_not_on_the_simulator():
     assert _violations(HOST_GRAPH, "nowmesh.emulation", ["nowmesh.sim"]) == []
+
+
+def test_image_and_bundle_do_not_import_the_emulation():
+    assert _violations(HOST_GRAPH, "nowmesh.image", ["nowmesh.emulation"]) == []
+    assert _violations(HOST_GRAPH, "nowmesh.bundle", ["nowmesh.emulation"]) == []
 
 
 def test_only_the_emulation_imports_its_internals():

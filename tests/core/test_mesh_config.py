@@ -98,5 +98,40 @@ def test_errors_say_what_is_wrong():
             assert text in e.message and e.message in str(e), (d, str(e))
 
 
+def test_every_error_reads_field_colon_reason():
+    # what a user sees for a bad config file, word for word
+    cases = [
+        (_with(id=None), "id: is required"),
+        (_with(id=b"\x01\x02"), "id: must be 6 bytes or 'aa:bb:cc:dd:ee:ff'"),
+        (_with(id="ff:ff:ff:ff:ff:ff"), "id: broadcast address is not a node id"),
+        (_with(key="0011"), "key: hex key must be 32 or 64 hex digits"),
+        (_with(key=bytes(24)), "key: must be 16 or 32 bytes (or 32/64 hex digits)"),
+        (_with(key="zz" * 16), "key: must be hex"),
+        (_with(name="x" * 17), "name: must be 1-16 characters"),
+        (_with(name="caf\u00e9"), "name: must be printable ascii"),
+        (_with(encrypt=1), "encrypt: must be true or false"),
+        (_with(channel=15), "channel: must be an integer 1..14"),
+        (_with(chanel=3), "chanel: unknown field"),
+    ]
+    for d, text in cases:
+        try:
+            NodeConfig.from_dict(d)
+            assert False, d
+        except ConfigError as e:
+            assert str(e) == text, (str(e), text)
+    try:
+        NodeConfig.from_dict({1: 2})
+        assert False
+    except ConfigError as e:
+        assert str(e) == "1: unknown field" and e.field == "1"
+
+
+def test_names_at_their_limits():
+    for name in ("x" * 16, " ", "~", "a b~"):
+        assert NodeConfig.from_dict(_with(name=name)).name == name
+    for name in ("\x1f", "\x7f"):
+        assert _field_of(_with(name=name)) == "name"
+
+
 def test_not_a_dict():
     assert _field_of([1, 2]) == "config"

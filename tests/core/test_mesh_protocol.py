@@ -57,6 +57,20 @@ def test_relay_selection_covers_two_hop_neighbours():
     assert select_relays(a, [(b, (x,), 8), (c, (x,), 8)], 1, prefer=[c]) == [c]
 
 
+def test_relay_selection_is_greedy_on_coverage_then_cost():
+    me = node_id(1)
+    b, c, d, e = [node_id(i) for i in (2, 3, 4, 5)]
+    x, y, z = node_id(8), node_id(9), node_id(10)
+    # b covers all three two-hop nodes, each of c, d, e one: b alone, though dearer
+    nbrs = [(b, (x, y, z), 20), (c, (x,), 8), (d, (y,), 8), (e, (z,), 8)]
+    assert select_relays(me, nbrs, 1) == [b]
+    assert select_relays(me, nbrs, 1, prefer=[b, c]) == [b]       # preference keeps coverage first
+    # equal coverage: the cheaper link
+    assert select_relays(me, [(b, (x, y), 20), (c, (x, y), 9), (d, (x, y), 30)], 1) == [c]
+    # coverage 2 with three providers of x: exactly two, the cheapest
+    assert select_relays(me, [(b, (x,), 20), (c, (x,), 9), (d, (x,), 10)], 2) == [c, d]
+
+
 def test_routes_feasibility_condition():
     d, n1, n2 = node_id(9), node_id(1), node_id(2)
     nbrs = NeighbourTable(8, 10000, lambda e: None)

@@ -73,3 +73,31 @@ def test_rejected_accept_changes_nothing():
     t.accept(A, 2, 50)
     t.accept(A, 3, 10)
     assert t.snapshot() == before
+
+
+def test_accepting_an_older_counter_keeps_the_newer_ones_marked():
+    t = ReplayTable(window=64)
+    for ctr in (10, 9, 12, 11):                  # out of order, within one bitmap byte
+        assert t.accept(A, 1, ctr)
+    for ctr in (9, 10, 11, 12):
+        assert not t.check(A, 1, ctr), ctr       # every one of them is still a replay
+
+
+def test_unicast_stream_counters_above_bit_31_have_a_working_window():
+    t = ReplayTable(window=64)
+    base = 0x80000000
+    assert t.accept(A, 1, base + 5)
+    assert t.accept(A, 1, base + 3)              # late, but inside the window
+    assert not t.check(A, 1, base + 5) and not t.check(A, 1, base + 3)
+    assert t.check(A, 1, base + 4) and t.check(A, 1, base + 6)
+
+
+def test_a_table_needs_room_for_one_sender_and_one_counter():
+    for bad in ((0, 64), (32, 0)):
+        try:
+            ReplayTable(*bad)
+            assert False, bad
+        except ValueError as e:
+            assert str(e) == "max_senders and window must be >= 1"
+    t = ReplayTable(1, 1)
+    assert t.accept(A, 1, 1) and not t.check(A, 1, 1) and not t.check(A, 1, 0) and t.check(A, 1, 2)

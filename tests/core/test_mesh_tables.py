@@ -136,3 +136,25 @@ def test_fragmenting_too_long_a_body_says_the_limit():
         assert False
     except ValueError as e:
         assert str(e) == "body too long (max %d bytes)" % (FRAG_MAX * MAX_BODY) and "3328" in str(e)
+
+
+def test_reassembly_acts_at_the_deadline_it_announces():
+    counted = []
+    r = Reassembly(4, 1000, counted.append)
+    assert r.next_deadline() is None
+    r.add(b"a", 0x01, b"1", 500)
+    r.add(b"b", 0x0F, b"2", 700)
+    assert r.next_deadline() == 1500                 # the first message's start + timeout
+    r.expire(1499)
+    assert len(r) == 2
+    r.expire(r.next_deadline())                      # at exactly the deadline it goes
+    assert len(r) == 1 and counted == ["frag_timeout"] and r.next_deadline() == 1700
+
+
+def test_forgetting_a_destination_drops_its_route():
+    _nbrs, t = _routes(4)
+    t.update(node_id(20), 1, 1, 8, node_id(1), 8)
+    t.update(node_id(21), 1, 1, 8, node_id(1), 8)
+    t.forget(node_id(20))
+    t.forget(node_id(99))                            # unknown: nothing happens
+    assert len(t) == 1 and t.get(node_id(20)) is None and t.get(node_id(21)) is not None

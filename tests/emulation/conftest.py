@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,16 @@ def ready():
 def result(*values):
     print('RESULT', repr(values[0] if len(values) == 1 else values))
 """
+
+
+def read_until(port, marker, timeout=5.0):
+    """Bytes from a serial port up to and including `marker` (AssertionError after `timeout`)."""
+    data = b""
+    end = time.monotonic() + timeout
+    while marker not in data and time.monotonic() < end:
+        data += port.read(port.in_waiting or 1)
+    assert marker in data, data
+    return data
 
 
 def micropython_binary():

@@ -9,7 +9,7 @@ import serial
 from nowmesh.emulation.control import MediumControl
 from nowmesh.emulation.board import EmulatedBoard
 
-from conftest import UPY_MODULES, links_topology
+from conftest import UPY_MODULES, links_topology, read_until
 
 PAIR = links_topology(["a", "b"], [("a", "b", -60, -62)])
 
@@ -68,23 +68,14 @@ def test_protocol_default_has_11ax_on_a_wifi6_chip(emulation):
 
 # -- boards with a REPL ----------------------------------------------------------
 
-def read_until(port, marker, timeout=8.0):
-    data = b""
-    end = time.monotonic() + timeout
-    while marker not in data and time.monotonic() < end:
-        data += port.read(port.in_waiting or 1)
-    assert marker in data, data
-    return data
-
-
 def at_prompt(port):
     """Interrupt whatever runs; leave the port at a fresh prompt with nothing buffered."""
     port.write(b"\x03")
-    read_until(port, b">>> ")
+    read_until(port, b">>> ", 8.0)
     time.sleep(0.3)
     port.reset_input_buffer()
     port.write(b"\r")
-    read_until(port, b">>> ")
+    read_until(port, b">>> ", 8.0)
 
 
 def repl(port, line, timeout=8.0):
@@ -147,7 +138,7 @@ def test_wifi_survives_a_soft_reset_and_not_a_hard_one(boards):
         repl(a, "import network; w = network.WLAN(network.WLAN.IF_STA); w.active(True)")
         repl(a, "w.config(channel=6)")
         a.write(b"\x04")                                   # soft reset
-        assert b"MPY: soft reboot" in read_until(a, b">>> ")
+        assert b"MPY: soft reboot" in read_until(a, b">>> ", 8.0)
         assert repl(a, "import network; w = network.WLAN(0); w.active(), w.config('channel')") \
             == "(True, 6)"
         nodes = {n["name"]: n for n in control.status()["nodes"]}
@@ -160,7 +151,7 @@ def test_wifi_survives_a_soft_reset_and_not_a_hard_one(boards):
         assert repl(a, "e.recv(2000)[1]") == "b'after soft reset'"
         # a hard reset (machine.reset()) restarts the radio on the default channel
         a.write(b"raise SystemExit(73)\r")                 # what the emulated machine.reset() does
-        assert b"SW_CPU_RESET" in read_until(a, b">>> ")
+        assert b"SW_CPU_RESET" in read_until(a, b">>> ", 8.0)
         assert repl(a, "import network; w = network.WLAN(0); w.active(), w.config('channel')") \
             == "(False, 1)"
         nodes = {n["name"]: n for n in control.status()["nodes"]}

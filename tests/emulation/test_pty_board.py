@@ -10,6 +10,8 @@ import serial
 
 from nowmesh.emulation.board import EmulatedBoard
 
+from conftest import read_until
+
 BIN = os.path.dirname(sys.executable)
 MPREMOTE = os.path.join(BIN, "mpremote")
 AMPY = os.path.join(BIN, "ampy")
@@ -63,15 +65,6 @@ def run(tool, *args, timeout=30):
     out = r.stdout.decode(errors="replace")
     assert r.returncode == 0, (args, out, r.stderr.decode(errors="replace"))
     return out
-
-
-def read_until(port, marker, timeout=5.0):
-    data = b""
-    end = time.monotonic() + timeout
-    while marker not in data and time.monotonic() < end:
-        data += port.read(port.in_waiting or 1)
-    assert marker in data, data
-    return data
 
 
 def test_main_py_runs_and_ctrl_c_gives_the_repl(make_board):

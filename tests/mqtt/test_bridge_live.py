@@ -10,7 +10,7 @@ import paho.mqtt.publish as publish
 import pytest
 
 from nowmesh.mqtt import schema
-from nowmesh.mqtt.testbroker import Cable, Recorder
+from nowmesh.mqtt.testbroker import BoardReadings, Cable, Recorder
 
 NODES = ("n1", "n2", "n3")
 
@@ -29,7 +29,8 @@ def _seqs(messages, topic):
 
 
 def test_the_mesh_appears_as_home_assistant_would_see_it(make_emulated_mesh, broker, recorder, start_bridge):
-    mesh = make_emulated_mesh("line", nodes=3, interval_s=3)
+    board = BoardReadings()
+    mesh = make_emulated_mesh("line", nodes=3, interval_s=3, taps={"n1": board})
     bridge = start_bridge(mesh.port("n1"), broker.url)
     for name in NODES:
         config_topic = "homeassistant/device/nowmesh_%s/config" % _key(mesh, name)
@@ -51,21 +52,23 @@ def test_the_mesh_appears_as_home_assistant_would_see_it(make_emulated_mesh, bro
     assert _latest_json(recorder, "homeassistant/device/%s/config" % config["dev"]["via_device"])["cmps"]
     assert recorder.on("nowmesh/bridge/state")[-1][2] == b"online"
 
-    # states match the mesh: what n2 and n3 hold now (n1's port is the bridge's) is, or soon is,
-    # what the broker shows, seq for seq
-    held = mesh.wait_for_readings(at="n2", from_=["n1", "n3"])
-    held.update(mesh.wait_for_readings(at="n3", from_=["n2"]))
-    for name, reading in held.items():
-        topic = "nowmesh/%s/state" % _key(mesh, name)
+    # states match the mesh as it reached the bridge's board: every reading n1 printed
+    # (tapped from its output) is on the broker with the same values
+    deadline = time.monotonic() + 10
+    printed = {}
+    while time.monotonic() < deadline and {k[0] for k in printed} != {mesh.mac(n) for n in NODES}:
+        time.sleep(0.5)
+        printed = dict(board.values)
+    assert {k[0] for k in printed} == {mesh.mac(n) for n in NODES}, printed
+    for (mac, seq), values in printed.items():
+        topic = "nowmesh/%s/state" % schema.node_key(mac)
         state = recorder.wait_for(
-            lambda msgs, t=topic, s=reading["seq"]: next((json.loads(m[2]) for m in msgs
-                                                          if m[1] == t and json.loads(m[2])["seq"] == s), None),
-            20, "%s's reading seq %s" % (name, reading["seq"]))
-        # (a name is null until the board has learnt it: a node two hops away says it on request)
-        assert state["id"] == mesh.mac(name)
-        assert state["name"] in (name, None), state
-        # the same float32 from the wire, printed by two nodes (18.41 or 18.40999984741211)
-        assert state["values"] == pytest.approx({v[0]: v[1] for v in reading["values"]}, rel=1e-6)
+            lambda msgs, t=topic, s=seq: next((json.loads(m[2]) for m in msgs
+                                              if m[1] == t and json.loads(m[2])["seq"] == s), None),
+            20, "reading seq %s of %s" % (seq, mac))
+        assert state["id"] == mac
+        assert state["values"] == pytest.approx(values, rel=1e-6)
+        assert state["name"] in (mesh.name_of(mac), None), state
 
     # availability is mesh-aware: n3 killed -> offline (3 intervals unheard), back -> online
     avail = "nowmesh/%s/availability" % _key(mesh, "n3")
@@ -136,27 +139,33 @@ def test_commands_when_allowed(make_emulated_mesh, broker, recorder, start_bridg
 
 
 def test_no_reading_lost_across_a_broker_restart(make_emulated_mesh, broker, start_bridge):
-    mesh = make_emulated_mesh("line", nodes=3, interval_s=3)
+    """Every reading that reached the bridge's board (n1's console, tapped)
+    before, during and after an outage (the broker restarted, the bridge's
+    path to it cut meanwhile) is on the broker afterwards, counted by seq."""
+    board = BoardReadings()
+    mesh = make_emulated_mesh("line", nodes=3, interval_s=3, taps={"n1": board})
     cable = Cable(broker.port)
     watcher = Recorder(broker.port, topics=("nowmesh/+/state",))
     try:
         start_bridge(mesh.port("n1"), cable.url)
         topics = ["nowmesh/%s/state" % _key(mesh, n) for n in NODES]
         watcher.wait_for(lambda msgs: all(_seqs(msgs, t) for t in topics), 60, "a state of every node")
+        counted_from = time.monotonic()      # the bridge is up: from now on every reading counts
+        time.sleep(3)
         cable.unplug()                      # the bridge loses its broker ...
-        before = {t: max(_seqs(watcher.messages, t)) for t in topics}
         subscribed = watcher.subscriptions
         broker.stop()                       # ... which restarts, forgetting everything
         broker.start()
         assert watcher.resubscribed(subscribed)
         time.sleep(9)                       # three readings of each node arrive meanwhile
+        during = board.between(counted_from, time.monotonic())
         cable.plug()
-        watcher.wait_for(lambda msgs: all(max(_seqs(msgs, t) or [0]) >= before[t] + 4 for t in topics), 60,
-                         "readings from after the outage")
-        for topic in topics:
-            seqs = set(_seqs(watcher.messages, topic))
-            first = min(seqs)
-            assert seqs >= set(range(first, before[topic] + 4)), (topic, sorted(seqs))
+        time.sleep(4)
+        want = board.between(counted_from, time.monotonic())
+        assert len(want) > len(during) >= 9
+        watcher.wait_for(lambda msgs: want <= {(json.loads(m[2])["id"], json.loads(m[2])["seq"])
+                                               for m in msgs if m[1] in topics},
+                         60, "every reading the board printed")
     finally:
         watcher.close()
         cable.close()
@@ -223,3 +232,27 @@ def test_garbage_config_is_one_clear_error(args, says, tmp_path, nowmesh_cli):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0] and "Traceback" not in result.stderr, result.stderr
     assert garbage.read_bytes().startswith(b"\x00garbage")
+
+
+def test_the_bridge_rides_out_its_board_unplugged(make_emulated_mesh, broker, recorder, start_bridge, tmp_path):
+    """The board on the bridge's port goes away (killed: its pty vanishes) and
+    comes back behind the same path: the bridge keeps running, and readings
+    flow again, from the board and from the rest of the mesh."""
+    import os
+    mesh = make_emulated_mesh("line", nodes=2, interval_s=3)
+    stable = str(tmp_path / "board-by-id")
+    os.symlink(mesh.port("n1"), stable)
+    bridge = start_bridge(stable, broker.url)
+    topics = {n: "nowmesh/%s/state" % _key(mesh, n) for n in ("n1", "n2")}
+    recorder.wait_for(lambda msgs: all(_seqs(msgs, t) for t in topics.values()), 60, "both nodes' states")
+    mesh.kill("n1")                                  # unplugged
+    os.remove(stable)
+    unplugged_at = len(recorder.messages)
+    time.sleep(3)
+    assert bridge.proc.poll() is None, "the bridge exited when its board went away"
+    mesh.restart("n1")                               # plugged back in
+    os.symlink(mesh.port("n1"), stable)
+    recorder.wait_for(lambda msgs: all(_seqs(msgs[unplugged_at:], t) for t in topics.values()), 60,
+                      "states of both nodes after the board came back")
+    assert any(line.get("ev") == "board" and line.get("state") == "disconnected" for line in bridge.lines())
+    assert recorder.on("nowmesh/bridge/state")[-1][2] == b"online"

@@ -56,7 +56,7 @@ def table_sizes(n):
         "heard": (len(n.heard), origins),
         "routes": (len(p.routes.table), origins),
         "batch": (len(p._batch), origins),
-        "wheel": (sum(len(v) for v in ae._wheel.values()), origins),
+        "wheel": (_entries(ae._wheel), origins),
         "intervals": (len(ae._ival), origins),
         "pull_tries": (len(ae._tries), origins),
         "stale": (len(ae._stale), origins),
@@ -65,9 +65,14 @@ def table_sizes(n):
         "fragments": (len(p.unicast.frags._parts), cfg.frag_buffers),
         "flooded": (len(p.unicast._flood), cfg.relay_queue_max),
         "requests": (len(p.unicast._pending), cfg.relay_queue_max),
-        "in_flight": (sum(len(v) for v in p.unicast._inflight.values()), cfg.relay_queue_max * 4),
+        "in_flight": (_entries(p.unicast._inflight), cfg.relay_queue_max * 4),
         "events": (len(n._events), cfg.events_max),
     }
+
+
+def _entries(table):
+    """Entries of a dict whose values are items or lists of items."""
+    return sum(len(v) if type(v) is list else 1 for v in table.values())
 
 
 def over_bounds(n):
@@ -83,7 +88,13 @@ values = st.lists(st.tuples(st.sampled_from([q[0] for q in wire.QUANTITIES[1:]] 
                             st.floats(width=32, allow_nan=False, allow_infinity=False),
                             st.sampled_from([q[1] for q in wire.QUANTITIES[1:]] + ["m/s", ""])),
                   max_size=6)
-readings = st.builds(Reading, ids, u16, u16, st.integers(0, 0xFFFFFFFF), values)
+# Readings as origins publish them: small boot and seq numbers, a timestamp
+# seq intervals apart (so receivers learn an interval and schedule repair
+# checks), now and then anything at all.
+_INTERVALS = st.sampled_from([1000, 60000, 3600000])
+published = st.builds(lambda origin, boot, seq, ival, vals: Reading(origin, boot, seq, seq * ival, vals),
+                      ids, st.integers(1, 2), st.integers(0, 40), _INTERVALS, values)
+readings = st.one_of(published, st.builds(Reading, ids, u16, u16, st.integers(0, 0xFFFFFFFF), values))
 
 
 @st.composite

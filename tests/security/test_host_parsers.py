@@ -278,3 +278,10 @@ def test_deploy_probe_refuses_an_answer_it_does_not_understand(printed):
             return printed
     with pytest.raises(DeviceError, match="not understood"):
         device.probe(Repl(), ["main.py"], ["mesh"])
+
+
+def test_a_monitor_record_with_a_wrongly_typed_id_is_refused_before_the_log():
+    """Found by make fuzz (seed 2097276449): {"ev": "garbage", "id": []} reached
+    the SQLite log, which files records by their id."""
+    assert MeshState().apply({"ev": "garbage", "t": 0.0, "id": []}) is False
+    assert MeshState().apply({"ev": "link", "t": 0.0, "state": "connected", "id": [1]}) is False

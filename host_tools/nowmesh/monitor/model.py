@@ -324,7 +324,9 @@ def check_record(record):
     if problem is None:
         ev = record.get("ev")
         fields = RECORDS.get(ev)
-        problem = schema.check_event(record) if fields is None else fields.problem(record, ev)
+        # "id" names a node in every record (the log files records by it), any kind
+        problem = schema.check_event(record) if fields is None else \
+            schema.EVENT_COMMON.problem(record, ev) or fields.problem(record, ev)
         if problem is None and ev in ("poll", "reply"):
             problem = schema.check_answer(record["cmd"], record)
     return problem

@@ -80,7 +80,8 @@ class Bridge:
             self.step()
 
     def step(self, wait=0.1):
-        backlog = self.connected and len(self._inflight) < WINDOW and self.outbox.count() > 0
+        # rows waiting that are not in flight yet: go round again at once
+        backlog = self.connected and len(self._inflight) < min(WINDOW, self.outbox.count())
         self.session.drain(wait=0.0 if backlog else wait)
         self._handle_mqtt_events()
         self._update_availability(time.time())

@@ -241,3 +241,61 @@ class Recorder:
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class BoardReadings:
+    """A tap on an emulated board's output (Emulation(taps={name: ...})): when
+    each (origin id, seq) reading event first appeared there, by
+    time.monotonic(). What reached the bridge's board is what must reach the
+    broker; a reading the radio lost never got that far."""
+
+    def __init__(self):
+        self.seen = {}                        # (id, seq) -> monotonic time
+        self.values = {}                      # (id, seq) -> {quantity: value}
+        self._buf = bytearray()
+
+    def __call__(self, data):                 # the board's supervisor thread
+        from nowmesh.console.protocol import parse_line
+        self._buf += data
+        while b"\n" in self._buf:
+            end = self._buf.index(b"\n")
+            line, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
+            parsed = parse_line(line.decode("utf-8", "replace").rstrip("\r"))
+            if parsed.kind == "event" and parsed.data.get("ev") == "reading":
+                key = (parsed.data.get("id"), parsed.data.get("seq"))
+                self.seen.setdefault(key, time.monotonic())
+                self.values[key] = {v[0]: v[1] for v in parsed.data.get("values") or () if len(v) == 3}
+
+    def between(self, start, end):
+        return {key for key, t in list(self.seen.items()) if start <= t <= end}
+
+
+def record_to_file(port, path, topics):
+    """A paho subscriber that appends one JSON line per message
+    ([monotonic t, topic, payload text]) and per SUBACK (["subscribed", n]) to
+    `path`, until killed: a subscriber in a process of its own, so that no
+    other work in the measuring process delays its clock readings
+    (CLOCK_MONOTONIC is the same in every process of the machine)."""
+    import json
+    out = open(path, "a", buffering=1)
+    subacks = [0]
+
+    def suback(*args):
+        subacks[0] += 1
+        out.write(json.dumps(["subscribed", subacks[0]]) + "\n")
+
+    def message(client, userdata, msg):
+        out.write(json.dumps([time.monotonic(), msg.topic, msg.payload.decode("utf-8", "replace")]) + "\n")
+
+    import paho.mqtt.client as mqtt
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="nowmesh-recorder-%d" % os.getpid())
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
+    client.on_subscribe = suback
+    client.on_message = message
+    client.reconnect_delay_set(0.2, 1)
+    client.connect("127.0.0.1", port, keepalive=15)
+    client.loop_forever(retry_first_connection=True)
+
+
+if __name__ == "__main__":
+    record_to_file(int(sys.argv[1]), sys.argv[2], sys.argv[3:])

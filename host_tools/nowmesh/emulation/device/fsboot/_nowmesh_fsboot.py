@@ -1,5 +1,5 @@
 # An emulated board's frozen _boot.py stage when its filesystem came from a
-# flash file that did not mount (nowmesh/image/flashboot.py). It says what
+# flash file that did not mount (nowmesh/emulation/rom/flashboot.py). It says what
 # MicroPython's ports/esp32/modules/_boot.py + inisetup.py say in that case:
 # "Performing initial setup" after formatting an erased region, or, for a
 # corrupted one, inisetup.fs_corrupted()'s message every 3 s until Ctrl-C.
