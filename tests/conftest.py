@@ -1,5 +1,6 @@
 import os
 import random
+import signal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -7,6 +8,14 @@ from hypothesis import HealthCheck, settings
 from nowmesh.bundle import core
 
 core.load()     # the core's tests import the firmware's `mesh` (and the host shims) directly
+
+# Tests stop `nowmesh` commands with SIGINT, as a user's Ctrl-C would. A shell
+# that starts the run in the background (`make test &` in a script) ignores
+# SIGINT, and an ignored signal stays ignored across exec, so every command the
+# tests start would ignore it too. A handled signal is reset to the default at
+# exec: handling it here gives the commands a normal Ctrl-C.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # tests/port exercises the ESP32 port with MicroPython-only APIs
 # (time.ticks_ms, sys.print_exception): `make test-upy` runs it under micropython.
