@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from nowmesh.console.protocol import PREFIX
 from nowmesh.console import ConsoleClient
 from nowmesh.errors import InputError
 from nowmesh.query import FirmwareError, MeshSession, entries_from_rows, known_nodes, text
@@ -15,6 +14,7 @@ from nowmesh.query import drawing, render
 from nowmesh.query import session as session_module
 from nowmesh.query.session import LOCAL_TIMEOUT_S
 from nowmesh.query.topology import merge_links
+from scripted_port import ScriptedPort, reply
 
 A, B, C, D = ("02:00:00:00:00:0%d" % i for i in range(1, 5))
 NAMES = {A: "a", B: "b", C: "c", D: "d"}
@@ -144,54 +144,17 @@ def test_text_tables_align_and_mark_the_local_node():
 
 # -- the hello check, at the serial seam ----------------------------------------------
 
-class ScriptedPort:
-    """A serial port whose 'node' answers each written command line with
-    what `answer(command dict)` returns (lines of text)."""
-
-    def __init__(self, answer):
-        self.answer = answer
-        self.out = b""
-        self.closed = False
-
-    def write(self, data):
-        for line in data.decode().splitlines():
-            cmd = json.loads(line[len(PREFIX):])
-            self.out += "".join(a + "\n" for a in self.answer(cmd)).encode()
-        return len(data)
-
-    def flush(self):
-        pass
-
-    @property
-    def in_waiting(self):
-        return len(self.out)
-
-    def read(self, n):
-        data, self.out = self.out[:n], self.out[n:]
-        return data
-
-    def reset_input_buffer(self):
-        self.out = b""
-
-    def close(self):
-        self.closed = True
-
-
 def _session(answer):
     port = ScriptedPort(answer)
     return MeshSession("scripted", client=ConsoleClient("scripted", port=port), hello_timeout_s=0.4), port
-
-
-def _reply(cmd, **fields):
-    return PREFIX + json.dumps(dict(fields, re=cmd["id"]))
 
 
 @pytest.mark.parametrize("answer, message", [
     (lambda cmd: [">>> "], "runs MicroPython but not nowmesh"),
     (lambda cmd: ["Guru Meditation Error"], "does not answer as a nowmesh node"),
     (lambda cmd: ['@nm2 {"ev": "hello", "proto": 2}'], "speaks console protocol 2"),
-    (lambda cmd: [_reply(cmd, ok=False, error="unknown command 'hello'")], "older nowmesh firmware"),
-    (lambda cmd: [_reply(cmd, ok=True, data={"proto": 0, "id": A})], "update the node's firmware"),
+    (lambda cmd: [reply(cmd, ok=False, error="unknown command 'hello'")], "older nowmesh firmware"),
+    (lambda cmd: [reply(cmd, ok=True, data={"proto": 0, "id": A})], "update the node's firmware"),
 ])
 def test_a_port_without_this_nowmesh_is_refused_with_one_clear_message(answer, message):
     session, port = _session(answer)
@@ -204,8 +167,8 @@ def test_a_port_without_this_nowmesh_is_refused_with_one_clear_message(answer, m
 def test_a_nowmesh_node_passes_and_commands_run_several_at_once():
     def answer(cmd):
         if cmd["cmd"] == "hello":
-            return [_reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
-        return ['@nm1 {"ev": "stats"}', _reply(cmd, ok=True, data={"echo": cmd.get("node")})]
+            return [reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
+        return ['@nm1 {"ev": "stats"}', reply(cmd, ok=True, data={"echo": cmd.get("node")})]
     session, _port = _session(answer)
     with session:
         assert session.local_name == "a"
@@ -221,11 +184,11 @@ def test_known_nodes_pages_through_the_nodes_table_and_learns_names():
         asked.append((cmd["cmd"], cmd.get("args"), cmd.get("node")))
         if cmd["cmd"] == "hello":
             node = cmd.get("node") or ids[0]
-            return [_reply(cmd, ok=True, data={"proto": 1, "id": node, "name": "far-" + node[-2:]})]
+            return [reply(cmd, ok=True, data={"proto": 1, "id": node, "name": "far-" + node[-2:]})]
         offset, limit = cmd["args"]["offset"], cmd["args"]["limit"]
         rows = [[i, "near" if k < 3 else None, 1, 1, min(k, 3), None, None, None, None, None, None]
                 for k, i in enumerate(ids)]
-        return [_reply(cmd, ok=True, data={"total": len(ids), "fields": FIELDS,
+        return [reply(cmd, ok=True, data={"total": len(ids), "fields": FIELDS,
                                            "rows": rows[offset:offset + limit]})]
     session, _port = _session(answer)
     with session:
@@ -241,8 +204,8 @@ def test_known_nodes_pages_through_the_nodes_table_and_learns_names():
 def test_an_older_firmware_without_a_command_is_named_as_such():
     def answer(cmd):
         if cmd["cmd"] == "hello":
-            return [_reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.0.9"})]
-        return [_reply(cmd, ok=False, error="unknown command %r" % cmd["cmd"])]
+            return [reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.0.9"})]
+        return [reply(cmd, ok=False, error="unknown command %r" % cmd["cmd"])]
     session, _port = _session(answer)
     with session:
         with pytest.raises(FirmwareError, match=r"a runs a nowmesh firmware without the 'nodes' command "
@@ -270,12 +233,12 @@ def test_a_node_that_restarts_mid_query_is_asked_again_and_reported(monkeypatch)
 
     def answer(cmd):
         if cmd["cmd"] == "hello":
-            return [_reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
+            return [reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
         if not crashed:            # the first status dies with the node, which boots again
             crashed.append(cmd["id"])
             return ['@nm1 {"ev": "crash", "error": "MemoryError()"}', "rst:0xc (SW_CPU_RESET)",
                     '@nm1 {"ev": "hello", "proto": 1, "id": "%s", "name": "a"}' % A]
-        return [_reply(cmd, ok=True, data={"uptime_s": 1})]
+        return [reply(cmd, ok=True, data={"uptime_s": 1})]
     session, _port = _session(answer)
     with session:
         clock = _VirtualClock()
@@ -292,9 +255,9 @@ def test_a_signed_command_the_mesh_lost_is_not_sent_again(monkeypatch):
 
     def answer(cmd):
         if cmd["cmd"] == "hello":
-            return [_reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
+            return [reply(cmd, ok=True, data={"proto": 1, "id": A, "name": "a", "fw": "0.1.0"})]
         asked.append(cmd["args"])
-        return [_reply(cmd, ok=False, error="timeout", node=B)]
+        return [reply(cmd, ok=False, error="timeout", node=B)]
     session, _port = _session(answer)
     with session:
         monkeypatch.setattr(session_module, "time", _VirtualClock())

@@ -1,7 +1,5 @@
 """Shared pieces of the adversarial suite: the lines a hostile serial line
-(or a remote node's reply passed through) sends, and a scripted port."""
-import json
-
+(or a remote node's reply passed through) sends."""
 from nowmesh.console.protocol import PREFIX
 
 NODE = "24:0a:c4:12:34:56"
@@ -28,39 +26,3 @@ WRONG_TYPES = [
 HOSTILE_LINES = [DEEP, LONG_TAG, REPLY_LIST_RE, REPLY_LIST_RE_1, NAN_STATS, SURROGATE, HUGE_SEQ] + WRONG_TYPES
 
 
-def line(obj):
-    return PREFIX + json.dumps(obj)
-
-
-class ScriptedPort:
-    """A serial port whose board answers each command line with answer(cmd) -> [lines]."""
-
-    def __init__(self, answer, first=()):
-        self.answer = answer
-        self.out = b"".join(item.encode() + b"\n" for item in first)
-        self.closed = False
-        self.is_open = True
-
-    def write(self, data):
-        for text in data.decode().splitlines():
-            if text.startswith(PREFIX):
-                cmd = json.loads(text[len(PREFIX):])
-                self.out += "".join(a + "\n" for a in self.answer(cmd)).encode()
-        return len(data)
-
-    def flush(self):
-        pass
-
-    @property
-    def in_waiting(self):
-        return len(self.out)
-
-    def read(self, n=1):
-        data, self.out = self.out[:n], self.out[n:]
-        return data
-
-    def reset_input_buffer(self):
-        self.out = b""
-
-    def close(self):
-        self.closed = True

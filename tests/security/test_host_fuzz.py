@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzcount import counted
-from hostile import HOSTILE_LINES, NODE, ScriptedPort
+from hostile import HOSTILE_LINES, NODE
+from scripted_port import ScriptedPort
 from nowmesh.console import schema
 from nowmesh.console.protocol import KINDS, PREFIX, parse_line
 from nowmesh.monitor.link import MonitorLink

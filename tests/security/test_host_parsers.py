@@ -15,7 +15,8 @@ from nowmesh.monitor.model import MeshState
 from nowmesh.monitor.session import MonitorSession
 from nowmesh.port_probe import PROBE_ID, _Listener, _verdict
 from nowmesh.query.session import MeshSession
-from hostile import HOSTILE_LINES, NODE, REPLY_LIST_RE_1, DEEP, ScriptedPort, line
+from hostile import HOSTILE_LINES, NODE, REPLY_LIST_RE_1, DEEP
+from scripted_port import ScriptedPort, line, reply
 
 GOOD_READING = {"ev": "reading", "id": NODE, "name": "kitchen", "seq": 3, "values": [["temp", 21.5, "C"]]}
 
@@ -138,10 +139,6 @@ def test_the_session_logs_refused_records_as_garbage():
     assert session.model.garbage == 1
 
 
-def _reply(cmd, **fields):
-    return line(dict(fields, re=cmd["id"]))
-
-
 HELLO = {"proto": 1, "id": NODE, "name": "a", "fw": "0.1.0"}
 
 
@@ -153,8 +150,8 @@ HELLO = {"proto": 1, "id": NODE, "name": "a", "fw": "0.1.0"}
 def test_query_turns_a_malformed_answer_into_a_failed_outcome(data):
     def answer(cmd):
         if cmd["cmd"] == "hello":
-            return [_reply(cmd, ok=True, data=HELLO)]
-        return [REPLY_LIST_RE_1, DEEP[:3000], _reply(cmd, ok=True, data=data)]
+            return [reply(cmd, ok=True, data=HELLO)]
+        return [REPLY_LIST_RE_1, DEEP[:3000], reply(cmd, ok=True, data=data)]
     port = ScriptedPort(answer)
     with MeshSession("scripted", client=ConsoleClient("scripted", port=port), hello_timeout_s=0.4) as session:
         outcome = session.run_many([("routes", {"dst": NODE}, None)])[0]
@@ -163,7 +160,7 @@ def test_query_turns_a_malformed_answer_into_a_failed_outcome(data):
 
 
 def test_query_hello_with_a_wrongly_typed_id_is_refused():
-    port = ScriptedPort(lambda cmd: [_reply(cmd, ok=True, data={"proto": 1, "id": [1]})])
+    port = ScriptedPort(lambda cmd: [reply(cmd, ok=True, data={"proto": 1, "id": [1]})])
     from nowmesh.query.session import FirmwareError
     with pytest.raises(FirmwareError, match="malformed answer"):
         with MeshSession("scripted", client=ConsoleClient("scripted", port=port), hello_timeout_s=0.4):
@@ -171,10 +168,10 @@ def test_query_hello_with_a_wrongly_typed_id_is_refused():
 
 
 def test_console_client_command_refuses_a_malformed_answer():
-    port = ScriptedPort(lambda cmd: [REPLY_LIST_RE_1, _reply(cmd, ok=True, data=[1, 2])])
+    port = ScriptedPort(lambda cmd: [REPLY_LIST_RE_1, reply(cmd, ok=True, data=[1, 2])])
     with pytest.raises(ConsoleError, match="malformed answer to status"):
         ConsoleClient("scripted", port=port).command("status", timeout=1.0)
-    port = ScriptedPort(lambda cmd: [_reply(cmd, ok=False, error=["not", "text"])])
+    port = ScriptedPort(lambda cmd: [reply(cmd, ok=False, error=["not", "text"])])
     with pytest.raises(ConsoleError, match="malformed answer"):
         ConsoleClient("scripted", port=port).command("config_get", timeout=1.0)
 
@@ -210,7 +207,7 @@ class _Repl:
         import json
         for text in data.decode().splitlines():
             cmd = json.loads(text[len(PREFIX):])
-            self.lines.append(_reply(cmd, ok=True, data=self.answers[cmd["cmd"]]).encode() + b"\n")
+            self.lines.append(reply(cmd, ok=True, data=self.answers[cmd["cmd"]]).encode() + b"\n")
 
     # read as a port by the console connection (deploy reads through its RawRepl)
     url = "scripted"
