@@ -45,7 +45,7 @@ class MeshPolicy:
         cfg = node.config
         self.cfg = cfg
         self.routes = RouteTable(cfg.readings_max + 1, node.neighbours)
-        parts = PartServices(self)
+        self.parts = parts = PartServices(self)
         self.unicast = Unicast(node, parts, now_ms)
         self.ae = AntiEntropy(node, parts, now_ms)
         self.links = LinkState(node, self.send, self.ae, now_ms)
@@ -56,6 +56,13 @@ class MeshPolicy:
         node.neighbours.on_silent = self.links.silent
         self._decoders = {T_BEACON: decode_beacon, T_READINGS: decode_readings_items,
                           T_DATA: self.unicast.decode, T_HELLO: decode_hello, T_PULL: decode_pull}
+        self._plugged = {}          # frame type -> a part plugged in later (mesh/ota.py)
+
+    def plug(self, ftype, part):
+        """Add a part that owns frame type ftype; it has decode(payload),
+        handle(sender, message, now_ms), tick(now_ms) and next_deadline()."""
+        self._decoders[ftype] = part.decode
+        self._plugged[ftype] = part
 
     @property
     def relays(self):
@@ -80,6 +87,9 @@ class MeshPolicy:
             return self.unicast.handle(sender, message, now_ms)
         if ftype == T_PULL:
             return self.ae.on_pull(sender, message[0], message[1], message[2], now_ms)
+        part = self._plugged.get(ftype)
+        if part is not None:
+            return part.handle(sender, message, now_ms)
         n = self.node.neighbours.get(sender)   # legacy name-only beacon
         if n is not None:
             n.name = message
@@ -288,12 +298,18 @@ class MeshPolicy:
             out += self._flush(now_ms)
         out += self.unicast.tick(now_ms)
         out += self.ae.tick(now_ms)
+        for part in self._plugged.values():
+            out += part.tick(now_ms)
         return out
 
     def next_deadline(self):
         d = self.links.next_deadline(self.node.now_ms)
         for t in (self._batch_at, self.unicast.next_deadline(), self.ae.next_deadline()):
             if t is not None and t < d:
+                d = t
+        for part in self._plugged.values():
+            t = part.next_deadline()
+            if t < d:
                 d = t
         return d
 

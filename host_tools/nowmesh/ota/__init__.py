@@ -1,0 +1,1 @@
+"""Over-the-mesh updates (docs/ota.md): signing, manifests, the host command."""
