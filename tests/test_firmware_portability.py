@@ -18,7 +18,8 @@ BANNED = {
     "time", "utime", "random", "urandom", "os", "uos", "sys", "usys", "esp", "esp32",
     "select", "uselect", "_thread", "threading",
 }
-ALLOWED = {"struct", "hashlib", "micropython", "cryptolib", "gc"}
+# json: pure parsing, built into every MicroPython port (the OTA manifest body)
+ALLOWED = {"struct", "hashlib", "micropython", "cryptolib", "gc", "json"}
 
 
 def _mpy_cross():

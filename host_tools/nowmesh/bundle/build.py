@@ -143,3 +143,26 @@ def board_files(compiler, root=None):
             with open(source, "rb") as f:
                 files[board_path] = f.read()
     return files
+
+
+OTA_PAGE_SIZE = 1024
+
+
+def ota_bundle(files, version, page_size=OTA_PAGE_SIZE, downgrade=False):
+    """-> (manifest body bytes, image bytes) of board files for an over-the-mesh
+    update (docs/ota.md, mesh/ota_manifest.py): the image is every file's
+    bytes in manifest order (main.py last, as deploy installs it), the body
+    lists each file's size and hash and every page's hash. The bundle id is
+    the hash of the file list, so the same firmware has the same id
+    whatever its version number."""
+    import json
+    paths = sorted(files, key=lambda p: (p == "main.py", p))
+    entries = [[p, len(files[p]), sha256(files[p])] for p in paths]
+    image = b"".join(files[p] for p in paths)
+    pages = b"".join(hashlib.sha256(image[i:i + page_size]).digest()[:16]
+                     for i in range(0, len(image), page_size))
+    bundle_id = sha256(json.dumps(entries, separators=(",", ":")).encode())[:16]
+    body = json.dumps({"version": version, "bundle": bundle_id, "downgrade": bool(downgrade),
+                       "page_size": page_size, "size": len(image), "files": entries,
+                       "pages": pages.hex()}, separators=(",", ":")).encode()
+    return body, image

@@ -1,0 +1,326 @@
+# Over-the-mesh dissemination of a signed bundle (docs/ota.md), a mesh part:
+# Deluge (Hui & Culler 2004) with Trickle-timed adverts (RFC 6206).
+#
+# Every node advertises (version, bundle id, pages held, pages total) on a
+# Trickle timer: silent when its neighbours agree, fast when one differs. A
+# node that hears a newer version asks that neighbour for the signed manifest
+# and checks it (mesh/ota_manifest.accept: operator's LMS signature, no
+# downgrade, free flash) before it asks for any page; then it asks, in order,
+# for the next page from a neighbour that holds it. Pages are checked against
+# the manifest before they are stored, so a node serves only verified pages.
+# All OTA frames are broadcast: a neighbour that needs the same page takes it
+# too (the pipeline Deluge relies on). RAM: one page (or the manifest) being
+# assembled; the bundle goes to the page store (flash on a board).
+#
+# Frame T_OTA, first byte the kind:
+#   ADV  | version u32 | bundle 8 | held u16 | total u16
+#   REQ  | version u32 | target id 6 | item u16 | offset u16
+#   DATA | version u32 | item u16 | offset u16 | bytes
+# item = page number, or ITEM_MANIFEST for the signed manifest.
+import struct
+from micropython import const
+
+from .lms import signature_len
+from .ota_manifest import HEAD_LEN, OtaError, accept, split
+from .trickle import Trickle
+from .unicast import BROADCAST
+from .wire import MAX_PAYLOAD, FrameError
+
+T_OTA = const(0x20)            # outside the routing range 4..15 (mesh/wire.py)
+K_ADV, K_REQ, K_DATA = const(1), const(2), const(3)
+ITEM_MANIFEST = const(0xFFFF)
+CHUNK = const(192)             # data bytes per frame: fits a v1 (250-byte) frame
+BURST = const(8)               # frames one request may cost the responder
+MAX_MANIFEST = const(20480)    # body <= 16 KB + signature
+TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(500), const(60000), const(1)
+REQUEST_WAIT = const(300)      # ms before asking again (loss or a silent neighbour)
+
+_ADV = "<BI8sHH"
+_REQ = "<BI6sHH"
+_DATA = "<BIHH"
+
+
+def decode(payload):
+    """-> (kind, fields...) of an OTA frame; FrameError if malformed."""
+    payload = bytes(payload)
+    if not payload:
+        raise FrameError("malformed")
+    kind = payload[0]
+    try:
+        if kind == K_ADV and len(payload) == struct.calcsize(_ADV):
+            return struct.unpack(_ADV, payload)
+        if kind == K_REQ and len(payload) == struct.calcsize(_REQ):
+            return struct.unpack(_REQ, payload)
+        head = struct.calcsize(_DATA)
+        if kind == K_DATA and head < len(payload) <= head + CHUNK:
+            return struct.unpack(_DATA, payload[:head]) + (payload[head:],)
+    except ValueError:
+        pass
+    raise FrameError("malformed")
+
+
+class Assembly:
+    """The one item (a page or the manifest) being received, in order."""
+
+    def __init__(self, version, item, size):
+        self.version, self.item, self.size = version, item, size
+        self.buf = bytearray()
+
+    def add(self, offset, data):
+        """Take data at offset if it is the next chunk. -> True when complete."""
+        if offset == len(self.buf) and offset + len(data) <= self.size:
+            self.buf += data
+        return len(self.buf) == self.size
+
+
+class Ota:
+    """The dissemination part. `public_key`: the operator's LMS key (56
+    bytes); `running`: the version this node runs; `store`: the page store;
+    `free_bytes`: the flash a bundle may take (None: no limit)."""
+
+    def __init__(self, node, parts, store, public_key, running, now_ms, free_bytes=None):
+        self.node, self.parts, self.store = node, parts, store
+        self.public_key, self.running, self.free_bytes = public_key, running, free_bytes
+        self.trickle = Trickle(TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K, node.rng, now_ms)
+        self.manifest = None
+        self.refused = 0              # a version refused once is not fetched again
+        self.rx = None                # Assembly in progress
+        self.source = None            # id of the neighbour we fetch from
+        self.source_version = 0       # ... and the version it advertised
+        self.ask_at = None            # when to (re)send our request
+        self.serving = []             # [(item, offset)] of requests to answer
+        self.done_reported = False
+        blob = store.manifest()
+        if blob is not None:          # resume after a reboot: pages on flash are kept
+            try:
+                self.manifest = accept(public_key, blob, running, free_bytes)
+            except OtaError:
+                self.manifest = None
+
+    # ------------------------------------------------------------ what we hold
+
+    def version(self):
+        return self.manifest.version if self.manifest is not None else self.running
+
+    def held(self):
+        return self.store.held() if self.manifest is not None else 0
+
+    def total(self):
+        return self.manifest.pages if self.manifest is not None else 0
+
+    def complete(self):
+        return self.manifest is not None and self.store.held() == self.manifest.pages
+
+    def bundle(self):
+        return bytes.fromhex(self.manifest.bundle)[:8] if self.manifest is not None else bytes(8)
+
+    # ------------------------------------------------------------ receive
+
+    def decode(self, payload):
+        return decode(payload)
+
+    def handle(self, sender, msg, now_ms):
+        kind = msg[0]
+        if kind == K_ADV:
+            return self._on_adv(sender, msg[1], msg[3], msg[4], now_ms)
+        if kind == K_REQ:
+            return self._on_req(msg[1], msg[2], msg[3], msg[4], now_ms)
+        return self._on_data(msg[1], msg[2], msg[3], msg[4], now_ms)
+
+    def _on_adv(self, sender, version, held, total, now_ms):
+        mine = self.version()
+        if version == mine and held == self.held():
+            self.trickle.heard_consistent()
+            return []
+        self.trickle.reset(now_ms)          # someone differs: talk more
+        if version > mine and version != self.refused:
+            self._fetch_from(sender, version, now_ms)   # a newer bundle: its manifest first
+        elif version == mine and self.manifest is not None and held > self.held():
+            self._fetch_from(sender, version, now_ms)
+        return []
+
+    def _fetch_from(self, sender, version, now_ms):
+        """Fetch from sender unless a fetch of this (or a newer) version runs."""
+        if self.source is None or self.ask_at is None or version > self.source_version:
+            self.source, self.source_version = bytes(sender), version
+            self.ask_at = now_ms + 1 + self.node.rng.below(50)
+
+    def _on_req(self, version, target, item, offset, now_ms):
+        if target != self.node.id:
+            return []
+        if item == ITEM_MANIFEST:
+            blob = self.store.manifest()
+            if self.manifest is None or version != self.manifest.version or blob is None:
+                return []
+            size = len(blob)
+        elif self.manifest is None or version != self.manifest.version or item >= self.held():
+            return []
+        else:
+            size = self.manifest.page_len(item)
+        if offset >= size:
+            return []
+        out = []
+        while offset < size and len(out) < BURST:
+            n = min(CHUNK, size - offset)
+            out += self._send_data(version, item, offset, n)
+            offset += n
+        return out
+
+    def _send_data(self, version, item, offset, n):
+        if item == ITEM_MANIFEST:
+            data = self.store.manifest()[offset:offset + n]
+        else:
+            data = self.store.read(item, offset, n)
+        return self.parts.send(BROADCAST, T_OTA,
+                               struct.pack(_DATA, K_DATA, version, item, offset) + data)
+
+    def _on_data(self, version, item, offset, data, now_ms):
+        rx = self._expecting(version, item)
+        if rx is None:
+            return []
+        rx.add(offset, data)
+        if not self._sized(rx):
+            self.rx = self.source = None        # a manifest no node takes: drop it
+            return []
+        if len(rx.buf) == rx.size:
+            self.rx = None
+            self._finish(rx, now_ms)
+        else:
+            self.ask_at = now_ms + REQUEST_WAIT  # more is coming; ask again if it stops
+        return []
+
+    def _sized(self, rx):
+        """A manifest's real size comes from its head: set it once known.
+        -> False if it claims more than a node takes."""
+        if rx.item != ITEM_MANIFEST or rx.size != MAX_MANIFEST or len(rx.buf) < HEAD_LEN:
+            return True
+        try:
+            body, _ = split(bytes(rx.buf[:HEAD_LEN]) + bytes(MAX_MANIFEST))
+            lms_type, ots_type = struct.unpack_from(">II", self.public_key, 0)
+            size = HEAD_LEN + len(body) + signature_len(lms_type, ots_type)
+        except (OtaError, KeyError):
+            size = MAX_MANIFEST + 1
+        if size > MAX_MANIFEST or size < len(rx.buf):
+            self.node.count("ota_manifest_bad")
+            return False
+        rx.size = size
+        return True
+
+    def _expecting(self, version, item):
+        """The Assembly a DATA frame for (version, item) belongs to, or None."""
+        if item == ITEM_MANIFEST:
+            if self.manifest is not None and self.manifest.version >= version:
+                return None
+            if version <= self.running or version == self.refused:
+                return None
+            if self.rx is None or self.rx.item != item or self.rx.version != version:
+                self.rx = Assembly(version, item, MAX_MANIFEST)
+            return self.rx
+        m = self.manifest
+        if m is None or version != m.version or item != self.store.held() or item >= m.pages:
+            return None
+        if self.rx is None or self.rx.item != item or self.rx.version != version:
+            self.rx = Assembly(version, item, m.page_len(item))
+        return self.rx
+
+    def _finish(self, rx, now_ms):
+        if rx.item == ITEM_MANIFEST:
+            self._take_manifest(bytes(rx.buf), rx.version, now_ms)
+        elif self._take_page(rx.item, rx.buf, now_ms) is not None:
+            self.source = None              # a bad neighbour: fetch anew, maybe elsewhere
+
+    def _take_manifest(self, blob, version, now_ms):
+        """Check and adopt a signed manifest. -> None, or the refusal reason."""
+        try:
+            m = accept(self.public_key, blob, self.running, self.free_bytes)
+        except OtaError as exc:
+            self.refused = version
+            self.ask_at = self.source = None
+            self.node.emit(("ota", "refused", version, exc.reason))
+            self.node.count("ota_refused")
+            return exc.reason
+        if self.manifest is not None and m.version <= self.manifest.version:
+            return None                     # already have it (or newer)
+        self.manifest = m
+        self.store.start(blob)
+        self.trickle.reset(now_ms)
+        if self.source is not None:
+            self.ask_at = now_ms + 1        # the pages, from the same neighbour
+        self.node.emit(("ota", "offered", m.version, m.bundle, m.pages))
+        return None
+
+    def _take_page(self, index, data, now_ms):
+        """Check and store the next page. -> None, or the refusal reason."""
+        m = self.manifest
+        if m is None or index != self.store.held():
+            return "order"
+        if not m.page_ok(index, data):
+            # not stored, never forwarded
+            self.node.emit(("ota", "page_bad", m.version, index))
+            self.node.count("ota_page_bad")
+            return "page"
+        self.store.append(data)
+        self.trickle.reset(now_ms)          # we hold more: let neighbours know
+        if self.store.held() == m.pages:
+            self.ask_at = self.source = None
+            self.node.emit(("ota", "verified", m.version, m.bundle))
+        elif self.source is not None:
+            self.ask_at = now_ms + 1
+        return None
+
+    # ------------------------------------------------------------ local API
+
+    def offer_manifest(self, blob, now_ms):
+        """A signed manifest from the operator (the console of the board
+        `nowmesh ota` talks to). -> None, or the refusal reason."""
+        return self._take_manifest(bytes(blob), 0, now_ms)
+
+    def offer_page(self, index, data, now_ms):
+        """Page `index` from the operator, checked like any other. -> None or reason."""
+        return self._take_page(index, bytes(data), now_ms)
+
+    # ------------------------------------------------------------ timers
+
+    def _request(self, now_ms):
+        """Ask our source for the next thing we lack (manifest, or the next page)."""
+        if self.source is None:
+            self.ask_at = None
+            return []
+        if self.manifest is None or self.source_version > self.manifest.version:
+            version, item = self.source_version, ITEM_MANIFEST
+        elif self.complete():
+            self.ask_at = self.source = None
+            return []
+        else:
+            version, item = self.manifest.version, self.store.held()
+        rx = self.rx
+        offset = len(rx.buf) if rx is not None and rx.item == item and rx.version == version else 0
+        self.ask_at = now_ms + REQUEST_WAIT + self.node.rng.below(REQUEST_WAIT)
+        return self.parts.send(BROADCAST, T_OTA,
+                               struct.pack(_REQ, K_REQ, version, self.source, item, offset))
+
+    def tick(self, now_ms):
+        out = []
+        if self.ask_at is not None and now_ms >= self.ask_at:
+            out += self._request(now_ms)
+        if self.trickle.due(now_ms):
+            out += self.parts.send(BROADCAST, T_OTA, struct.pack(
+                _ADV, K_ADV, self.version(), self.bundle(), self.held(), self.total()))
+        return out
+
+    def next_deadline(self):
+        d = self.trickle.next_deadline()
+        if self.ask_at is not None and self.ask_at < d:
+            d = self.ask_at
+        return d
+
+    def snapshot(self):
+        return (self.version(), self.held(), self.total(), self.refused, self.source, self.ask_at,
+                self.trickle.snapshot())
+
+
+def attach(node, store, public_key, running, now_ms, free_bytes=None):
+    """Plug a dissemination part into node's mesh policy. -> the part."""
+    part = Ota(node, node.policy.parts, store, public_key, running, now_ms, free_bytes)
+    node.policy.plug(T_OTA, part)
+    return part
