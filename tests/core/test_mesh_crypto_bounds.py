@@ -121,3 +121,16 @@ def test_admin_token_with_an_empty_command_is_the_shortest_valid():
         assert False, "short token accepted"
     except admin.AdminError as e:
         assert e.reason == "malformed"
+
+
+def test_one_byte_payload_is_encrypted_too():
+    k = crypto.Keys(KEY)
+    frame = crypto.seal(k, 3, SENDER, 1, 1, b"\x2a")
+    if k.has_aes:
+        assert frame.hex() == "a183" "020000000001" "01000000" "01000000" "16" "c38e3632f4f39422"
+    assert crypto.open_frame(k, frame)[4] == b"\x2a"
+
+
+def test_tags_of_different_lengths_are_unequal():
+    assert not crypto._tags_equal(b"\x01\x02", b"\x01")
+    assert not crypto._tags_equal(b"", b"\x00")
