@@ -67,6 +67,7 @@ def run(quick, full=False):
     print("  work per node: frames sent per node-second %s; CPU per frame sent (new) %s us" % (
         " / ".join(str(r["new"]["frames_per_node_s"]) for r in rows),
         " / ".join(str(r["new"]["cpu_us_per_frame"]) for r in rows)))
+    out["split"] = _split(*sizes[-1])
     if full:
         out["headline_new"] = _measure(ROOT, *HEADLINE)
         _print_one("new, headline", out["headline_new"])
@@ -86,9 +87,9 @@ def _remove(path):
     subprocess.run(["git", "-C", ROOT, "worktree", "prune"], capture_output=True)
 
 
-def _measure(root, layout, nodes, duration, options="sized"):
-    proc = subprocess.run([sys.executable, CHILD, root, layout, str(nodes), str(duration), options],
-                          capture_output=True, text=True)
+def _measure(root, layout, nodes, duration, options="sized", split=False):
+    proc = subprocess.run([sys.executable, CHILD, root, layout, str(nodes), str(duration), options]
+                          + (["split"] if split else []), capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit("simspeed run failed (%s, %d nodes):\n%s" % (root, nodes, proc.stderr[-2000:]))
     data = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -100,6 +101,27 @@ def _measure(root, layout, nodes, duration, options="sized"):
     data["frames_per_node_s"] = round(frames / (nodes * duration), 3)
     data["cpu_us_per_frame"] = round(1e6 * data["cpu_s"] / frames, 1) if frames else None
     return data
+
+
+def _split(nodes, duration):
+    """Where the CPU goes at the largest size (a separate, instrumented run of this tree)."""
+    data = _measure(ROOT, "random", nodes, duration, split=True)
+    split = data["split"]
+    core = split["core"] + split["receive"]
+    out = {"nodes": nodes, "simulated_s": duration, "cpu_s": data["cpu_s"],
+           "core_cpu_s": round(core, 2), "core_share": round(core / data["cpu_s"], 3),
+           "radio_setup_cpu_s": split["radio_setup"], "select_relays_cpu_s": split["select_relays"],
+           "receptions": int(split["receive_calls"]),
+           "core_receive_us": round(1e6 * split["receive"] / max(1, split["receive_calls"]), 1),
+           "receptions_per_node_s": round(split["receive_calls"] / (nodes * duration), 1),
+           "bound_if_simulator_free": round(data["cpu_s"] / core, 2)}
+    print("  where the CPU goes (%d nodes x %gs, instrumented run): core %.1f of %.1f s (%.0f %%; radio model"
+          " set-up %.1f s, relay selection %.1f s); %d receptions (%.1f per node-second), core receive"
+          " %.1f us each; a simulator costing nothing would be at most %.2fx faster" % (
+              nodes, duration, core, data["cpu_s"], 100 * out["core_share"], out["radio_setup_cpu_s"],
+              out["select_relays_cpu_s"], out["receptions"], out["receptions_per_node_s"],
+              out["core_receive_us"], out["bound_if_simulator_free"]), flush=True)
+    return out
 
 
 def _exponent(rows, which):

@@ -227,7 +227,7 @@ class AntiEntropy:
         # until relay sets (two hello rounds) take the new link in. Not for
         # good: a leaf would rebroadcast all its partner sends, forever.
         self.sync_from = n.id
-        self.sync_until = now_ms + 2 * self.node.config.beacon_ms
+        self.sync_until = now_ms + self.node.config.startup_flood_ms
         if not self._synced:
             self._synced = True
             self._recheck_at = now_ms + _SYNC_RETRY_MS

@@ -86,8 +86,10 @@ _FIELDS = (
     "hop_limit", 16, 1, 255,
     "readings_max", 128, 1, 4096,
     "neighbours_max", 32, 1, 1024,
-    "beacon_ms", 10000, 100, 3600000,
-    # neighbour declared down after this long unheard; 0 = 3.5 * beacon_ms
+    # the longest hello interval (Trickle Imax; hellos back off to it while
+    # the neighbourhood is stable, see mesh/hello.py)
+    "beacon_ms", 60000, 100, 3600000,
+    # neighbour probed, then declared down, after this long unheard; 0 = 3.5 * beacon_ms
     "neighbour_timeout_ms", 0, 0, 3600000,
     # senders tracked by the replay window (see replay.py on eviction)
     "replay_max", 64, 1, 4096,
@@ -104,7 +106,7 @@ _FIELDS = (
     # 1470 on ESP-NOW v2); set by the port, advertised in hellos
     "max_frame", 250, 250, 1470,
     # --- mesh protocol (mesh.py); see docs/protocol.md "Timers and bounds"
-    # hellos: Trickle interval from hello_min_ms doubling up to beacon_ms
+    # hellos: Trickle interval from hello_min_ms doubling up to beacon_ms (reset by news)
     "hello_min_ms", 1000, 50, 3600000,
     # a busy neighbour silent for 8 of its usual gaps is down, but never sooner than this
     "neighbour_min_timeout_ms", 3000, 100, 3600000,

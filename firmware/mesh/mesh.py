@@ -7,21 +7,15 @@
 from micropython import const
 
 from .antientropy import AntiEntropy
-from .frames import (HELLO_SYNC, HELLO_V2, MAX_READING, T_HELLO, T_PULL, decode_hello,
-                     decode_pull, decode_readings_items, encode_hello, encode_readings_items,
-                     item_size)
-from .relays import select_relays
+from .frames import (MAX_READING, T_HELLO, T_PULL, decode_hello, decode_pull,
+                     decode_readings_items, encode_readings_items, item_size)
+from .hello import Q_LIST_MIN, LinkState
 from .routes import INFINITY, RouteTable
 from .store import raw_key, raw_newer
 from .unicast import BROADCAST, Unicast
 from .wire import (HEADER_LEN, MAX_FRAME, MAX_FRAME_V2, T_BEACON, T_DATA, T_READINGS, TAG_LEN,
                    FrameError, decode_beacon)
 
-_Q2_MIN = const(64)         # two-hop links heard at >= 50% count for relay selection
-_Q2_KEEP = const(48)        # ... and stay counted down to 38%
-_Q_LIST_MIN = const(64)     # hellos list neighbours we hear >= 25% of the time
-_RELAY_COST_MAX = const(32)  # neighbours worse than ETX 4 are not picked as relays
-_RELAY_COST_KEEP = const(44)  # ... and current relays are kept up to ETX 5.5
 _ROUTE_COST_MAX = const(48)  # no route through a link worse than ETX 6
 
 
@@ -54,15 +48,12 @@ class MeshPolicy:
         self.parts = parts = PartServices(self)
         self.unicast = Unicast(node, parts, now_ms)
         self.ae = AntiEntropy(node, parts, now_ms)
-        self.relays = []            # neighbours we picked as relays (sorted ids)
-        self._relays_dirty = False
+        self.links = LinkState(node, self.send, self.ae, now_ms)
         self._batch = {}            # origin -> [hops, is_repair]
         self._batch_at = None
-        self._hello_ival = cfg.hello_min_ms
-        self._hello_at = now_ms + node.rng.below(min(cfg.hello_min_ms, 1000))
-        self._hello_last = now_ms - cfg.hello_min_ms
         node.neighbours.on_change = self._neighbour_change
         node.neighbours.on_rejoin = self._neighbour_rejoin
+        node.neighbours.on_silent = self.links.silent
         self._decoders = {T_BEACON: decode_beacon, T_READINGS: decode_readings_items,
                           T_DATA: self.unicast.decode, T_HELLO: decode_hello, T_PULL: decode_pull}
         self._plugged = {}          # frame type -> a part plugged in later (mesh/ota.py)
@@ -72,6 +63,11 @@ class MeshPolicy:
         handle(sender, message, now_ms), tick(now_ms) and next_deadline()."""
         self._decoders[ftype] = part.decode
         self._plugged[ftype] = part
+
+    @property
+    def relays(self):
+        """The neighbours we picked as relays (sorted ids)."""
+        return self.links.relays
 
     # ------------------------------------------------------------ receive
 
@@ -85,7 +81,8 @@ class MeshPolicy:
         if ftype == T_READINGS:
             return self._on_readings(sender, message, now_ms)
         if ftype == T_HELLO:
-            return self._on_hello(sender, message, now_ms)
+            self.links.on_hello(sender, message, now_ms)
+            return []
         if ftype == T_DATA:
             return self.unicast.handle(sender, message, now_ms)
         if ftype == T_PULL:
@@ -142,63 +139,31 @@ class MeshPolicy:
         if p[1] or (c and p[2] >= c):
             del self._batch[origin]
 
-    def _on_hello(self, sender, msg, now_ms):
-        name, flags, held, entries = msg
-        n = self.node.neighbours.get(sender)
-        if n is None:
-            return []
-        n.name = name
-        n.hello = True
-        n.max_frame = MAX_FRAME_V2 if flags & HELLO_V2 else MAX_FRAME
-        me = self.node.id
-        sym, selects, q_out = False, False, -1
-        two = []
-        canonical = self.node.readings.canonical
-        for nid, q, mpr in entries:
-            if nid == me:
-                sym, selects, q_out = True, mpr, q
-            elif q >= _Q2_MIN or (q >= _Q2_KEEP and nid in n.two_hop):
-                two.append(canonical(nid))   # hysteresis: a wobbling estimate does not churn relays
-        two = tuple(two)
-        if two != n.two_hop or sym != n.sym:
-            self._relays_dirty = True
-        n.sym, n.selects_me, n.q_out, n.two_hop = sym, selects, q_out, two
-        if sym and held >= len(self.node.readings) + 2:
-            # it knows more origins than we do: sync with it (rarely: tables
-            # grow unevenly while a mesh forms)
-            self.ae.neighbour_up(sender, now_ms)
-        return []
-
     def _neighbour_change(self, n, up):
-        self._relays_dirty = True
+        self.links.dirty = True
         now = self.node.now_ms
         nid = n.id
         if up:
-            if n.q_in >= _Q_LIST_MIN:
-                self._hello_soon(now)     # let it learn of us (rate limited)
+            if n.q_in >= Q_LIST_MIN:
+                self.links.reset(now)     # let it learn of us
             heard = self.node.heard.get(nid)
             stranger = heard is None or now - heard > self.cfg.stale_ms // 2
-            settled = now - self.ae.boot_ms >= 2 * self.cfg.beacon_ms
+            settled = now - self.ae.boot_ms >= self.cfg.startup_flood_ms
             if not self.ae.synced or (settled and stranger):
                 # a stranger: we just booted, or a partition healed, or it moved in
                 self.ae.neighbour_up(nid, now)
         else:
+            self.links.forget(nid)
+            if n.q_in >= Q_LIST_MIN:      # we listed it: who counts on that must hear
+                self.links.reset(now)
             self.routes.drop_via(n.slot)
 
     def _neighbour_rejoin(self, nid):
         # Silent far longer than usual, now back: we were probably cut apart
         # (partition, outage); swap tables with it.
         now = self.node.now_ms
-        if now - self.ae.boot_ms >= 2 * self.cfg.beacon_ms:
+        if now - self.ae.boot_ms >= self.cfg.startup_flood_ms:
             self.ae.neighbour_up(nid, now)
-
-    def _hello_soon(self, now):
-        """A triggered hello, at most one per hello_min_ms; the Trickle
-        interval itself is not reset (resets on every wobble cost more
-        airtime than the news is worth)."""
-        soon = max(now, self._hello_last + self.cfg.hello_min_ms) + self.jitter()
-        if soon < self._hello_at:
-            self._hello_at = soon
 
     def forget(self, origin):
         """origin's reading was dropped (evicted or forgotten): so is all we keep for it."""
@@ -300,42 +265,6 @@ class MeshPolicy:
             out += self.send(dst, T_READINGS, encode_readings_items(raws, hops, metrics))
         return out
 
-    # ------------------------------------------------------------ hello and relays
-
-    def _hello(self, now_ms):
-        # Costs drift without marking relays dirty (a young link improving
-        # past _RELAY_COST_MAX): choose afresh for every hello we send.
-        self._relays_dirty = True
-        self._update_relays()
-        rel = self.relays
-        entries = []
-        for n in sorted(self.node.neighbours.values(), key=lambda n: -n.q_in):
-            if n.q_in >= _Q_LIST_MIN:      # links this weak are useless to anyone
-                entries.append((n.id, min(127, n.q_in >> 1), n.id in rel))
-        flags = (0 if self.ae.synced else HELLO_SYNC) | (HELLO_V2 if self.cfg.max_frame >= MAX_FRAME_V2 else 0)
-        out = self.send(BROADCAST, T_HELLO, encode_hello(self.node.name, flags, len(self.node.readings), entries))
-        self._hello_last = now_ms
-        i = min(self.cfg.beacon_ms, self._hello_ival * 2)
-        self._hello_ival = i
-        self._hello_at = now_ms + i - i // 4 + self.node.rng.below(i // 4 + 1)
-        return out
-
-    def _update_relays(self):
-        if not self._relays_dirty:
-            return
-        self._relays_dirty = False
-        cands = []
-        for n in self.node.neighbours.values():
-            c = n.cost()
-            if n.sym and (c <= _RELAY_COST_MAX or (c <= _RELAY_COST_KEEP and n.id in self.relays)):
-                cands.append((n.id, n.two_hop, c))
-        rel = select_relays(self.node.id, cands, self.cfg.relay_coverage, self.relays)
-        if rel != self.relays:
-            added = [r for r in rel if r not in self.relays]
-            self.relays = rel
-            if added:   # new relays must hear it soon; dropped ones can wait
-                self._hello_soon(self.node.now_ms)
-
     # ------------------------------------------------------------ local API
 
     def request(self, dst, body, now_ms):
@@ -345,6 +274,10 @@ class MeshPolicy:
         return self.unicast.reply(dst, req_id, body, now_ms)
 
     def send_done(self, dst_mac, ok, now_ms):
+        if self.links.probe_done(dst_mac, ok, now_ms):
+            return []
+        if ok:          # its MAC acked: alive (ESP-NOW: the MAC is the id)
+            self.node.neighbours.touch(dst_mac, now_ms)
         return self.unicast.send_done(dst_mac, ok, now_ms)
 
     def next_hop(self, dst):
@@ -360,11 +293,7 @@ class MeshPolicy:
     # ------------------------------------------------------------ timers
 
     def tick(self, now_ms):
-        out = []
-        if self._relays_dirty:
-            self._update_relays()
-        if now_ms >= self._hello_at:
-            out += self._hello(now_ms)
+        out = self.links.tick(now_ms, self.unicast.busy)
         if self._batch_at is not None and now_ms >= self._batch_at:
             out += self._flush(now_ms)
         out += self.unicast.tick(now_ms)
@@ -374,7 +303,7 @@ class MeshPolicy:
         return out
 
     def next_deadline(self):
-        d = self._hello_at
+        d = self.links.next_deadline(self.node.now_ms)
         for t in (self._batch_at, self.unicast.next_deadline(), self.ae.next_deadline()):
             if t is not None and t < d:
                 d = t
@@ -382,8 +311,6 @@ class MeshPolicy:
             t = part.next_deadline()
             if t < d:
                 d = t
-        if self._relays_dirty:
-            d = min(d, self.node.now_ms)
         return d
 
     # ------------------------------------------------------------ helpers
@@ -396,6 +323,6 @@ class MeshPolicy:
         return [(dst, frame)] if frame is not None else []
 
     def snapshot(self):
-        return (self._hello_at, self._hello_ival, self._hello_last, self.relays, self._relays_dirty,
+        return (self.links.snapshot(),
                 sorted([(k, tuple(v)) for k, v in self._batch.items()]), self._batch_at,
                 self.routes.snapshot(), self.unicast.snapshot(), self.ae.snapshot())

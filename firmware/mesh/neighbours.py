@@ -40,7 +40,7 @@ class Neighbour:
         self.got = 0
         self.q_in = _Q_START     # 0..256
         self.q_out = -1          # 0..127 from its hello, -1 = not heard yet
-        self.gap = gap_ms        # EWMA of inter-frame gap, ms
+        self.gap = gap_ms        # EWMA of inter-frame gap, ms (0: no gap seen yet)
         self.hello = False       # got a hello from it
         self.sym = False         # its hello lists us
         self.selects_me = False  # its hello picked us as a relay (MPR)
@@ -71,6 +71,9 @@ class NeighbourTable:
         self._emit = emit
         self.on_change = None    # callback(node_id, up) for the policy
         self.on_rejoin = None    # callback(node_id): heard again after a long silence
+        # callback(n, now_ms) when n passes its timeout: -> ms more to wait
+        # (a probe is on its way), or None to drop it now
+        self.on_silent = None
         self.table = {}  # id -> Neighbour
         self._slots = {}  # small slot number -> Neighbour (routes refer to slots)
         # earliest n.due, or None = recompute: the host asks for the next
@@ -104,7 +107,7 @@ class NeighbourTable:
         if new:
             if len(self.table) >= self.max_entries:
                 self.drop(self._least_recent())
-            n = Neighbour(node_id, node_id, rssi, now_ms, self.timeout_ms // _SILENCE_FACTOR)
+            n = Neighbour(node_id, node_id, rssi, now_ms, 0)
             n.slot = self._free_slot()
             self.table[node_id] = n
             self._slots[n.slot] = n
@@ -114,7 +117,9 @@ class NeighbourTable:
             if self.on_rejoin is not None and n.q_in >= _Q_ONE // 2 and \
                     silence > max(self.timeout_ms // 2, 8 * n.gap):
                 self.on_rejoin(node_id)   # back after a long silence: a healed cut?
-            n.gap += (silence - n.gap) // 8
+            # the first gap seen replaces the prior outright: hellos back off
+            # to a minute, so a guess would take many frames to unlearn
+            n.gap = max(1, silence) if n.gap == 0 else n.gap + (silence - n.gap) // 8
         if boot is not None:
             self._count(n, boot, ctr)
         n.rssi = rssi
@@ -174,15 +179,33 @@ class NeighbourTable:
     def _timeout(self, n):
         # expected silence grows as the link gets lossier: 8 gaps at q = 100 %,
         # 20 at 40 %, so a weak but alive link is not declared down by chance
+        if n.gap == 0:
+            return self.timeout_ms
         t = n.gap * _SILENCE_FACTOR * _Q_ONE // max(n.q_in, 32)
         return max(self.min_timeout_ms, min(self.timeout_ms, t))
+
+    def touch(self, node_id, now_ms):
+        """A sign of life that is not a frame (the MAC ack of our unicast):
+        alive, but no sample of its gaps or delivery ratio."""
+        n = self.table.get(node_id)
+        if n is None:
+            return
+        n.last_ms = now_ms
+        n.due = max(n.due, now_ms + self._timeout(n))
+        self._due_min = None
 
     def expire(self, now_ms):
         due = self.next_deadline()
         if due is None or now_ms < due:
             return
         for node_id in [k for k, n in self.table.items() if now_ms >= n.due]:
-            self.drop(node_id)
+            n = self.table[node_id]
+            wait = self.on_silent(n, now_ms) if self.on_silent is not None else None
+            if wait is None:
+                self.drop(node_id)
+            else:
+                n.due = now_ms + wait
+                self._due_min = None
 
     def next_deadline(self):
         if self._due_min is None and self.table:

@@ -131,6 +131,10 @@ class Unicast:
             return
         self._flood.append([due, encode_routed(*msg)])
 
+    def busy(self, mac):
+        """Whether a routed frame to mac awaits its MAC outcome."""
+        return mac in self._inflight
+
     def send_done(self, dst_mac, ok, now_ms):
         q = self._inflight.get(dst_mac)
         if not q:

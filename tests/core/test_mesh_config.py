@@ -27,8 +27,8 @@ def test_defaults():
     c = NodeConfig.from_dict(GOOD)
     assert c.id == b"\x02\x00\x00\x00\x00\x01" and c.key == bytes(range(16))
     assert (c.channel, c.encrypt, c.hop_limit) == (1, True, 16)
-    assert (c.readings_max, c.neighbours_max, c.beacon_ms) == (128, 32, 10000)
-    assert c.neighbour_timeout_ms == 35000
+    assert (c.readings_max, c.neighbours_max, c.beacon_ms) == (128, 32, 60000)
+    assert c.neighbour_timeout_ms == 210000          # 3.5 x beacon_ms
 
 
 def test_bytes_forms_and_keyword_constructor():

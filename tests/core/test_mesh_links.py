@@ -12,7 +12,7 @@ def _line3():
 
 def test_unicasts_to_one_neighbour_leave_the_others_estimate_alone():
     a, b, c, net = _line3()
-    net.run_until(20000)                        # hellos: every link measured lossless
+    net.run_until(60000)                        # hellos (backing off): every link measured lossless
     q_before = a.neighbours.get(b.id).q_in
     for _ in range(60):                         # b talks to c alone; a hears none of it
         _req, out = b.request(c.id, b"ping", net.now)

@@ -2,6 +2,7 @@
 from mesh import crypto, wire
 import legacy_flood
 from legacy_flood import FloodPolicy
+from mesh.frames import T_HELLO
 from mesh.node import BROADCAST, Node
 from mesh.wire import Reading
 from meshhelp import KEY, Net, make_node, node_id
@@ -128,12 +129,29 @@ def test_neighbour_down_after_silence():
     b.receive(a.publish([("temp", 1.0, "C")], 0)[0][1], a.id, -40, 0)
     b.pop_events()
     assert b.neighbours.get(a.id) is not None
-    t = 0
-    while t < 4000:
+    # silent past its timeout (3.5 s): one unicast probe, then down when no
+    # MAC ack comes within a second (here no radio acks anything)
+    t, probes = 0, []
+    while t < 5000:
         t = b.next_deadline()
-        b.tick(t)
+        probes += [f for dst, f in b.tick(t) if dst == a.id and f[1] & 0x7F == T_HELLO]
+    assert len(probes) == 1 and 3500 <= t
     assert ("neighbour", a.id, "down") in b.pop_events()
     assert b.neighbours.get(a.id) is None
+
+
+def test_silent_neighbour_that_acks_the_probe_stays():
+    a, b = make_node(1, beacon_ms=1000), make_node(2, beacon_ms=1000)
+    b.receive(a.publish([("temp", 1.0, "C")], 0)[0][1], a.id, -40, 0)
+    t, probes = 0, 0
+    while t < 20000:
+        t = b.next_deadline()
+        for dst, f in b.tick(t):
+            if dst == a.id and f[1] & 0x7F == T_HELLO:
+                probes += 1
+                b.send_done(dst, True, t)       # its MAC acked: alive
+    assert probes >= 2 and b.neighbours.get(a.id) is not None
+    assert ("neighbour", a.id, "down") not in b.pop_events()
 
 
 def test_readings_bounded_evicting_least_recently_heard():

@@ -6,6 +6,7 @@ Examples:
   nowmesh emulate --nodes 5 --topology line --state-dir /tmp/mesh
   nowmesh emulate --topology examples/house.json --seconds 120
   nowmesh emulate --topology examples/house.json --scenario examples/kill-revive.json
+  nowmesh emulate --nodes 6 --topology grid --ap home:secret:6   # a Wi-Fi access point on channel 6
   nowmesh emulate --nodes 3 --node-flash n3=/tmp/n3.flash   # n3 boots from a flash file (docs/images.md)
 Then, in another terminal:
   nowmesh console $(jq -r '.nodes[0].port' /tmp/mesh/nodes.json) --json
@@ -71,6 +72,9 @@ def add_arguments(p):
     p.add_argument("--node-flash", action="append", default=[], metavar="NODE=FILE",
                    help="NODE boots from this flash file (e.g. written by esptool) instead of a "
                         "fresh firmware folder; repeatable (docs/images.md)")
+    p.add_argument("--ap", metavar="SSID:PASSWORD:CHANNEL",
+                   help="an emulated Wi-Fi access point the nodes' network.WLAN(STA_IF) can join; "
+                        "joining puts that node's radio on CHANNEL (docs/emulation.md)")
     p.add_argument("--key-file", metavar="FILE",
                    help="give the other nodes the network key in this key file (nowmesh-key.json, "
                         "as in the images) instead of the emulator's test key")
@@ -95,7 +99,7 @@ def run(args):
                     board=args.board, heap=args.heap, interval_s=args.interval, loss=args.loss,
                     environment=args.environment, capture=args.capture,
                     flash_images=_node_flash(args), espnow_max_data_len=args.espnow_max_data_len,
-                    **_key(args))
+                    ap=args.ap, **_key(args))
     scenario = load_live_scenario(args.scenario, emu) if args.scenario else None
     controller = Controller(emu)
     os.makedirs(emu.state_dir, exist_ok=True)

@@ -47,6 +47,16 @@ DEFAULT_HEAP = "256K"
 DEFAULT_SENSORS = [{"kind": "internal_temp"}, {"kind": "aht20"}]
 
 
+def parse_ap(text):
+    """'SSID:PASSWORD:CHANNEL' -> (ssid, password, channel); an empty password is an open AP."""
+    head, _, channel = text.rpartition(":")
+    ssid, sep, password = head.partition(":")
+    if not sep or not ssid or not channel.isdigit() or not 1 <= int(channel) <= 14:
+        raise InputError("command line", "--ap",
+                         "expected SSID:PASSWORD:CHANNEL with a channel 1-14, got %r" % text)
+    return ssid, password, int(channel)
+
+
 def parse_heap_bytes(heap):
     """"256K" / "1M" / 262144 -> bytes."""
     from nowmesh.emulation.board.pty_board import parse_heap
@@ -79,7 +89,7 @@ class EmulatedNode:
 class Emulation:
     def __init__(self, topology="line", nodes=3, seed=1, state_dir=None, board="esp32-devkitc",
                  heap=DEFAULT_HEAP, interval_s=10, loss=0.0, environment="indoor", key=DEFAULT_KEY,
-                 capture=None, flash_images=None, taps=None, espnow_max_data_len=None):
+                 capture=None, flash_images=None, taps=None, espnow_max_data_len=None, ap=None):
         self.topology = make_topology(topology, nodes, seed) if isinstance(topology, str) else topology
         self.seed = seed
         self.own_state_dir = state_dir is None
@@ -88,6 +98,8 @@ class Emulation:
         # espnow.MAX_DATA_LEN per node: the board profile's firmware gives it
         # (1470 on ESP-IDF >= 5.4 builds); an int or {node: int} selects 250/1470
         self.espnow_max_data_len = espnow_max_data_len
+        # the one emulated access point every node's station can join (SSID:PASSWORD:CHANNEL)
+        self.ap = parse_ap(ap) if ap else None
         self.heap = heap
         self.interval_s = interval_s
         self.key = key
@@ -164,6 +176,8 @@ class Emulation:
                "NOWMESH_CHIP": self.board_profile["chip"],
                "NOWMESH_ESPNOW_MAX_DATA_LEN": str(self.max_data_len(node.name)),
                "NOWMESH_FLASH_SIZE": str(int(self.board_profile["flash_size"][:-2]) << 20)}
+        if self.ap:
+            env["NOWMESH_AP"] = "%s:%s:%d" % self.ap
         extra = EMULATION_PATH
         if node.name in self.flash_images:      # power-on from flash: unpack its filesystem first
             from nowmesh.emulation.rom import flashboot

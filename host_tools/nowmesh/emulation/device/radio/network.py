@@ -1,8 +1,8 @@
 # Emulated `network` for nowmesh's emulated nodes (emulation only, never on a board).
 #
-# Just what ESP-NOW programs use: WLAN(STA_IF / AP_IF) with active(),
-# config() and the connection calls of a board that never joins an access
-# point. An active interface turns the node's radio on at the medium;
+# Just what ESP-NOW programs and a Wi-Fi gateway use: WLAN(STA_IF / AP_IF)
+# with active(), config(), and a station that joins the emulated access point
+# of NOWMESH_AP (_nowmesh_wifi). An active interface turns the node's radio on at the medium;
 # config(channel=) moves the node to that Wi-Fi channel there (nodes hear
 # only nodes on their channel). The STA MAC comes from NOWMESH_MAC; as on an
 # ESP32, the AP MAC is the STA MAC + 1.
@@ -11,6 +11,7 @@ import os
 from micropython import const
 
 import _nowmesh_link
+import _nowmesh_wifi
 
 STA_IF = const(0)
 AP_IF = const(1)
@@ -104,31 +105,38 @@ class WLAN:
     def active(self, is_active=None):
         link = _nowmesh_link.link()
         if is_active is not None:
+            if not is_active and self._if.ifidx == STA_IF:
+                _nowmesh_wifi.station().disconnect()
             link.set_interface(self._if.ifidx, bool(is_active))
         return link.interface_active(self._if.ifidx)
 
     def connect(self, ssid=None, key=None, *, bssid=None):
-        pass            # there are no access points in the emulated air
+        _nowmesh_wifi.station().connect(_nowmesh_link.link(), ssid or self._if.settings["ssid"], key)
+        self._if.settings["ssid"] = _nowmesh_wifi.station().ssid
 
     def disconnect(self):
-        pass
+        _nowmesh_wifi.station().disconnect()
 
     def isconnected(self):
-        return False
+        return self._if.ifidx == STA_IF and _nowmesh_wifi.station().isconnected()
 
     def status(self, param=None):
         if param is None:
-            return STAT_IDLE
+            return _nowmesh_wifi.station().status() if self._if.ifidx == STA_IF else STAT_IDLE
         if param == "stations":
             return []
+        if param == "rssi":
+            if not self.isconnected():
+                raise OSError("Wifi Not Connected")
+            return _nowmesh_wifi.scan_rssi()
         raise ValueError("unknown status param")
 
     def scan(self):
-        return []
+        return _nowmesh_wifi.station().scan(_nowmesh_link.link())
 
     def ifconfig(self, config=None):
         if config is None:
-            return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
+            return _nowmesh_wifi.station().ifconfig()
 
     def config(self, *args, **kwargs):
         if args and kwargs:
