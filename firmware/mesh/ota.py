@@ -14,9 +14,14 @@
 #
 # Frame T_OTA, first byte the kind:
 #   ADV  | version u32 | bundle 8 | held u16 | total u16
-#   REQ  | version u32 | target id 6 | item u16 | offset u16
-#   DATA | version u32 | item u16 | offset u16 | bytes
-# item = page number, or ITEM_MANIFEST for the signed manifest.
+#   REQ  | version u32 | target id 6 | item u16 | first chunk u16 | missing mask u32
+#   DATA | version u32 | item u16 | chunk u16 | bytes (CHUNK, the last one shorter)
+# item = page number, or ITEM_MANIFEST for the signed manifest. A page's
+# chunks are taken in any order (a lost one costs one chunk, not the rest of
+# the burst); the manifest's in order (its size is in its head). A node that
+# overhears a request for what it needs waits for the answer instead of
+# asking too; a node that just sent chunks does not send them again for a
+# second asker at once.
 import struct
 from micropython import const
 
@@ -34,9 +39,10 @@ BURST = const(8)               # frames one request may cost the responder
 MAX_MANIFEST = const(20480)    # body <= 16 KB + signature
 TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(500), const(60000), const(1)
 REQUEST_WAIT = const(300)      # ms before asking again (loss or a silent neighbour)
+MAX_TRIES = const(4)           # unanswered requests before another source is sought
 
 _ADV = "<BI8sHH"
-_REQ = "<BI6sHH"
+_REQ = "<BI6sHHI"
 _DATA = "<BIHH"
 
 
@@ -60,17 +66,51 @@ def decode(payload):
 
 
 class Assembly:
-    """The one item (a page or the manifest) being received, in order."""
+    """The one item being received. Pages: chunks in any order, into a
+    buffer of the page's size. The manifest: chunks in order, its size
+    learnt from its head (Ota._sized), MAX_MANIFEST at most."""
 
     def __init__(self, version, item, size):
         self.version, self.item, self.size = version, item, size
-        self.buf = bytearray()
+        self.in_order = item == ITEM_MANIFEST
+        if self.in_order:
+            self.buf = bytearray()
+            self.have = None
+        else:
+            self.buf = bytearray(size)
+            self.have = bytearray((size + CHUNK - 1) // CHUNK)
 
-    def add(self, offset, data):
-        """Take data at offset if it is the next chunk. -> True when complete."""
-        if offset == len(self.buf) and offset + len(data) <= self.size:
-            self.buf += data
-        return len(self.buf) == self.size
+    def add(self, chunk, data):
+        offset = chunk * CHUNK
+        if self.in_order:
+            if offset == len(self.buf) and offset + len(data) <= self.size:
+                self.buf += data
+            return
+        if chunk < len(self.have) and len(data) == min(CHUNK, self.size - offset):
+            self.buf[offset:offset + len(data)] = data
+            self.have[chunk] = 1
+
+    def complete(self):
+        if self.in_order:
+            return len(self.buf) == self.size
+        for got in self.have:
+            if not got:
+                return False
+        return True
+
+    def want(self):
+        """-> (first missing chunk, mask of the missing ones from it)."""
+        if self.in_order:
+            return len(self.buf) // CHUNK, 0xFFFFFFFF
+        have = self.have
+        first = 0
+        while first < len(have) and have[first]:
+            first += 1
+        mask = 0
+        for k in range(first, min(first + 32, len(have))):
+            if not have[k]:
+                mask |= 1 << (k - first)
+        return first, mask
 
 
 class Ota:
@@ -88,7 +128,8 @@ class Ota:
         self.source = None            # id of the neighbour we fetch from
         self.source_version = 0       # ... and the version it advertised
         self.ask_at = None            # when to (re)send our request
-        self.serving = []             # [(item, offset)] of requests to answer
+        self.tries = 0                # requests to our source left unanswered
+        self.sent = (0, 0, 0, 0)      # (version, item, chunk mask, ms) of our last answer
         self.done_reported = False
         blob = store.manifest()
         if blob is not None:          # resume after a reboot: pages on flash are kept
@@ -124,7 +165,7 @@ class Ota:
         if kind == K_ADV:
             return self._on_adv(sender, msg[1], msg[3], msg[4], now_ms)
         if kind == K_REQ:
-            return self._on_req(msg[1], msg[2], msg[3], msg[4], now_ms)
+            return self._on_req(msg[1], msg[2], msg[3], msg[4], msg[5], now_ms)
         return self._on_data(msg[1], msg[2], msg[3], msg[4], now_ms)
 
     def _on_adv(self, sender, version, held, total, now_ms):
@@ -132,7 +173,8 @@ class Ota:
         if version == mine and held == self.held():
             self.trickle.heard_consistent()
             return []
-        self.trickle.reset(now_ms)          # someone differs: talk more
+        if version != mine or held < self.held():
+            self.trickle.reset(now_ms)      # it lacks what we have, or the reverse: talk more
         if version > mine and version != self.refused:
             self._fetch_from(sender, version, now_ms)   # a newer bundle: its manifest first
         elif version == mine and self.manifest is not None and held > self.held():
@@ -145,44 +187,64 @@ class Ota:
             self.source, self.source_version = bytes(sender), version
             self.ask_at = now_ms + 1 + self.node.rng.below(50)
 
-    def _on_req(self, version, target, item, offset, now_ms):
+    def _on_req(self, version, target, item, first, mask, now_ms):
         if target != self.node.id:
+            self._overheard_req(version, item, now_ms)
             return []
-        if item == ITEM_MANIFEST:
-            blob = self.store.manifest()
-            if self.manifest is None or version != self.manifest.version or blob is None:
-                return []
-            size = len(blob)
-        elif self.manifest is None or version != self.manifest.version or item >= self.held():
+        size = self._servable(version, item)
+        if size is None:
             return []
-        else:
-            size = self.manifest.page_len(item)
-        if offset >= size:
-            return []
-        out = []
-        while offset < size and len(out) < BURST:
-            n = min(CHUNK, size - offset)
-            out += self._send_data(version, item, offset, n)
-            offset += n
+        last = self.sent
+        if last[0] == version and last[1] == item and now_ms - last[3] < REQUEST_WAIT // 2:
+            mask &= ~(last[2] >> first if first < 32 else 0)   # just sent: it is on the air
+        out, sent = [], 0
+        for k in range(32):
+            chunk = first + k
+            if len(out) >= BURST or chunk * CHUNK >= size:
+                break
+            if mask & (1 << k):
+                out += self._send_data(version, item, chunk, min(CHUNK, size - chunk * CHUNK))
+                sent |= 1 << chunk if chunk < 32 else 0
+        if out:
+            self.sent = (version, item, sent, now_ms)
         return out
 
-    def _send_data(self, version, item, offset, n):
+    def _servable(self, version, item):
+        """-> the size of an item we can serve, or None."""
+        m = self.manifest
+        if m is None or version != m.version:
+            return None
+        if item == ITEM_MANIFEST:
+            blob = self.store.manifest()
+            return len(blob) if blob is not None else None
+        return m.page_len(item) if item < self.held() else None
+
+    def _overheard_req(self, version, item, now_ms):
+        """Another node asked for what we need next: its answer is broadcast,
+        so wait for it rather than ask too (Deluge's request suppression)."""
+        rx = self.rx
+        if self.ask_at is not None and rx is not None and rx.version == version and rx.item == item:
+            self.ask_at = max(self.ask_at, now_ms + REQUEST_WAIT)
+
+    def _send_data(self, version, item, chunk, n):
+        self.node.count("ota_tx_data")
+        offset = chunk * CHUNK
         if item == ITEM_MANIFEST:
             data = self.store.manifest()[offset:offset + n]
         else:
             data = self.store.read(item, offset, n)
-        return self.parts.send(BROADCAST, T_OTA,
-                               struct.pack(_DATA, K_DATA, version, item, offset) + data)
+        return self.parts.send(BROADCAST, T_OTA, struct.pack(_DATA, K_DATA, version, item, chunk) + data)
 
-    def _on_data(self, version, item, offset, data, now_ms):
+    def _on_data(self, version, item, chunk, data, now_ms):
         rx = self._expecting(version, item)
         if rx is None:
             return []
-        rx.add(offset, data)
+        rx.add(chunk, data)
+        self.tries = 0
         if not self._sized(rx):
             self.rx = self.source = None        # a manifest no node takes: drop it
             return []
-        if len(rx.buf) == rx.size:
+        if rx.complete():
             self.rx = None
             self._finish(rx, now_ms)
         else:
@@ -260,8 +322,8 @@ class Ota:
             self.node.count("ota_page_bad")
             return "page"
         self.store.append(data)
-        self.trickle.reset(now_ms)          # we hold more: let neighbours know
         if self.store.held() == m.pages:
+            self.trickle.reset(now_ms)      # we can serve it all: say so soon
             self.ask_at = self.source = None
             self.node.emit(("ota", "verified", m.version, m.bundle))
         elif self.source is not None:
@@ -293,17 +355,24 @@ class Ota:
             return []
         else:
             version, item = self.manifest.version, self.store.held()
-        rx = self.rx
-        offset = len(rx.buf) if rx is not None and rx.item == item and rx.version == version else 0
+        rx = self._expecting(version, item)
+        if rx is None or self.tries >= MAX_TRIES:   # nothing to ask, or the source is gone
+            self.source = self.ask_at = None
+            self.tries = 0
+            return []
+        self.tries += 1
+        first, mask = rx.want()
         self.ask_at = now_ms + REQUEST_WAIT + self.node.rng.below(REQUEST_WAIT)
+        self.node.count("ota_tx_req")
         return self.parts.send(BROADCAST, T_OTA,
-                               struct.pack(_REQ, K_REQ, version, self.source, item, offset))
+                               struct.pack(_REQ, K_REQ, version, self.source, item, first, mask))
 
     def tick(self, now_ms):
         out = []
         if self.ask_at is not None and now_ms >= self.ask_at:
             out += self._request(now_ms)
         if self.trickle.due(now_ms):
+            self.node.count("ota_tx_adv")
             out += self.parts.send(BROADCAST, T_OTA, struct.pack(
                 _ADV, K_ADV, self.version(), self.bundle(), self.held(), self.total()))
         return out

@@ -175,9 +175,11 @@ def _send(app, args):
 
 def _config_get(app, args):
     shown = dict(app.raw_settings)
-    for secret in SECRET_FIELDS:          # never print a key
-        if isinstance(shown.get(secret), str):
+    for secret in SECRET_FIELDS:          # never print a key or a Wi-Fi/MQTT password
+        if isinstance(shown.get(secret), str) and secret.endswith("key"):
             shown[secret] = "(set, %d bytes)" % (len(shown[secret]) // 2)
+        elif shown.get(secret) is not None:
+            shown[secret] = "(set)"
     field = args.get("field")
     return shown if field is None else {field: shown.get(field)}
 

@@ -50,6 +50,26 @@ def _board(v):
     return v
 
 
+def _wifi(v):
+    # the access point a gateway joins (meshport.gateway*): {"ssid", "password"}
+    if v is None:
+        return v
+    if not isinstance(v, dict) or not isinstance(v.get("ssid"), str) or not 1 <= len(v["ssid"]) <= 32:
+        raise ValueError("must be {\"ssid\": 1-32 characters, \"password\": ...}")
+    if not isinstance(v.get("password", ""), str) or len(v.get("password", "")) > 64:
+        raise ValueError("password must be text of at most 64 characters")
+    return v
+
+
+def _mqtt(v):
+    # the broker a gateway publishes to: mqtt://[user:pass@]host[:port]
+    if v is not None and (not isinstance(v, str) or len(v) > 200
+                          or not (v.startswith("mqtt://") or v.startswith("mqtts://"))
+                          or len(v.split("://", 1)[1].split("@")[-1]) == 0):
+        raise ValueError("must be mqtt://[user:pass@]host[:port] or mqtts://...")
+    return v
+
+
 # Port-only settings: (field, default, check). Everything else is the core's
 # NodeConfig (name, key, channel, beacon_ms, ...), validated by the core.
 PORT_FIELDS = (
@@ -60,8 +80,11 @@ PORT_FIELDS = (
     # operator authorisation (mesh/admin.py): none installed = no remote admin
     ("admin_key", None, _admin_key),
     ("admin_id", None, _admin_id),
+    # a node with both is a gateway to an MQTT broker (docs/mqtt.md)
+    ("wifi", None, _wifi),
+    ("mqtt", None, _mqtt),
 )
-SECRET_FIELDS = ("key", "admin_key")    # never shown by config_get
+SECRET_FIELDS = ("key", "admin_key", "wifi", "mqtt")    # never shown by config_get (passwords)
 
 
 def defaults(mac):

@@ -9,11 +9,13 @@ from nowmesh.errors import InputError
 CONFIG = "nowmesh.json"
 
 
-def node_config(existing, key, name=None, channel=None, board=None, admin=None):
+def node_config(existing, key, name=None, channel=None, board=None, admin=None, gateway=None):
     """The config to write: the board's settings (interval, sensors, ...
     set with config-set survive), with our key, the node's admin key
-    (keys.admin_fields) and the requested name, channel and board."""
+    (keys.admin_fields) and the requested name, channel and board;
+    `gateway`: {"wifi": {"ssid", "password"}, "mqtt": URL} makes it a gateway."""
     config = dict(existing)
+    config.update(gateway or {})
     config["key"] = key
     config.update(admin or {})
     if name is not None:
@@ -36,6 +38,21 @@ def check_config(config):
         settings.split(config, b"\x02\x00\x00\x00\x00\x01")
     except ConfigError as exc:
         raise InputError("command line", exc.field, exc.message) from None
+
+
+def gateway_fields(ssid=None, password=None, mqtt=None):
+    """The config fields of `deploy --wifi SSID --wifi-password PW --mqtt URL`
+    ({} when none is given); the URL is checked as the host bridge checks it."""
+    if ssid is None and mqtt is None:
+        if password is not None:
+            raise InputError("command line", "--wifi-password", "only with --wifi")
+        return {}
+    if ssid is None or mqtt is None:
+        raise InputError("command line", "--wifi" if ssid is None else "--mqtt",
+                         "a gateway needs both --wifi SSID and --mqtt URL")
+    from nowmesh.mqtt.options import parse_broker_url
+    parse_broker_url(mqtt)
+    return {"wifi": {"ssid": ssid, "password": password or ""}, "mqtt": mqtt}
 
 
 def config_bytes(config):

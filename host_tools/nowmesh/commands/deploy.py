@@ -9,6 +9,8 @@ Safe to interrupt or unplug at any moment: deploy again to complete it.
 Examples:
   nowmesh deploy /dev/ttyUSB0 --name kitchen
   nowmesh deploy /dev/ttyUSB0 --json            # second time: "files_sent": 0
+  nowmesh deploy /dev/ttyUSB0 --wifi home --wifi-password secret --mqtt mqtt://192.168.1.5
+                                                # a gateway to MQTT/Home Assistant (docs/mqtt.md)
   nowmesh deploy --all                          # every attached ESP32/MicroPython board
   nowmesh deploy --all --state-dir /tmp/mesh    # every node of `nowmesh emulate --state-dir /tmp/mesh`
 """
@@ -18,6 +20,7 @@ import sys
 import threading
 
 from nowmesh.deploy import fleet
+from nowmesh.bundle.node_files import gateway_fields
 from nowmesh.deploy.config import DEFAULT_KEY_FILE, OPERATOR_KEY_FILE, key_file_for
 from nowmesh.deploy.session import DeployOptions, deploy_board
 from nowmesh.errors import InputError, ToolError
@@ -41,6 +44,9 @@ def add_arguments(p):
                         "file); each node gets only its own admin key derived from it" % OPERATOR_KEY_FILE)
     p.add_argument("--firmware", metavar="DIR", default=None,
                    help="firmware tree to deploy (default: this project's firmware/)")
+    p.add_argument("--wifi", metavar="SSID", help="make the node an MQTT gateway: the access point it joins")
+    p.add_argument("--wifi-password", metavar="PW", help="the access point's password (never printed)")
+    p.add_argument("--mqtt", metavar="URL", help="the broker a gateway publishes to: mqtt://[user:pass@]host[:port]")
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -51,7 +57,8 @@ def run(args):
     args.key_note = "network key: %s (%s)" % (key_file, why)
     options = DeployOptions(name=args.name, channel=args.channel, board=args.board,
                             key_file=key_file, operator_key_file=args.operator_key, baud=args.baud,
-                            firmware_dir=_firmware_dir(args.firmware))
+                            firmware_dir=_firmware_dir(args.firmware),
+                            gateway=gateway_fields(args.wifi, args.wifi_password, args.mqtt))
     if args.all:
         return _run_all(args, options)
     if not args.port:

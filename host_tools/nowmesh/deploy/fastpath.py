@@ -72,6 +72,8 @@ def up_to_date(repl, options, key, profile, managed_files, operator_key):
     node_id = (found["hello"] or {}).get("id")
     if not isinstance(node_id, str):
         return None
+    if options.gateway:
+        return None                           # Wi-Fi/MQTT settings are masked too: write them
     config = node_config(shown, key, options.name, options.channel, options.board,
                          admin_fields(operator_key, mac_admin_id(node_id)))
     running = found["status"] or {}

@@ -26,8 +26,9 @@ BOARD_FILE = boards.BOARD_FILE
 class DeployOptions:
     def __init__(self, name=None, channel=None, board=None, key_file=DEFAULT_KEY_FILE,
                  baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=None,
-                 operator_key_file=None):
+                 operator_key_file=None, gateway=None):
         self.name = name
+        self.gateway = gateway or {}          # bundle.node_files.gateway_fields: Wi-Fi + MQTT
         self.channel = channel
         self.board = board
         self.key_file = key_file
@@ -59,7 +60,8 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None, operator_ke
     key = key or load_or_create_key(options.key_file)
     operator_key = operator_key or load_or_create_operator_key(options.operator_key_file)
     profile = options.board_profile()
-    check_config(node_config({"name": "-"}, key, options.name, options.channel, options.board))
+    check_config(node_config({"name": "-"}, key, options.name, options.channel, options.board,
+                             gateway=options.gateway))
     serial_port = port or open_port(url, options.baud, timeout=0.05)
     repl = RawRepl(serial_port, url)
     try:
@@ -157,7 +159,7 @@ def _config(repl, found, options, key, operator_key):
     if name is None and "name" not in existing:
         name = default_name(mac)
     config = node_config(existing, key, name, options.channel, options.board,
-                         admin_fields(operator_key, mac_admin_id(mac)))
+                         admin_fields(operator_key, mac_admin_id(mac)), options.gateway)
     check_config(config)
     return config
 
