@@ -39,7 +39,7 @@ MAX_MANIFEST = const(20480)    # body <= 16 KB + signature
 TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(2000), const(60000), const(1)
 REQUEST_WAIT = const(300)      # ms before asking again (loss or a silent neighbour)
 SERVE_WAIT = const(40)         # ms an answer waits for more askers
-MAX_TRIES = const(4)           # unanswered requests before another source is sought
+MAX_TRIES = const(5)           # unanswered requests before another source is sought
 
 _ADV = "<BI8sHH"
 _REQ = "<BI6sHHI"
@@ -182,9 +182,18 @@ class Ota:
     def _overheard_req(self, version, item, now_ms):
         """Another node asked for what we need next: its answer is broadcast,
         so wait for it rather than ask too (Deluge's request suppression)."""
-        rx = self.rx
-        if self.ask_at is not None and rx is not None and rx.version == version and rx.item == item:
+        if self.ask_at is not None and self._next_wanted() == (version, item):
             self.ask_at = max(self.ask_at, now_ms + REQUEST_WAIT)
+
+    def _next_wanted(self):
+        """-> (version, item) we would ask for next, or None."""
+        if self.source is None:
+            return None
+        if self.manifest is None or self.source_version > self.manifest.version:
+            return self.source_version, ITEM_MANIFEST
+        if self.complete():
+            return None
+        return self.manifest.version, self.store.held()
 
     def _send_data(self, version, item, chunk, n):
         self.node.count("ota_tx_data")
@@ -308,16 +317,11 @@ class Ota:
 
     def _request(self, now_ms):
         """Ask our source for the next thing we lack (manifest, or the next page)."""
-        if self.source is None:
-            self.ask_at = None
-            return []
-        if self.manifest is None or self.source_version > self.manifest.version:
-            version, item = self.source_version, ITEM_MANIFEST
-        elif self.complete():
+        wanted = self._next_wanted()
+        if wanted is None:
             self.ask_at = self.source = None
             return []
-        else:
-            version, item = self.manifest.version, self.store.held()
+        version, item = wanted
         rx = self._expecting(version, item)
         if rx is None or self.tries >= MAX_TRIES:   # nothing to ask, or the source is gone
             self.source = self.ask_at = None
@@ -325,7 +329,8 @@ class Ota:
             return []
         self.tries += 1
         first, mask = rx.want()
-        self.ask_at = now_ms + REQUEST_WAIT + self.node.rng.below(REQUEST_WAIT)
+        # back off while unanswered: a busy channel is not made quieter by asking
+        self.ask_at = now_ms + REQUEST_WAIT * self.tries + self.node.rng.below(REQUEST_WAIT)
         self.node.count("ota_tx_req")
         return self.parts.send(BROADCAST, T_OTA,
                                struct.pack(_REQ, K_REQ, version, self.source, item, first, mask))
