@@ -20,26 +20,26 @@
 # chunks are taken in any order (a lost one costs one chunk, not the rest of
 # the burst); the manifest's in order (its size is in its head). A node that
 # overhears a request for what it needs waits for the answer instead of
-# asking too; a node that just sent chunks does not send them again for a
-# second asker at once.
+# asking too; a responder waits SERVE_WAIT to serve every asker with one
+# burst, and drops chunks it overhears a neighbour send meanwhile.
 import struct
 from micropython import const
 
 from .lms import signature_len
+from .ota_assembly import CHUNK, ITEM_MANIFEST, Assembly
 from .ota_manifest import HEAD_LEN, OtaError, accept, split
 from .trickle import Trickle
 from .unicast import BROADCAST
-from .wire import MAX_PAYLOAD, FrameError
+from .wire import FrameError
 
 T_OTA = const(0x20)            # outside the routing range 4..15 (mesh/wire.py)
 K_ADV, K_REQ, K_DATA = const(1), const(2), const(3)
-ITEM_MANIFEST = const(0xFFFF)
-CHUNK = const(192)             # data bytes per frame: fits a v1 (250-byte) frame
 BURST = const(8)               # frames one request may cost the responder
 MAX_MANIFEST = const(20480)    # body <= 16 KB + signature
-TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(500), const(60000), const(1)
+TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(2000), const(60000), const(1)
 REQUEST_WAIT = const(300)      # ms before asking again (loss or a silent neighbour)
-MAX_TRIES = const(4)           # unanswered requests before another source is sought
+SERVE_WAIT = const(40)         # ms an answer waits for more askers
+MAX_TRIES = const(5)           # unanswered requests before another source is sought
 
 _ADV = "<BI8sHH"
 _REQ = "<BI6sHHI"
@@ -65,54 +65,6 @@ def decode(payload):
     raise FrameError("malformed")
 
 
-class Assembly:
-    """The one item being received. Pages: chunks in any order, into a
-    buffer of the page's size. The manifest: chunks in order, its size
-    learnt from its head (Ota._sized), MAX_MANIFEST at most."""
-
-    def __init__(self, version, item, size):
-        self.version, self.item, self.size = version, item, size
-        self.in_order = item == ITEM_MANIFEST
-        if self.in_order:
-            self.buf = bytearray()
-            self.have = None
-        else:
-            self.buf = bytearray(size)
-            self.have = bytearray((size + CHUNK - 1) // CHUNK)
-
-    def add(self, chunk, data):
-        offset = chunk * CHUNK
-        if self.in_order:
-            if offset == len(self.buf) and offset + len(data) <= self.size:
-                self.buf += data
-            return
-        if chunk < len(self.have) and len(data) == min(CHUNK, self.size - offset):
-            self.buf[offset:offset + len(data)] = data
-            self.have[chunk] = 1
-
-    def complete(self):
-        if self.in_order:
-            return len(self.buf) == self.size
-        for got in self.have:
-            if not got:
-                return False
-        return True
-
-    def want(self):
-        """-> (first missing chunk, mask of the missing ones from it)."""
-        if self.in_order:
-            return len(self.buf) // CHUNK, 0xFFFFFFFF
-        have = self.have
-        first = 0
-        while first < len(have) and have[first]:
-            first += 1
-        mask = 0
-        for k in range(first, min(first + 32, len(have))):
-            if not have[k]:
-                mask |= 1 << (k - first)
-        return first, mask
-
-
 class Ota:
     """The dissemination part. `public_key`: the operator's LMS key (56
     bytes); `running`: the version this node runs; `store`: the page store;
@@ -129,7 +81,7 @@ class Ota:
         self.source_version = 0       # ... and the version it advertised
         self.ask_at = None            # when to (re)send our request
         self.tries = 0                # requests to our source left unanswered
-        self.sent = (0, 0, 0, 0)      # (version, item, chunk mask, ms) of our last answer
+        self.answer = None            # [version, item, first, mask, due]: one pending answer
         self.done_reported = False
         blob = store.manifest()
         if blob is not None:          # resume after a reboot: pages on flash are kept
@@ -191,22 +143,30 @@ class Ota:
         if target != self.node.id:
             self._overheard_req(version, item, now_ms)
             return []
-        size = self._servable(version, item)
-        if size is None:
+        if self._servable(version, item) is None or first > 0xFFFF - 32:
             return []
-        last = self.sent
-        if last[0] == version and last[1] == item and now_ms - last[3] < REQUEST_WAIT // 2:
-            mask &= ~(last[2] >> first if first < 32 else 0)   # just sent: it is on the air
-        out, sent = [], 0
+        a = self.answer
+        if a is None:
+            # answer after a short wait, so the masks of every neighbour that
+            # asks meanwhile are served by one burst (Deluge aggregates too)
+            self.answer = [version, item, first, mask, now_ms + 1 + self.node.rng.below(SERVE_WAIT)]
+        elif a[0] == version and a[1] == item:
+            low = min(a[2], first)
+            a[3] = ((a[3] << (a[2] - low)) | (mask << (first - low))) & 0xFFFFFFFF
+            a[2] = low
+        return []                        # another item: its askers ask again
+
+    def _serve(self, now_ms):
+        version, item, first, mask, _due = self.answer
+        self.answer = None
+        size = self._servable(version, item)
+        out = []
         for k in range(32):
             chunk = first + k
-            if len(out) >= BURST or chunk * CHUNK >= size:
+            if size is None or len(out) >= BURST or chunk * CHUNK >= size:
                 break
             if mask & (1 << k):
                 out += self._send_data(version, item, chunk, min(CHUNK, size - chunk * CHUNK))
-                sent |= 1 << chunk if chunk < 32 else 0
-        if out:
-            self.sent = (version, item, sent, now_ms)
         return out
 
     def _servable(self, version, item):
@@ -222,9 +182,18 @@ class Ota:
     def _overheard_req(self, version, item, now_ms):
         """Another node asked for what we need next: its answer is broadcast,
         so wait for it rather than ask too (Deluge's request suppression)."""
-        rx = self.rx
-        if self.ask_at is not None and rx is not None and rx.version == version and rx.item == item:
+        if self.ask_at is not None and self._next_wanted() == (version, item):
             self.ask_at = max(self.ask_at, now_ms + REQUEST_WAIT)
+
+    def _next_wanted(self):
+        """-> (version, item) we would ask for next, or None."""
+        if self.source is None:
+            return None
+        if self.manifest is None or self.source_version > self.manifest.version:
+            return self.source_version, ITEM_MANIFEST
+        if self.complete():
+            return None
+        return self.manifest.version, self.store.held()
 
     def _send_data(self, version, item, chunk, n):
         self.node.count("ota_tx_data")
@@ -236,6 +205,9 @@ class Ota:
         return self.parts.send(BROADCAST, T_OTA, struct.pack(_DATA, K_DATA, version, item, chunk) + data)
 
     def _on_data(self, version, item, chunk, data, now_ms):
+        a = self.answer
+        if a is not None and a[0] == version and a[1] == item and 0 <= chunk - a[2] < 32:
+            a[3] &= ~(1 << (chunk - a[2]))    # a neighbour sent it: ours would repeat it
         rx = self._expecting(version, item)
         if rx is None:
             return []
@@ -345,16 +317,11 @@ class Ota:
 
     def _request(self, now_ms):
         """Ask our source for the next thing we lack (manifest, or the next page)."""
-        if self.source is None:
-            self.ask_at = None
-            return []
-        if self.manifest is None or self.source_version > self.manifest.version:
-            version, item = self.source_version, ITEM_MANIFEST
-        elif self.complete():
+        wanted = self._next_wanted()
+        if wanted is None:
             self.ask_at = self.source = None
             return []
-        else:
-            version, item = self.manifest.version, self.store.held()
+        version, item = wanted
         rx = self._expecting(version, item)
         if rx is None or self.tries >= MAX_TRIES:   # nothing to ask, or the source is gone
             self.source = self.ask_at = None
@@ -362,13 +329,16 @@ class Ota:
             return []
         self.tries += 1
         first, mask = rx.want()
-        self.ask_at = now_ms + REQUEST_WAIT + self.node.rng.below(REQUEST_WAIT)
+        # back off while unanswered: a busy channel is not made quieter by asking
+        self.ask_at = now_ms + REQUEST_WAIT * self.tries + self.node.rng.below(REQUEST_WAIT)
         self.node.count("ota_tx_req")
         return self.parts.send(BROADCAST, T_OTA,
                                struct.pack(_REQ, K_REQ, version, self.source, item, first, mask))
 
     def tick(self, now_ms):
         out = []
+        if self.answer is not None and now_ms >= self.answer[4]:
+            out += self._serve(now_ms)
         if self.ask_at is not None and now_ms >= self.ask_at:
             out += self._request(now_ms)
         if self.trickle.due(now_ms):
@@ -381,6 +351,8 @@ class Ota:
         d = self.trickle.next_deadline()
         if self.ask_at is not None and self.ask_at < d:
             d = self.ask_at
+        if self.answer is not None and self.answer[4] < d:
+            d = self.answer[4]
         return d
 
     def snapshot(self):
