@@ -29,7 +29,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-STAGE = os.path.join(ROOT, "build", "mutation")
+STAGES = os.path.join(ROOT, "build", "mutation")
+STAGE = os.path.join(STAGES, "core")     # set by main(): one folder per --module set
 RESULT = os.path.join(HERE, "results", "mutation.json")
 SHIMS = os.path.join(ROOT, "host_tools", "nowmesh", "upyshim")
 TARGET_OVERALL = 85.0
@@ -215,6 +216,10 @@ def main(argv=None):
                     help="only collect what the last (possibly interrupted) run in build/mutation/ found")
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args(argv)
+    global STAGE
+    # each --module set keeps its own staging folder, so module-by-module runs
+    # (and their --survivors/--report) do not wipe each other's results
+    STAGE = os.path.join(STAGES, "-".join(sorted(args.module)) or "core")
     t0 = time.monotonic()
     if args.report:
         pass

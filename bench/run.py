@@ -180,9 +180,11 @@ MODULE_BENCHES = {
     "simspeed": "simspeed",          # this simulator vs the one before issue 13, side by side
     "sweep200": "sweep_bench",       # a 200-run sweep: local processes vs a Dask LocalCluster
     "mqtt": "mqtt_bench",            # nowmesh bridge: board -> broker latency, outage loss, CPU
+    "matrix": "matrix",              # issue 14's scenario matrix: three protocols per cell, and a floor
+    "ota": "ota_bench",              # a 64 KB signed bundle over random-100 at 10% loss (mesh/ota.py)
 }
 # Benchmarks with a longer form behind --full: run(quick, full).
-FULL_BENCHES = {"simspeed"}
+FULL_BENCHES = {"simspeed", "matrix"}
 
 
 def _module_bench(module_name):

@@ -113,6 +113,16 @@ class AntiEntropy:
         if ival is not None:
             self._schedule(origin, now_ms + ival + self.grace - self._late_ms(late))
 
+    def overdue(self, origin, now_ms):
+        """Whether origin's next reading is late here (or none ever came): a
+        neighbour that comes back within its own interval is no stranger, so
+        a link that merely dropped out for a while costs no table sync."""
+        t = self.node.heard.get(origin)
+        if t is None:
+            return True
+        ival = self._ival.get(origin)
+        return now_ms - t > (self.stale_ms // 2 if ival is None else ival) + self.grace
+
     def _late_ms(self, tries):
         """How late a reading that needed `tries` pulls came, at least."""
         return 0 if tries <= 0 else self.grace + (tries - 1) * _RETRY_MS

@@ -146,8 +146,7 @@ class MeshPolicy:
         if up:
             if n.q_in >= Q_LIST_MIN:
                 self.links.reset(now)     # let it learn of us
-            heard = self.node.heard.get(nid)
-            stranger = heard is None or now - heard > self.cfg.stale_ms // 2
+            stranger = self.ae.overdue(nid, now)
             settled = now - self.ae.boot_ms >= self.cfg.startup_flood_ms
             if not self.ae.synced or (settled and stranger):
                 # a stranger: we just booted, or a partition healed, or it moved in

@@ -14,29 +14,35 @@
 #
 # Frame T_OTA, first byte the kind:
 #   ADV  | version u32 | bundle 8 | held u16 | total u16
-#   REQ  | version u32 | target id 6 | item u16 | offset u16
-#   DATA | version u32 | item u16 | offset u16 | bytes
-# item = page number, or ITEM_MANIFEST for the signed manifest.
+#   REQ  | version u32 | target id 6 | item u16 | first chunk u16 | missing mask u32
+#   DATA | version u32 | item u16 | chunk u16 | bytes (CHUNK, the last one shorter)
+# item = page number, or ITEM_MANIFEST for the signed manifest. A page's
+# chunks are taken in any order (a lost one costs one chunk, not the rest of
+# the burst); the manifest's in order (its size is in its head). A node that
+# overhears a request for what it needs waits for the answer instead of
+# asking too; a responder waits SERVE_WAIT to serve every asker with one
+# burst, and drops chunks it overhears a neighbour send meanwhile.
 import struct
 from micropython import const
 
 from .lms import signature_len
+from .ota_assembly import CHUNK, ITEM_MANIFEST, Assembly
 from .ota_manifest import HEAD_LEN, OtaError, accept, split
 from .trickle import Trickle
 from .unicast import BROADCAST
-from .wire import MAX_PAYLOAD, FrameError
+from .wire import FrameError
 
 T_OTA = const(0x20)            # outside the routing range 4..15 (mesh/wire.py)
 K_ADV, K_REQ, K_DATA = const(1), const(2), const(3)
-ITEM_MANIFEST = const(0xFFFF)
-CHUNK = const(192)             # data bytes per frame: fits a v1 (250-byte) frame
 BURST = const(8)               # frames one request may cost the responder
 MAX_MANIFEST = const(20480)    # body <= 16 KB + signature
-TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(500), const(60000), const(1)
+TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(2000), const(60000), const(1)
 REQUEST_WAIT = const(300)      # ms before asking again (loss or a silent neighbour)
+SERVE_WAIT = const(40)         # ms an answer waits for more askers
+MAX_TRIES = const(5)           # unanswered requests before another source is sought
 
 _ADV = "<BI8sHH"
-_REQ = "<BI6sHH"
+_REQ = "<BI6sHHI"
 _DATA = "<BIHH"
 
 
@@ -59,20 +65,6 @@ def decode(payload):
     raise FrameError("malformed")
 
 
-class Assembly:
-    """The one item (a page or the manifest) being received, in order."""
-
-    def __init__(self, version, item, size):
-        self.version, self.item, self.size = version, item, size
-        self.buf = bytearray()
-
-    def add(self, offset, data):
-        """Take data at offset if it is the next chunk. -> True when complete."""
-        if offset == len(self.buf) and offset + len(data) <= self.size:
-            self.buf += data
-        return len(self.buf) == self.size
-
-
 class Ota:
     """The dissemination part. `public_key`: the operator's LMS key (56
     bytes); `running`: the version this node runs; `store`: the page store;
@@ -88,7 +80,8 @@ class Ota:
         self.source = None            # id of the neighbour we fetch from
         self.source_version = 0       # ... and the version it advertised
         self.ask_at = None            # when to (re)send our request
-        self.serving = []             # [(item, offset)] of requests to answer
+        self.tries = 0                # requests to our source left unanswered
+        self.answer = None            # [version, item, first, mask, due]: one pending answer
         self.done_reported = False
         blob = store.manifest()
         if blob is not None:          # resume after a reboot: pages on flash are kept
@@ -124,7 +117,7 @@ class Ota:
         if kind == K_ADV:
             return self._on_adv(sender, msg[1], msg[3], msg[4], now_ms)
         if kind == K_REQ:
-            return self._on_req(msg[1], msg[2], msg[3], msg[4], now_ms)
+            return self._on_req(msg[1], msg[2], msg[3], msg[4], msg[5], now_ms)
         return self._on_data(msg[1], msg[2], msg[3], msg[4], now_ms)
 
     def _on_adv(self, sender, version, held, total, now_ms):
@@ -132,7 +125,8 @@ class Ota:
         if version == mine and held == self.held():
             self.trickle.heard_consistent()
             return []
-        self.trickle.reset(now_ms)          # someone differs: talk more
+        if version != mine or held < self.held():
+            self.trickle.reset(now_ms)      # it lacks what we have, or the reverse: talk more
         if version > mine and version != self.refused:
             self._fetch_from(sender, version, now_ms)   # a newer bundle: its manifest first
         elif version == mine and self.manifest is not None and held > self.held():
@@ -145,44 +139,84 @@ class Ota:
             self.source, self.source_version = bytes(sender), version
             self.ask_at = now_ms + 1 + self.node.rng.below(50)
 
-    def _on_req(self, version, target, item, offset, now_ms):
+    def _on_req(self, version, target, item, first, mask, now_ms):
         if target != self.node.id:
+            self._overheard_req(version, item, now_ms)
             return []
-        if item == ITEM_MANIFEST:
-            blob = self.store.manifest()
-            if self.manifest is None or version != self.manifest.version or blob is None:
-                return []
-            size = len(blob)
-        elif self.manifest is None or version != self.manifest.version or item >= self.held():
+        if self._servable(version, item) is None or first > 0xFFFF - 32:
             return []
-        else:
-            size = self.manifest.page_len(item)
-        if offset >= size:
-            return []
+        a = self.answer
+        if a is None:
+            # answer after a short wait, so the masks of every neighbour that
+            # asks meanwhile are served by one burst (Deluge aggregates too)
+            self.answer = [version, item, first, mask, now_ms + 1 + self.node.rng.below(SERVE_WAIT)]
+        elif a[0] == version and a[1] == item:
+            low = min(a[2], first)
+            a[3] = ((a[3] << (a[2] - low)) | (mask << (first - low))) & 0xFFFFFFFF
+            a[2] = low
+        return []                        # another item: its askers ask again
+
+    def _serve(self, now_ms):
+        version, item, first, mask, _due = self.answer
+        self.answer = None
+        size = self._servable(version, item)
         out = []
-        while offset < size and len(out) < BURST:
-            n = min(CHUNK, size - offset)
-            out += self._send_data(version, item, offset, n)
-            offset += n
+        for k in range(32):
+            chunk = first + k
+            if size is None or len(out) >= BURST or chunk * CHUNK >= size:
+                break
+            if mask & (1 << k):
+                out += self._send_data(version, item, chunk, min(CHUNK, size - chunk * CHUNK))
         return out
 
-    def _send_data(self, version, item, offset, n):
+    def _servable(self, version, item):
+        """-> the size of an item we can serve, or None."""
+        m = self.manifest
+        if m is None or version != m.version:
+            return None
+        if item == ITEM_MANIFEST:
+            blob = self.store.manifest()
+            return len(blob) if blob is not None else None
+        return m.page_len(item) if item < self.held() else None
+
+    def _overheard_req(self, version, item, now_ms):
+        """Another node asked for what we need next: its answer is broadcast,
+        so wait for it rather than ask too (Deluge's request suppression)."""
+        if self.ask_at is not None and self._next_wanted() == (version, item):
+            self.ask_at = max(self.ask_at, now_ms + REQUEST_WAIT)
+
+    def _next_wanted(self):
+        """-> (version, item) we would ask for next, or None."""
+        if self.source is None:
+            return None
+        if self.manifest is None or self.source_version > self.manifest.version:
+            return self.source_version, ITEM_MANIFEST
+        if self.complete():
+            return None
+        return self.manifest.version, self.store.held()
+
+    def _send_data(self, version, item, chunk, n):
+        self.node.count("ota_tx_data")
+        offset = chunk * CHUNK
         if item == ITEM_MANIFEST:
             data = self.store.manifest()[offset:offset + n]
         else:
             data = self.store.read(item, offset, n)
-        return self.parts.send(BROADCAST, T_OTA,
-                               struct.pack(_DATA, K_DATA, version, item, offset) + data)
+        return self.parts.send(BROADCAST, T_OTA, struct.pack(_DATA, K_DATA, version, item, chunk) + data)
 
-    def _on_data(self, version, item, offset, data, now_ms):
+    def _on_data(self, version, item, chunk, data, now_ms):
+        a = self.answer
+        if a is not None and a[0] == version and a[1] == item and 0 <= chunk - a[2] < 32:
+            a[3] &= ~(1 << (chunk - a[2]))    # a neighbour sent it: ours would repeat it
         rx = self._expecting(version, item)
         if rx is None:
             return []
-        rx.add(offset, data)
+        rx.add(chunk, data)
+        self.tries = 0
         if not self._sized(rx):
             self.rx = self.source = None        # a manifest no node takes: drop it
             return []
-        if len(rx.buf) == rx.size:
+        if rx.complete():
             self.rx = None
             self._finish(rx, now_ms)
         else:
@@ -260,8 +294,8 @@ class Ota:
             self.node.count("ota_page_bad")
             return "page"
         self.store.append(data)
-        self.trickle.reset(now_ms)          # we hold more: let neighbours know
         if self.store.held() == m.pages:
+            self.trickle.reset(now_ms)      # we can serve it all: say so soon
             self.ask_at = self.source = None
             self.node.emit(("ota", "verified", m.version, m.bundle))
         elif self.source is not None:
@@ -283,27 +317,32 @@ class Ota:
 
     def _request(self, now_ms):
         """Ask our source for the next thing we lack (manifest, or the next page)."""
-        if self.source is None:
-            self.ask_at = None
-            return []
-        if self.manifest is None or self.source_version > self.manifest.version:
-            version, item = self.source_version, ITEM_MANIFEST
-        elif self.complete():
+        wanted = self._next_wanted()
+        if wanted is None:
             self.ask_at = self.source = None
             return []
-        else:
-            version, item = self.manifest.version, self.store.held()
-        rx = self.rx
-        offset = len(rx.buf) if rx is not None and rx.item == item and rx.version == version else 0
-        self.ask_at = now_ms + REQUEST_WAIT + self.node.rng.below(REQUEST_WAIT)
+        version, item = wanted
+        rx = self._expecting(version, item)
+        if rx is None or self.tries >= MAX_TRIES:   # nothing to ask, or the source is gone
+            self.source = self.ask_at = None
+            self.tries = 0
+            return []
+        self.tries += 1
+        first, mask = rx.want()
+        # back off while unanswered: a busy channel is not made quieter by asking
+        self.ask_at = now_ms + REQUEST_WAIT * self.tries + self.node.rng.below(REQUEST_WAIT)
+        self.node.count("ota_tx_req")
         return self.parts.send(BROADCAST, T_OTA,
-                               struct.pack(_REQ, K_REQ, version, self.source, item, offset))
+                               struct.pack(_REQ, K_REQ, version, self.source, item, first, mask))
 
     def tick(self, now_ms):
         out = []
+        if self.answer is not None and now_ms >= self.answer[4]:
+            out += self._serve(now_ms)
         if self.ask_at is not None and now_ms >= self.ask_at:
             out += self._request(now_ms)
         if self.trickle.due(now_ms):
+            self.node.count("ota_tx_adv")
             out += self.parts.send(BROADCAST, T_OTA, struct.pack(
                 _ADV, K_ADV, self.version(), self.bundle(), self.held(), self.total()))
         return out
@@ -312,6 +351,8 @@ class Ota:
         d = self.trickle.next_deadline()
         if self.ask_at is not None and self.ask_at < d:
             d = self.ask_at
+        if self.answer is not None and self.answer[4] < d:
+            d = self.answer[4]
         return d
 
     def snapshot(self):

@@ -112,7 +112,7 @@ def test_hostile_frames_keep_state_bounded():
         head = b"NMOT\x01\xff\x3f"                   # claims a 16 KB body
         p.handle(sender, (ota.K_DATA, 1000 + i, ota.ITEM_MANIFEST, 0, head + bytes(100)), i)
         p.handle(sender, (ota.K_DATA, 1000 + i, 7, 0, bytes(100)), i)
-        p.handle(sender, (ota.K_REQ, 1000 + i, node.id, i, 0), i)
+        p.handle(sender, (ota.K_REQ, 1000 + i, node.id, i, 0, 0xFFFFFFFF), i)
     assert p.rx is None or len(p.rx.buf) <= ota.MAX_MANIFEST
     assert p.manifest is None and p.store.held() == 0
     assert len(p.snapshot()) == 7
@@ -128,3 +128,19 @@ def test_malformed_frames_are_frame_errors():
             continue
         raise AssertionError(payload)
     assert split(V100)[0]
+
+
+def test_page_chunks_arrive_in_any_order_and_the_request_names_the_missing():
+    size = 3 * ota.CHUNK + 10
+    rx = ota.Assembly(100, 2, size)
+    data = bytes(i & 0xFF for i in range(size))
+    chunks = [data[k * ota.CHUNK:(k + 1) * ota.CHUNK] for k in range(4)]
+    rx.add(3, chunks[3])
+    rx.add(1, chunks[1])
+    rx.add(1, chunks[1][:5])                 # wrong length: ignored
+    assert rx.want() == (0, 0b101) and not rx.complete()
+    rx.add(0, chunks[0])
+    rx.add(9, chunks[2])                     # beyond the page: ignored
+    assert rx.want() == (2, 0b1)
+    rx.add(2, chunks[2])
+    assert rx.complete() and bytes(rx.buf) == data
