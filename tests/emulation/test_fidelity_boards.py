@@ -69,8 +69,12 @@ def test_protocol_default_has_11ax_on_a_wifi6_chip(emulation):
 # -- boards with a REPL ----------------------------------------------------------
 
 def at_prompt(port):
-    """Interrupt whatever runs; leave the port at a fresh prompt with nothing buffered."""
-    port.write(b"\x03")
+    """Wait for the REPL; leave the port at a fresh prompt with nothing buffered.
+
+    These boards have no main.py, so nothing runs after the boot. A return,
+    not Ctrl-C: Ctrl-C while a loaded machine is still in the frozen
+    _boot.py interrupts it there, as on a board, and `bdev` is never defined."""
+    port.write(b"\r")
     read_until(port, b">>> ", 8.0)
     time.sleep(0.3)
     port.reset_input_buffer()

@@ -189,6 +189,10 @@ class Bridge:
                     self._reading_changed(item.get("id"))
         elif ev == "hello" or (ev in ("poll", "reply") and cmd == "hello" and rec.get("ok")):
             self._hello(rec.get("data") if ev != "hello" else rec, rec.get("node"))
+        elif ev == "reply" and cmd == "hello":
+            # lost in the mesh (a timeout): asked again with the node's next reading,
+            # else its device would stay named by its MAC, without board or firmware
+            self._asked_hello.discard(rec.get("node"))
         if ev == "reply":
             self._command_reply(rec)
         elif ev == "link":
