@@ -49,3 +49,16 @@ def test_next_deadline_is_fire_then_interval_end():
     fire = t.next_deadline()
     assert 500 <= fire < 1000 and not t.due(fire - 1) and t.due(fire)
     assert t.next_deadline() == 1000 and not t.due(999)
+
+
+def test_fewer_than_k_consistent_copies_do_not_suppress():
+    t = Trickle(1000, 1000, 2, Rng(3), 0)
+    t.heard_consistent()                        # one copy of two needed
+    assert len(_fires(t, 0, 1000)) == 1
+
+
+def test_an_imin_below_one_ms_is_one_ms():
+    # a zero interval would fire at every call and never double
+    t = Trickle(0, 0, 0, Rng(5), 0)
+    assert t.imin == 1 and t.imax == 1 and t.interval == 1
+    assert _fires(t, 0, 4, step=1) == [0, 1, 2, 3]
