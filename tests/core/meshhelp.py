@@ -127,3 +127,14 @@ def raises_frame_error(fn, reason="malformed"):
         assert e.reason == reason, e.reason
         return
     assert False, "no FrameError"
+
+
+def full_pulls(node, frames, to):
+    """How many of the frames node sent are full-table pulls addressed to `to`."""
+    from mesh.frames import PULL_FULL, T_PULL, decode_pull
+    n = 0
+    for dst, frame in frames:
+        ftype, _sender, _boot, _ctr, payload = node.keys.open(frame)
+        if ftype == T_PULL and dst == to and decode_pull(payload)[0] & PULL_FULL:
+            n += 1
+    return n

@@ -4,18 +4,7 @@
 # except in the start-up flood, when everything is relayed anyway. Frames go
 # from b to a only (a's own frames are looked at, never delivered), on a
 # clock the test drives. Plain test functions: run under pytest and MicroPython.
-from meshhelp import make_node
-
-from mesh.frames import PULL_FULL, T_PULL, decode_pull
-
-
-def _full_pulls(a, out, to):
-    n = 0
-    for dst, frame in out:
-        ftype, _sender, _boot, _ctr, payload = a.keys.open(frame)
-        if ftype == T_PULL and dst == to and decode_pull(payload)[0] & PULL_FULL:
-            n += 1
-    return n
+from meshhelp import full_pulls, make_node
 
 
 def _run(a, until, to):
@@ -25,7 +14,7 @@ def _run(a, until, to):
         d = a.next_deadline()
         if d is None or d > until:
             break
-        pulls += _full_pulls(a, a.tick(max(d, a.now_ms)), to)
+        pulls += full_pulls(a, a.tick(max(d, a.now_ms)), to)
     return pulls
 
 
@@ -41,14 +30,14 @@ def _silence_then_back(startup_flood_ms, heard_for_ms, every_ms=20000):
     for t in range(0, heard_for_ms, every_ms):
         before += _run(a, t, b.id)
         for _dst, frame in b.publish([("temp", t / every_ms, "C")], t):
-            before += _full_pulls(a, a.receive(frame, b.id, -50, t), b.id)
+            before += full_pulls(a, a.receive(frame, b.id, -50, t), b.id)
     due = a.neighbours.get(b.id).due
     before += _run(a, due, b.id)             # a probes b; the probe's outcome never comes
     listed = a.neighbours.get(b.id) is not None
     back = due + 100
     after = 0
     for _dst, frame in b.publish([("temp", 99.0, "C")], back):
-        after += _full_pulls(a, a.receive(frame, b.id, -50, back), b.id)
+        after += full_pulls(a, a.receive(frame, b.id, -50, back), b.id)
     after += _run(a, back + 1000, b.id)
     return before, after, listed
 
