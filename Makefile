@@ -52,7 +52,9 @@ bench: venv
 	$(BIN)/python bench/run.py
 
 # Mutation testing of the mesh core (firmware/mesh/) with its own tests
-# (tests/core), by mutmut: the score per module, bench/results/mutation.json.
+# (tests/core), by mutmut, one module at a time (each in build/mutation/<module>/;
+# modules whose last complete run matches the current core and tests are kept),
+# then one table of every module's score and bench/results/mutation.json.
 # MUTATION_JOBS mutants at a time (default 2). See docs/testing.md.
 mutation: venv
 	$(BIN)/python bench/mutation.py
