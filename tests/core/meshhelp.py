@@ -138,3 +138,27 @@ def full_pulls(node, frames, to):
         if ftype == T_PULL and dst == to and decode_pull(payload)[0] & PULL_FULL:
             n += 1
     return n
+
+
+def repair_delay(responder_of, batch_ms=600, boot=1):
+    """A holds o's reading 2, b asks for anything newer than 1, naming
+    `responder_of(a, c)` as the one to answer -> ms until a sends the repair
+    (boot: a's boot counter, which seeds its random delays)."""
+    from mesh import crypto
+    from mesh.frames import T_PULL, encode_pull
+    from mesh.wire import T_READINGS
+    a = make_node(1, boot=boot, batch_ms=batch_ms)
+    o = make_node(9)
+    for t in (0, 10):
+        for _d, f in o.publish([("temp", 1.0, "C")], t):
+            a.receive(f, o.id, -50, t)
+    a.tick(5000)
+    b = node_id(2)
+    pull = encode_pull(0, [(o.id, 1, 1)], responder_of(a.id, node_id(3)))
+    start = 6000
+    a.receive(crypto.seal(crypto.Keys(KEY), T_PULL, b, 1, 0, pull), b, -50, start)
+    for t in range(start, start + 3 * batch_ms):
+        for _dst, frame in a.tick(t):
+            if frame[1] & 0x7F == T_READINGS:
+                return t - start
+    return None

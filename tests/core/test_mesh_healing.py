@@ -2,7 +2,7 @@
 # is flooded at once, a repaired reading does not make later checks late, the
 # first interval learnt arms checks for origins heard once. Runs under
 # MicroPython too (plain asserts, no fixtures).
-from meshhelp import Net, make_node
+from meshhelp import Net, make_node, repair_delay
 
 from mesh.frames import T_PULL, decode_pull
 
@@ -95,34 +95,10 @@ def test_a_pull_overheard_for_the_same_reading_suppresses_ours():
     assert c.id in b.policy.ae._pull
 
 
-def _repair_time(responder_of, batch_ms=600):
-    """A holds o's reading 2, b asks for anything newer than 1, naming
-    `responder_of(a, c)` as the one to answer -> ms until a sends the repair."""
-    from mesh import crypto
-    from mesh.frames import T_PULL, encode_pull
-    from mesh.wire import T_READINGS
-    from meshhelp import KEY, node_id
-    a = make_node(1, batch_ms=batch_ms)
-    o = make_node(9)
-    for t in (0, 10):
-        for _d, f in o.publish([("temp", 1.0, "C")], t):
-            a.receive(f, o.id, -50, t)
-    a.tick(5000)
-    b = node_id(2)
-    pull = encode_pull(0, [(o.id, 1, 1)], responder_of(a.id, node_id(3)))
-    start = 6000
-    a.receive(crypto.seal(crypto.Keys(KEY), T_PULL, b, 1, 0, pull), b, -50, start)
-    for t in range(start, start + 3 * batch_ms):
-        for _dst, frame in a.tick(t):
-            if frame[1] & 0x7F == T_READINGS:
-                return t - start
-    return None
-
-
 def test_a_repair_answers_at_once_when_named_later_when_another_was_named():
-    named = _repair_time(lambda me, other: me)
-    anyone = _repair_time(lambda me, other: bytes(6))
-    other = _repair_time(lambda me, other: other)
+    named = repair_delay(lambda me, other: me)
+    anyone = repair_delay(lambda me, other: bytes(6))
+    other = repair_delay(lambda me, other: other)
     assert named is not None and named <= 21                       # asked by name: 1-20 ms
     assert anyone is not None and anyone <= 600 // 2 + 1           # anyone: within half a batch window
     assert other is not None and 600 // 2 <= other <= 600 // 2 + 600 + 1   # leaves the named one time first
