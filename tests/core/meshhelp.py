@@ -1,9 +1,11 @@
 # Shared helpers for the core tests. Plain Python that runs under MicroPython
 # too: no pytest fixtures. Fakes the radio at the transport seam: frames a
 # node returns are handed to the nodes it is linked to, nothing else.
+from mesh import crypto
+from mesh.frames import T_HELLO, encode_hello, encode_readings_items
 from mesh.node import Node
 from mesh.prng import Rng
-from mesh.wire import parse_id
+from mesh.wire import T_READINGS, parse_id
 
 BROADCAST = b"\xff" * 6
 
@@ -144,9 +146,7 @@ def repair_delay(responder_of, batch_ms=600, boot=1):
     """A holds o's reading 2, b asks for anything newer than 1, naming
     `responder_of(a, c)` as the one to answer -> ms until a sends the repair
     (boot: a's boot counter, which seeds its random delays)."""
-    from mesh import crypto
     from mesh.frames import T_PULL, encode_pull
-    from mesh.wire import T_READINGS
     a = make_node(1, boot=boot, batch_ms=batch_ms)
     o = make_node(9)
     for t in (0, 10):
@@ -162,3 +162,33 @@ def repair_delay(responder_of, batch_ms=600, boot=1):
             if frame[1] & 0x7F == T_READINGS:
                 return t - start
     return None
+
+
+class Feed:
+    """Frames from neighbours (by number) into node a, each with its own counter."""
+
+    def __init__(self, a):
+        self.a = a
+        self.ctr = {}
+
+    def send(self, i, ftype, payload, now, rssi=-50):
+        sid = node_id(i)
+        c = self.ctr.get(sid, 0) + 1
+        self.ctr[sid] = c
+        return self.a.receive(crypto.seal(crypto.Keys(KEY), ftype, sid, 1, c, payload), sid, rssi, now)
+
+    def readings(self, i, raws_hops, now, rssi=-50):
+        raws = [r for r, _h in raws_hops]
+        return self.send(i, T_READINGS, encode_readings_items(raws, [h for _r, h in raws_hops],
+                                                             [0] * len(raws)), now, rssi)
+
+    def hello(self, i, entries, now):
+        return self.send(i, T_HELLO, encode_hello("n%d" % i, 0, 0, entries), now)
+
+
+def origin_raw(i, seq=1, boot=1):
+    """Origin i's reading number seq of boot `boot`, as it travels."""
+    o = make_node(i, boot=boot)
+    for k in range(seq):
+        o.publish([("temp", float(k), "C")], k * 1000)
+    return o.readings.raw[o.id]

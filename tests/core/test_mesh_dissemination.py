@@ -6,45 +6,10 @@
 # and the answer to a full pull. Frames reach node a from neighbours sealed
 # with the network key on a clock the test drives; what a sends is decoded.
 # Plain test functions: run under pytest and MicroPython.
-from meshhelp import KEY, make_node, node_id, repair_delay
+from meshhelp import Feed, make_node, node_id, origin_raw, repair_delay
 
-from mesh import crypto
-from mesh.frames import (PULL_FULL, T_HELLO, T_PULL, decode_readings_items, encode_hello,
-                         encode_pull, encode_readings_items)
+from mesh.frames import PULL_FULL, T_PULL, decode_readings_items, encode_pull
 from mesh.wire import T_READINGS
-
-KEYS = crypto.Keys(KEY)
-
-
-class Feed:
-    """Frames from neighbours (by number) into node a, each with its own counter."""
-
-    def __init__(self, a):
-        self.a = a
-        self.ctr = {}
-
-    def send(self, i, ftype, payload, now, rssi=-50):
-        sid = node_id(i)
-        c = self.ctr.get(sid, 0) + 1
-        self.ctr[sid] = c
-        return self.a.receive(crypto.seal(KEYS, ftype, sid, 1, c, payload), sid, rssi, now)
-
-    def readings(self, i, raws_hops, now):
-        raws = [r for r, _h in raws_hops]
-        return self.send(i, T_READINGS, encode_readings_items(raws, [h for _r, h in raws_hops],
-                                                             [0] * len(raws)), now)
-
-    def hello(self, i, entries, now):
-        return self.send(i, T_HELLO, encode_hello("n%d" % i, 0, 0, entries), now)
-
-
-def _raw(i, seq=1, boot=1):
-    """Origin i's reading number seq of boot `boot`, as it travels."""
-    o = make_node(i, boot=boot)
-    for k in range(seq):
-        o.publish([("temp", float(k), "C")], k * 1000)
-    return o.readings.raw[o.id]
-
 
 def _sent_readings(a, out):
     """-> [(origin id, hops)] of the readings frames among out."""
@@ -75,10 +40,10 @@ def _relay_delay(boot, batch_ms=8, reboot=False):
     a = make_node(1, boot=boot, batch_ms=batch_ms)
     feed = Feed(a)
     if reboot:                          # a held o's reading of an earlier boot
-        feed.readings(2, [(_raw(9, boot=1), 0)], 40000)
+        feed.readings(2, [(origin_raw(9, boot=1), 0)], 40000)
         _run(a, 40000, 45000)
     now = 50000
-    feed.readings(2, [(_raw(9, boot=2 if reboot else 1), 0)], now)
+    feed.readings(2, [(origin_raw(9, boot=2 if reboot else 1), 0)], now)
     sent = _run(a, now, now + 3 * batch_ms)
     return sent[0][0] - now if sent else None
 
@@ -105,7 +70,7 @@ def test_a_repair_waits_by_who_was_asked_to_answer_over_its_whole_range():
 def test_a_relay_carries_one_hop_more_and_stops_at_the_hop_limit():
     for hops, relayed in ((2, 3), (8, 9), (9, None)):       # hops + 1 < hop_limit
         a = make_node(1, hop_limit=10)
-        Feed(a).readings(2, [(_raw(9), hops)], 50000)
+        Feed(a).readings(2, [(origin_raw(9), hops)], 50000)
         sent = _run(a, 50000, 52000)
         assert (sent[0][1] if sent else None) == ([(node_id(9), relayed)] if relayed else None), hops
 
@@ -113,8 +78,8 @@ def test_a_relay_carries_one_hop_more_and_stops_at_the_hop_limit():
 def test_a_newer_reading_arriving_by_a_longer_path_keeps_the_shorter_hop_count():
     a = make_node(1, batch_ms=600)
     feed = Feed(a)
-    feed.readings(2, [(_raw(9, seq=1), 1)], 50000)
-    feed.readings(3, [(_raw(9, seq=2), 4)], 50001)
+    feed.readings(2, [(origin_raw(9, seq=1), 1)], 50000)
+    feed.readings(3, [(origin_raw(9, seq=2), 4)], 50001)
     sent = _run(a, 50000, 52000)
     assert sent[0][1] == [(node_id(9), 2)]
 
@@ -122,7 +87,7 @@ def test_a_newer_reading_arriving_by_a_longer_path_keeps_the_shorter_hop_count()
 def test_our_own_reading_and_a_full_push_go_with_zero_hops():
     a = make_node(1)
     feed = Feed(a)
-    feed.readings(2, [(_raw(9), 3)], 50000)
+    feed.readings(2, [(origin_raw(9), 3)], 50000)
     _run(a, 50000, 52000)
     assert _sent_readings(a, a.publish([("temp", 1.0, "C")], 53000)) == [(node_id(1), 0)]
     out = feed.send(2, T_PULL, encode_pull(PULL_FULL, []), 54000)
@@ -137,11 +102,11 @@ def _suppressed(copies, c=3, older=False):
     a = make_node(1, relay_suppress=c, batch_ms=600)
     feed = Feed(a)
     if older:
-        feed.readings(5, [(_raw(9, seq=1), 0)], 49000)
+        feed.readings(5, [(origin_raw(9, seq=1), 0)], 49000)
         _run(a, 49000, 49900)
-    feed.readings(2, [(_raw(9, seq=2), 0)], 50000)
+    feed.readings(2, [(origin_raw(9, seq=2), 0)], 50000)
     for k in range(copies):
-        feed.readings(3 + k, [(_raw(9, seq=1 if older else 2), 1)], 50001 + k)
+        feed.readings(3 + k, [(origin_raw(9, seq=1 if older else 2), 1)], 50001 + k)
     return _run(a, 50000, 51000) != []
 
 
@@ -155,10 +120,10 @@ def test_a_relay_heard_relay_suppress_times_is_dropped():
 def test_a_repair_someone_else_sent_first_is_dropped():
     a = make_node(1, batch_ms=600)
     feed = Feed(a)
-    feed.readings(2, [(_raw(9, seq=2), 0)], 40000)
+    feed.readings(2, [(origin_raw(9, seq=2), 0)], 40000)
     _run(a, 40000, 45000)
     feed.send(3, T_PULL, encode_pull(0, [(node_id(9), 1, 1)], bytes(6)), 50000)   # asks anyone
-    feed.readings(4, [(_raw(9, seq=2), 1)], 50000)                               # answered
+    feed.readings(4, [(origin_raw(9, seq=2), 1)], 50000)                               # answered
     assert _run(a, 50000, 52000) == []
     feed.send(3, T_PULL, encode_pull(0, [(node_id(9), 1, 1)], bytes(6)), 60000)
     assert _run(a, 60000, 62000)[0][1] == [(node_id(9), 0)]                       # a repair: hop 0
@@ -171,13 +136,13 @@ def test_a_neighbour_that_picked_us_is_relayed_one_that_did_not_only_while_the_m
         a = make_node(1, now_ms=boot_ms, startup_flood_ms=15000)
         feed = Feed(a)
         feed.hello(2, [(node_id(1), 100, picked)], now - 1)
-        feed.readings(2, [(_raw(9), 0)], now)
+        feed.readings(2, [(origin_raw(9), 0)], now)
         assert (_run(a, now, now + 2000) != []) == relayed, (boot_ms, now, picked)
 
 
 def test_a_neighbour_without_a_hello_is_relayed():
     a = make_node(1)
-    Feed(a).readings(2, [(_raw(9), 0)], 50000)
+    Feed(a).readings(2, [(origin_raw(9), 0)], 50000)
     assert _run(a, 50000, 52000) != []
 
 
@@ -187,7 +152,7 @@ def test_everything_is_relayed_for_a_while_after_we_pushed_our_table():
         feed = Feed(a)
         feed.hello(2, [(node_id(1), 100, False)], 49000)
         feed.send(3, T_PULL, encode_pull(PULL_FULL, []), 50000)        # we push to 3
-        feed.readings(2, [(_raw(9), 0)], 50000 + gap)
+        feed.readings(2, [(origin_raw(9), 0)], 50000 + gap)
         assert (_run(a, 50000 + gap, 52000 + gap) != []) == relayed, gap
 
 
@@ -197,7 +162,7 @@ def test_routes_are_learnt_through_links_up_to_etx_6():
         a = make_node(1)
         feed = Feed(a)
         feed.hello(2, [(node_id(1), q_out, False)], 49000)
-        feed.readings(2, [(_raw(9), 0)], 50000)
+        feed.readings(2, [(origin_raw(9), 0)], 50000)
         n = a.neighbours.get(node_id(2))
         assert n.cost() == (48 if learnt else 49)
         assert (a.policy.routes.get(node_id(9)) is not None) == learnt, q_out

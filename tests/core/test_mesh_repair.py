@@ -1,0 +1,218 @@
+# Anti-entropy at its edges (mesh/antientropy.py): when a missing reading is
+# pulled (one interval and the grace after the last, then every second four
+# times, then once an interval for half the stale time), whom the pull names,
+# which intervals are learnt, the origins heard once armed by the first
+# interval, pulls split over frames, stale and forgotten origins to the
+# sweep, answers to pulls, and which neighbour a booting node syncs with.
+# Frames reach node a from neighbours on a clock the test drives (meshhelp.Feed);
+# what a sends is decoded. Plain test functions: run under pytest and MicroPython.
+from meshhelp import Feed, full_pulls, make_node, node_id
+
+from mesh.frames import PULL_FULL, T_PULL, decode_pull, encode_pull, max_pull_entries
+from mesh.wire import T_READINGS
+
+B = node_id(2)
+GRACE = 1500       # pull_grace_ms's default
+SLOT = 256         # checks run in 256 ms slots, up to one slot early
+JITTER = 50        # relay_jitter_ms's default
+
+
+def _raws(i, times, boot=1):
+    """Origin i's readings published at these times (its own clock)."""
+    o = make_node(i, boot=boot)
+    out = []
+    for t in times:
+        o.publish([("temp", 1.0, "C")], t)
+        out.append(o.readings.raw[o.id])
+    return out
+
+
+def _pulls(a, start, until):
+    """Tick a through its deadlines -> [(ms, responder, haves)] of its (not full) pulls."""
+    got = []
+    t = start
+    while True:
+        d = a.next_deadline()
+        if d is None or d > until:
+            return got
+        t = max(t, d)
+        for _dst, frame in a.tick(t):
+            ftype, _s, _b, _c, payload = a.keys.open(frame)
+            if ftype == T_PULL:
+                flags, responder, haves = decode_pull(payload)
+                if not flags & PULL_FULL:
+                    got.append((t, responder, haves))
+
+
+def _node_with_b(**cfg):
+    """a, with b a good symmetric neighbour (a route through it is learnt)."""
+    a = make_node(1, **cfg)
+    feed = Feed(a)
+    for k in range(20):
+        feed.hello(2, [(a.id, 127, False)], k * 100)
+    return a, feed
+
+
+def test_a_missing_reading_is_pulled_after_its_interval_and_grace_then_retried_then_once_an_interval():
+    a, feed = _node_with_b()
+    r1, r2 = _raws(9, (0, 2000), boot=3)
+    feed.readings(2, [(r1, 1)], 10000)
+    feed.readings(2, [(r2, 1)], 12000)
+    pulls = _pulls(a, 12000, 12000 + 45000)
+    times = [p[0] for p in pulls]
+    # checks run at the start of the 256 ms slot they fall in; a pull waits a relay jitter
+    assert 12000 + 2000 + GRACE - SLOT <= times[0] <= 12000 + 2000 + GRACE + JITTER, times
+    assert [p[2] for p in pulls] == [[(node_id(9), 3, 2)]] * len(pulls)
+    assert pulls[0][1] == B                    # first: our next hop towards it, by name
+    assert [p[1] for p in pulls[1:]] == [None] * (len(pulls) - 1)   # then anyone
+    gaps = [b - a_ for a_, b in zip(times, times[1:])]
+    assert all(1000 - SLOT - JITTER <= g <= 1000 + JITTER for g in gaps[:4]), gaps  # four tries a second apart
+    assert all(2000 - SLOT - JITTER <= g <= 2000 + JITTER for g in gaps[4:]), gaps  # then each interval
+    assert len(gaps) > 8
+    # ... for half the stale time (60 s) after the last arrival, then silence
+    assert 12000 + 30000 - 2000 - SLOT - JITTER <= times[-1] < 12000 + 30000 + JITTER, times
+
+
+def _first_pull_after(origin_times, seqs=(1, 2), extra=0, **cfg):
+    """o's readings number seqs[0] and seqs[1] (published at origin_times, a
+    reading every origin_times[1]/(seqs gap) ms) arrive 1 s apart at a -> ms
+    after the second until a pulls, or None in ival + grace + 5 s."""
+    a, feed = _node_with_b(**cfg)
+    n = max(seqs)
+    step = (origin_times[1] - origin_times[0]) // (seqs[1] - seqs[0])
+    raws = _raws(9, [origin_times[0] + (k - seqs[0]) * step for k in range(1, n + 1)])
+    feed.readings(2, [(raws[seqs[0] - 1], 1)], 10000)
+    feed.readings(2, [(raws[seqs[1] - 1], 1)], 11000)
+    ival = step
+    pulls = _pulls(a, 11000, 11000 + ival + GRACE + 5000 + extra)
+    return pulls[0][0] - 11000 if pulls else None
+
+
+def test_an_interval_is_learnt_from_500_ms_to_an_hour_and_over_fewer_than_64_readings():
+    def expected(ival):
+        got = _first_pull_after((0, ival), **LONG)
+        return got is not None and ival + GRACE - SLOT <= got <= ival + GRACE + JITTER
+    LONG = {"stale_ms": 86400000, "forget_ms": 86400000}
+    assert expected(500)
+    assert _first_pull_after((0, 499), **LONG) is None
+    assert expected(3600000)
+    assert _first_pull_after((0, 3600001), **LONG) is None
+    got = _first_pull_after((0, 63 * 1000), seqs=(1, 64))              # 63 readings apart
+    assert got is not None and 1000 + GRACE - SLOT <= got <= 1000 + GRACE + JITTER
+    assert _first_pull_after((0, 64 * 1000), seqs=(1, 65)) is None     # 64 apart: no interval
+
+
+def test_the_first_interval_learnt_arms_the_origins_heard_once():
+    a, feed = _node_with_b()
+    a.publish([("temp", 1.0, "C")], 9000)
+    o1, o2 = _raws(9, (0, 2000))
+    (p1,) = _raws(8, (0,))
+    feed.readings(2, [(o1, 1)], 10000)
+    feed.readings(2, [(p1, 1)], 11000)
+    feed.readings(2, [(o2, 1)], 12000)
+    pulls = _pulls(a, 12000, 16000)
+    # p is expected one (guessed) interval and the grace after its only reading
+    assert pulls[0][2] == [(node_id(8), 1, 1)]
+    assert 11000 + 2000 + GRACE - SLOT <= pulls[0][0] <= 11000 + 2000 + GRACE + JITTER
+    assert all([h[0] != a.id for p in pulls for h in p[2]])            # never our own
+
+
+def test_pulls_for_many_origins_are_split_over_frames():
+    a, feed = _node_with_b()
+    n = max_pull_entries() + 3
+    for i in range(n):
+        r1, r2 = _raws(100 + i, (0, 2000))
+        feed.readings(2, [(r1, 1)], 10000)
+        feed.readings(2, [(r2, 1)], 12000)
+    pulls = _pulls(a, 12000, 16000)
+    first = [p for p in pulls if p[0] == pulls[0][0]]
+    assert [len(p[2]) for p in first] == [max_pull_entries(), 3]
+    assert sorted([h[0] for p in first for h in p[2]]) == sorted([node_id(100 + i) for i in range(n)])
+    assert a.stats["pulls"] >= 2
+
+
+def _events(a, start, until):
+    got = []
+    t = start
+    while True:
+        d = a.next_deadline()
+        if d is None or d > until:
+            return got
+        t = max(t, d)
+        a.tick(t)
+        got += [(t, e[0]) for e in a.pop_events() if e[0] in ("stale", "forgotten")]
+
+
+def test_an_origin_goes_stale_then_is_forgotten_once_each_at_the_sweep():
+    a = make_node(1, stale_ms=10000, forget_ms=20000)
+    a.publish([("temp", 1.0, "C")], 0)          # our own: never stale, and first in the table
+    feed = Feed(a)
+    (r,) = _raws(9, (0,))
+    feed.readings(2, [(r, 1)], 5000)
+    a.pop_events()
+    assert _events(a, 5000, 40000) == [(15000, "stale"), (25000, "forgotten")]
+    assert a.readings.key_of(node_id(9)) is None and a.readings.key_of(a.id) is not None
+
+
+def test_a_pull_is_answered_for_a_newer_boot_and_ignored_for_an_unknown_origin():
+    a, feed = _node_with_b()
+    (r,) = _raws(9, (0,), boot=2)
+    feed.readings(2, [(r, 1)], 10000)
+    _pulls(a, 10000, 12000)
+    feed.send(3, T_PULL, encode_pull(0, [(node_id(7), 1, 1), (node_id(9), 1, 5)], a.id), 20000)
+    sent = []
+    for t in range(20000, 20030):
+        for _dst, frame in a.tick(t):
+            if a.keys.open(frame)[0] == T_READINGS:
+                sent.append(t)
+    assert len(sent) == 1
+
+
+def _boot_sync(b_ctr):
+    """a boots beside b (weak, b_ctr frames sent this boot) and c (strong,
+    young) -> (full pulls to b, to c) in the first 5 s, and a's sync count."""
+    a = make_node(1)
+    feed = Feed(a)
+    feed.ctr[B] = b_ctr - 1
+    feed.readings(2, [(_raws(9, (0,))[0], 1)], 10, rssi=-90)
+    feed.send(3, T_PULL, encode_pull(0, [], bytes(6)), 20, rssi=-40)
+    a.publish([("temp", 1.0, "C")], 30)
+    to_b = to_c = 0
+    t = 30
+    while t < 5000:
+        t = max(t, a.next_deadline())
+        out = a.tick(t)
+        to_b += full_pulls(a, out, B)
+        to_c += full_pulls(a, out, node_id(3))
+    return to_b, to_c, a.stats.get("syncs", 0)
+
+
+def test_a_booting_node_syncs_with_a_neighbour_that_has_run_for_a_while_and_again_later():
+    # 64 frames this boot: it has been up a while (holds the mesh's table);
+    # syncs with it, and once more 3 s later for what was in flight
+    assert _boot_sync(64) == (2, 0, 2)
+    assert _boot_sync(63) == (0, 1, 1)       # all young: the strongest, once
+
+
+def _full_pulls_until(a, until, to):
+    """Tick a through its deadlines up to `until` -> full pulls it sent to `to`."""
+    n = 0
+    while True:
+        d = a.next_deadline()
+        if d is None or d > until:
+            return n
+        n += full_pulls(a, a.tick(max(d, a.now_ms)), to)
+
+
+def test_a_stranger_gets_a_sync_after_the_start_up_flood_but_not_twice_within_the_holdoff():
+    a = make_node(1)
+    feed = Feed(a)
+    feed.readings(2, [(_raws(9, (0,))[0], 1)], 10)
+    a.publish([("temp", 1.0, "C")], 20)
+    _full_pulls_until(a, 15999, B)
+    assert a.stats["syncs"] == 1
+    got = {}
+    for i, at in ((4, 16000), (5, 17000), (6, 23000)):
+        feed.send(i, T_PULL, encode_pull(0, [], bytes(6)), at)
+        got[i] = _full_pulls_until(a, at + 500, node_id(i))
+    assert got == {4: 1, 5: 0, 6: 1}         # sync_holdoff_ms 5 s after the one with 4
