@@ -168,32 +168,74 @@ def test_a_pull_is_answered_for_a_newer_boot_and_ignored_for_an_unknown_origin()
     assert len(sent) == 1
 
 
-def _boot_sync(b_ctr):
+def _boot_sync(b_ctr, publish=True, until=5000):
     """a boots beside b (weak, b_ctr frames sent this boot) and c (strong,
-    young) -> (full pulls to b, to c) in the first 5 s, and a's sync count."""
+    young) -> (times of full pulls to b, to c) before `until`."""
     a = make_node(1)
     feed = Feed(a)
     feed.ctr[B] = b_ctr - 1
     feed.readings(2, [(_raws(9, (0,))[0], 1)], 10, rssi=-90)
     feed.send(3, T_PULL, encode_pull(0, [], bytes(6)), 20, rssi=-40)
-    a.publish([("temp", 1.0, "C")], 30)
-    to_b = to_c = 0
-    t = 30
-    while t < 5000:
-        t = max(t, a.next_deadline())
-        out = a.tick(t)
-        to_b += full_pulls(a, out, B)
-        to_c += full_pulls(a, out, node_id(3))
-    return to_b, to_c, a.stats.get("syncs", 0)
+    if publish:
+        a.publish([("temp", 1.0, "C")], 30)
+    to_b, to_c = [], []
+    while True:
+        d = a.next_deadline()
+        if d > until:
+            return to_b, to_c
+        out = a.tick(d)
+        to_b += [d] * full_pulls(a, out, B)
+        to_c += [d] * full_pulls(a, out, node_id(3))
 
 
 def test_a_booting_node_syncs_with_a_neighbour_that_has_run_for_a_while_and_again_later():
     # 64 frames this boot: it has been up a while (holds the mesh's table);
-    # syncs with it, and once more 3 s later for what was in flight
-    assert _boot_sync(64) == (2, 0, 2)
-    assert _boot_sync(63) == (0, 1, 1)       # all young: the strongest, once
+    # a syncs with it 300 ms after the first neighbour was heard, and once
+    # more 3 s later for what was in flight
+    to_b, to_c = _boot_sync(64)
+    assert to_c == [] and len(to_b) == 2
+    assert to_b[0] == 10 + 300 and to_b[0] + 3000 <= to_b[1] <= to_b[0] + 3000 + JITTER
+    assert _boot_sync(63) == ([], [310])     # all young: the strongest, once
 
 
+def test_a_boot_sync_that_brought_nothing_is_asked_again():
+    # a holds one reading (b's) and none of its own: after 1.5 s it asks again
+    to_b, to_c = _boot_sync(10, publish=False, until=2500)
+    assert to_c == [310, 310 + 1500 + 300]
+    assert _boot_sync(10, until=2500) == ([], [310])   # two readings: it did
+
+
+def test_settle_sync_asks_once_more_when_the_start_up_flood_ends():
+    for boot_ms, settle in ((0, True), (1000, True), (0, False)):
+        a = make_node(1, now_ms=boot_ms, settle_sync=settle, startup_flood_ms=15000)
+        feed = Feed(a)
+        feed.readings(2, [(_raws(9, (0,))[0], 1)], boot_ms + 10)
+        a.publish([("temp", 1.0, "C")], boot_ms + 20)
+        times = []
+        while True:
+            d = a.next_deadline()
+            if d > boot_ms + 20000:
+                break
+            times += [d] * full_pulls(a, a.tick(d), B)
+        assert times[0] == boot_ms + 310
+        if settle:
+            assert len(times) == 2 and boot_ms + 15000 <= times[1] <= boot_ms + 15000 + JITTER, times
+        else:
+            assert len(times) == 1, times
+
+
+def test_a_neighbour_is_a_stranger_when_its_own_reading_is_overdue():
+    a, feed = _node_with_b()
+    ae = a.policy.ae
+    assert ae.overdue(node_id(9), 0)                        # never heard: a stranger
+    r1, r2 = _raws(9, (0, 2000))
+    feed.readings(2, [(r1, 1)], 10000)
+    # no interval known: half the stale time (30 s) and the grace
+    assert not ae.overdue(node_id(9), 10000 + 30000 + GRACE)
+    assert ae.overdue(node_id(9), 10000 + 30000 + GRACE + 1)
+    feed.readings(2, [(r2, 1)], 12000)
+    assert not ae.overdue(node_id(9), 12000 + 2000 + GRACE)  # its interval and the grace
+    assert ae.overdue(node_id(9), 12000 + 2000 + GRACE + 1)
 def _full_pulls_until(a, until, to):
     """Tick a through its deadlines up to `until` -> full pulls it sent to `to`."""
     n = 0
@@ -204,15 +246,26 @@ def _full_pulls_until(a, until, to):
         n += full_pulls(a, a.tick(max(d, a.now_ms)), to)
 
 
+def _sync_times(a, until, to):
+    times = []
+    while True:
+        d = a.next_deadline()
+        if d is None or d > until:
+            return times
+        d = max(d, a.now_ms)
+        times += [d] * full_pulls(a, a.tick(d), to)
+
+
 def test_a_stranger_gets_a_sync_after_the_start_up_flood_but_not_twice_within_the_holdoff():
     a = make_node(1)
     feed = Feed(a)
     feed.readings(2, [(_raws(9, (0,))[0], 1)], 10)
     a.publish([("temp", 1.0, "C")], 20)
-    _full_pulls_until(a, 15999, B)
+    _sync_times(a, 15999, B)
     assert a.stats["syncs"] == 1
-    got = {}
-    for i, at in ((4, 16000), (5, 17000), (6, 23000)):
+    feed.send(4, T_PULL, encode_pull(0, [], bytes(6)), 16000)
+    (t4,) = _sync_times(a, 16500, node_id(4))
+    assert 16000 + 20 <= t4 <= 16000 + 20 + JITTER            # 20 ms and a relay jitter
+    for i, at, n in ((5, t4 + 4999, 0), (6, t4 + 5000, 1)):   # sync_holdoff_ms: 5 s
         feed.send(i, T_PULL, encode_pull(0, [], bytes(6)), at)
-        got[i] = _full_pulls_until(a, at + 500, node_id(i))
-    assert got == {4: 1, 5: 0, 6: 1}         # sync_holdoff_ms 5 s after the one with 4
+        assert len(_sync_times(a, at + 500, node_id(i))) == n, i
