@@ -18,40 +18,60 @@ def _run(a, until, to):
     return pulls
 
 
-def _silence_then_back(startup_flood_ms, heard_for_ms, every_ms=20000):
-    """b publishes every 20 s for heard_for_ms, then falls silent; once a
-    has probed it (its silence passed the table's timeout) b publishes again.
-    -> (full pulls a sent b before the silence, after b came back, whether b
-    was still listed when it came back)"""
-    a = make_node(1, startup_flood_ms=startup_flood_ms)
-    b = make_node(2)
-    a.publish([("temp", 1.0, "C")], 0)
-    before = 0
-    for t in range(0, heard_for_ms, every_ms):
-        before += _run(a, t, b.id)
-        for _dst, frame in b.publish([("temp", t / every_ms, "C")], t):
-            before += full_pulls(a, a.receive(frame, b.id, -50, t), b.id)
+def _silence_then_back(startup_flood_ms, heard_for_ms, every_ms=20000, boot_ms=0):
+    """b and c (stronger) publish every 20 s for heard_for_ms; then b falls
+    silent while c goes on; once a has probed b (its silence passed the
+    table's timeout) b publishes again. -> (full syncs a asked for before b
+    came back, full pulls to b in the second after, full pulls to c then,
+    whether b was still listed when it came back)"""
+    a = make_node(1, now_ms=boot_ms, startup_flood_ms=startup_flood_ms)
+    b, c = make_node(2), make_node(3)
+    a.publish([("temp", 1.0, "C")], boot_ms)
+
+    def hear(node, t, rssi):
+        n = 0
+        for _dst, frame in node.publish([("temp", t / every_ms, "C")], t):
+            n += full_pulls(a, a.receive(frame, node.id, rssi, t), b.id)
+        return n
+
+    t = boot_ms
+    while t < boot_ms + heard_for_ms:
+        _run(a, t, b.id)
+        hear(b, t, -50)
+        hear(c, t, -30)
+        t += every_ms
     due = a.neighbours.get(b.id).due
-    before += _run(a, due, b.id)             # a probes b; the probe's outcome never comes
+    while t < due:
+        _run(a, t, b.id)
+        hear(c, t, -30)
+        t += every_ms
+    _run(a, due, b.id)                       # a probes b; the probe's outcome never comes
     listed = a.neighbours.get(b.id) is not None
+    before = a.stats.get("syncs", 0)
     back = due + 100
-    after = 0
-    for _dst, frame in b.publish([("temp", 99.0, "C")], back):
-        after += full_pulls(a, a.receive(frame, b.id, -50, back), b.id)
-    after += _run(a, back + 1000, b.id)
-    return before, after, listed
+    after = hear(b, back, -50)
+    to_c = 0
+    while True:                              # the next second, what a sends b and c
+        d = a.next_deadline()
+        if d is None or d > back + 1000:
+            break
+        out = a.tick(max(d, a.now_ms))
+        after += full_pulls(a, out, b.id)
+        to_c += full_pulls(a, out, c.id)
+    return before, after, to_c, listed
 
 
 def test_a_neighbour_back_after_a_long_silence_gets_a_full_sync():
     # silent 8 of its usual gaps and more than half the table's timeout
     # (neighbour_timeout_ms: 3.5 beacons, 210 s), but not yet dropped
-    before, after, listed = _silence_then_back(15000, 300000)
+    before, after, to_c, listed = _silence_then_back(15000, 300000, boot_ms=1000)
     assert listed                            # the rejoin path, not a new neighbour
-    assert before >= 1                       # the boot sync, so the one after is the rejoin's
-    assert after == 1
+    assert before >= 1                       # the boot sync (to c), so the one after is the rejoin's
+    assert (after, to_c) == (1, 0)           # with b, not with the strongest neighbour
 
 
 def test_no_rejoin_sync_inside_the_start_up_flood():
-    before, after, listed = _silence_then_back(600000, 300000)
+    # the start-up flood counts from a's boot (100 s on its clock)
+    before, after, to_c, listed = _silence_then_back(600000, 300000, boot_ms=100000)
     assert listed and before >= 1
-    assert after == 0
+    assert (after, to_c) == (0, 0)
