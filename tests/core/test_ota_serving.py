@@ -159,3 +159,95 @@ def test_a_manifest_whose_head_is_garbage_is_dropped_and_counted():
     _requests(n, p, 6000, 6060)
     p.handle(a, msg, 6100)                                 # a true head: kept, sized
     assert p.rx is not None and p.rx.size == len(V100) and p.source == a
+
+
+def _data(p, sender, version, item, chunk, data, now):
+    msg = ota.decode(struct.pack("<BIHH", ota.K_DATA, version, item, chunk) + data)
+    return p.handle(sender, msg, now)
+
+
+def test_a_chunk_a_neighbour_sends_first_is_dropped_from_our_burst():
+    n, p = _part()
+    _req(p, 100, ITEM_MANIFEST, 1, 0b1111, 1000)           # chunks 1..4
+    c = node_id(7)
+    _data(p, c, 100, ITEM_MANIFEST, 2, V100[2 * CHUNK:3 * CHUNK], 1000)
+    _data(p, c, 100, ITEM_MANIFEST, 1, V100[CHUNK:2 * CHUNK], 1000)    # the window's first
+    _data(p, c, 100, ITEM_MANIFEST, 0, V100[:CHUNK], 1000)             # below it: nothing
+    _data(p, c, 99, ITEM_MANIFEST, 3, V100[3 * CHUNK:4 * CHUNK], 1000)  # another version
+    _data(p, c, 100, 0, 3, mv.IMAGE[:PAGE], 1000)                        # another item
+    assert [c_ for _t, _i, c_, _d in _served(n, p, 1000)] == [3, 4]
+    assert n.stats["ota_tx_data"] == 2
+
+
+def test_two_askers_at_different_windows_are_merged_on_the_lower():
+    n, p = _part()
+    _req(p, 100, ITEM_MANIFEST, 3, 0b1, 1000)
+    _req(p, 100, ITEM_MANIFEST, 1, 0b1, 1001)
+    _req(p, 100, 0, 0, 0b10, 1002)                 # another item: not merged
+    assert [c for _t, _i, c, _d in _served(n, p, 1000)] == [1, 3]
+
+
+def _adv_sent(n, out):
+    for _dst, frame in out:
+        ftype, _s, _b, _c, payload = n.keys.open(frame)
+        if ftype == ota.T_OTA and payload[0] == ota.K_ADV:
+            return ota.decode(payload)[1:]
+    return None
+
+
+def test_the_advert_says_version_bundle_and_pages_held_of_total():
+    for seed, pages in ((False, False), (True, False), (True, True)):
+        n, p = _part(seed=seed, pages=pages)
+        adv = None
+        t = 0
+        while adv is None:
+            t = p.next_deadline()
+            adv = _adv_sent(n, p.tick(t))
+        total = (len(mv.IMAGE) + PAGE - 1) // PAGE
+        if not seed:
+            assert adv == (1, bytes(8), 0, 0)
+        else:
+            assert adv == (100, bytes.fromhex(p.manifest.bundle)[:8], total if pages else 0, total)
+        assert n.stats["ota_tx_adv"] == 1
+
+
+def test_an_advert_of_our_version_with_more_pages_makes_us_ask_for_the_next_page():
+    n, p = _part(2, pages=False)                   # the manifest, no page yet
+    a = node_id(1)
+    total = (len(mv.IMAGE) + PAGE - 1) // PAGE
+    _adv(p, a, 100, 0, total, 5000)                # holds no more than we do
+    assert _requests(n, p, 5000, 5100) == []
+    _adv(p, a, 100, 2, total, 6000)
+    reqs = _requests(n, p, 6000, 6100)
+    assert [r[1:] for r in reqs] == [(100, a, 0, 0, 0b1)]
+    assert n.stats["ota_tx_req"] == 1
+
+
+def test_the_first_ask_comes_1_to_50_ms_after_the_advert():
+    waits = []
+    for boot in range(1, 200):
+        n = make_node(2, boot=boot)
+        p = ota.attach(n, MemoryPageStore(), PUB, 1, 0)
+        _adv(p, node_id(1), 100, 3, 9, 5000)
+        waits.append(_requests(n, p, 5000, 5100)[0][0] - 5000)
+    assert (min(waits), max(waits)) == (1, 50)
+
+
+def test_a_fetch_keeps_its_source_until_a_newer_version_is_advertised():
+    n, p = _part(2, seed=False)
+    a, c = node_id(1), node_id(3)
+    _adv(p, a, 100, 3, 9, 5000)
+    _adv(p, c, 100, 3, 9, 5001)
+    assert _requests(n, p, 5000, 5100)[0][2] == a
+    _adv(p, c, 101, 3, 9, 5200)
+    assert _requests(n, p, 5200, 5300)[0][2:4] == (c, ITEM_MANIFEST)
+
+
+def test_refusals_are_counted():
+    n, p = _part(seed=False)
+    assert p.offer_manifest(V100[:-1], 0) is not None
+    assert n.stats["ota_refused"] == 1
+    n, p = _part(pages=False)
+    assert p.offer_page(0, b"\x00" * PAGE, 0) == "page"
+    assert n.stats["ota_page_bad"] == 1
+    assert p.offer_page(1, mv.IMAGE[PAGE:2 * PAGE], 0) == "order"
