@@ -257,3 +257,11 @@ def test_a_probe_that_never_got_out_is_given_up_after_two_waits():
     links.tick(5000 + 2 * PROBE_WAIT + 1, busy)
     assert links.next_deadline(7001) != 7001
     assert ("%r" % (links.snapshot()[3],)) == "[]"
+
+
+def test_equal_relay_candidates_keep_the_first_listed():
+    from mesh.relays import select_relays
+    b, c, x = node_id(2), node_id(3), node_id(9)
+    assert select_relays(ME, [(b, (x,), 10), (c, (x,), 10)], 1) == [b]
+    assert select_relays(ME, [(c, (x,), 10), (b, (x,), 10)], 1) == [c]
+    assert select_relays(ME, [(b, (x,), 12), (c, (x,), 10)], 1) == [c]     # else the cheaper
