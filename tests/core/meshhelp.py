@@ -192,3 +192,17 @@ def origin_raw(i, seq=1, boot=1):
     for k in range(seq):
         o.publish([("temp", float(k), "C")], k * 1000)
     return o.readings.raw[o.id]
+
+
+def tick_through(node, until, start=0):
+    """Tick node (or a part: anything with tick and next_deadline) at each of
+    its deadlines up to `until`, the clock never going back from `start`
+    -> yields (ms, frames sent then), one tick at a time (what the caller
+    reads between them, such as events, belongs to that tick)."""
+    t = start
+    while True:
+        d = node.next_deadline()
+        if d is None or d > until:
+            return
+        t = max(t, d)
+        yield t, node.tick(t)

@@ -6,7 +6,7 @@
 # and the answer to a full pull. Frames reach node a from neighbours sealed
 # with the network key on a clock the test drives; what a sends is decoded.
 # Plain test functions: run under pytest and MicroPython.
-from meshhelp import Feed, make_node, node_id, origin_raw, repair_delay
+from meshhelp import Feed, make_node, node_id, origin_raw, repair_delay, tick_through
 
 from mesh.frames import PULL_FULL, T_PULL, decode_readings_items, encode_pull
 from mesh.wire import T_READINGS
@@ -23,16 +23,8 @@ def _sent_readings(a, out):
 
 def _run(a, start, until):
     """Tick a through its deadlines from start to until -> [(ms, [(origin, hops)])]."""
-    sent = []
-    t = start
-    while True:
-        d = a.next_deadline()
-        if d is None or d > until:
-            return sent
-        t = max(t, d)
-        got = _sent_readings(a, a.tick(t))
-        if got:
-            sent.append((t, got))
+    sent = [(t, _sent_readings(a, out)) for t, out in tick_through(a, until, start)]
+    return [(t, got) for t, got in sent if got]
 
 
 def _relay_delay(boot, batch_ms=8, reboot=False):

@@ -4,18 +4,12 @@
 # except in the start-up flood, when everything is relayed anyway. Frames go
 # from b to a only (a's own frames are looked at, never delivered), on a
 # clock the test drives. Plain test functions: run under pytest and MicroPython.
-from meshhelp import full_pulls, make_node
+from meshhelp import full_pulls, make_node, tick_through
 
 
 def _run(a, until, to):
     """Tick a through its deadlines up to `until` -> full pulls it sent to `to`."""
-    pulls = 0
-    while True:
-        d = a.next_deadline()
-        if d is None or d > until:
-            break
-        pulls += full_pulls(a, a.tick(max(d, a.now_ms)), to)
-    return pulls
+    return sum([full_pulls(a, out, to) for _t, out in tick_through(a, until, a.now_ms)])
 
 
 def _silence_then_back(startup_flood_ms, heard_for_ms, every_ms=20000, boot_ms=0):
@@ -51,11 +45,7 @@ def _silence_then_back(startup_flood_ms, heard_for_ms, every_ms=20000, boot_ms=0
     back = due + 100
     after = hear(b, back, -50)
     to_c = 0
-    while True:                              # the next second, what a sends b and c
-        d = a.next_deadline()
-        if d is None or d > back + 1000:
-            break
-        out = a.tick(max(d, a.now_ms))
+    for _t, out in tick_through(a, back + 1000, back):    # the next second, to b and to c
         after += full_pulls(a, out, b.id)
         to_c += full_pulls(a, out, c.id)
     return before, after, to_c, listed

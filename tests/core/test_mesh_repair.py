@@ -6,7 +6,7 @@
 # sweep, answers to pulls, and which neighbour a booting node syncs with.
 # Frames reach node a from neighbours on a clock the test drives (meshhelp.Feed);
 # what a sends is decoded. Plain test functions: run under pytest and MicroPython.
-from meshhelp import Feed, full_pulls, make_node, node_id
+from meshhelp import Feed, full_pulls, make_node, node_id, tick_through
 
 from mesh.frames import PULL_FULL, T_PULL, decode_pull, encode_pull, max_pull_entries
 from mesh.wire import T_READINGS
@@ -30,18 +30,14 @@ def _raws(i, times, boot=1):
 def _pulls(a, start, until):
     """Tick a through its deadlines -> [(ms, responder, haves)] of its (not full) pulls."""
     got = []
-    t = start
-    while True:
-        d = a.next_deadline()
-        if d is None or d > until:
-            return got
-        t = max(t, d)
-        for _dst, frame in a.tick(t):
+    for t, out in tick_through(a, until, start):
+        for _dst, frame in out:
             ftype, _s, _b, _c, payload = a.keys.open(frame)
             if ftype == T_PULL:
                 flags, responder, haves = decode_pull(payload)
                 if not flags & PULL_FULL:
                     got.append((t, responder, haves))
+    return got
 
 
 def _node_with_b(**cfg):
@@ -133,14 +129,9 @@ def test_pulls_for_many_origins_are_split_over_frames():
 
 def _events(a, start, until):
     got = []
-    t = start
-    while True:
-        d = a.next_deadline()
-        if d is None or d > until:
-            return got
-        t = max(t, d)
-        a.tick(t)
+    for t, _out in tick_through(a, until, start):
         got += [(t, e[0]) for e in a.pop_events() if e[0] in ("stale", "forgotten")]
+    return got
 
 
 def test_an_origin_goes_stale_then_is_forgotten_once_each_at_the_sweep():
@@ -179,13 +170,10 @@ def _boot_sync(b_ctr, publish=True, until=5000):
     if publish:
         a.publish([("temp", 1.0, "C")], 30)
     to_b, to_c = [], []
-    while True:
-        d = a.next_deadline()
-        if d > until:
-            return to_b, to_c
-        out = a.tick(d)
-        to_b += [d] * full_pulls(a, out, B)
-        to_c += [d] * full_pulls(a, out, node_id(3))
+    for t, out in tick_through(a, until, 30):
+        to_b += [t] * full_pulls(a, out, B)
+        to_c += [t] * full_pulls(a, out, node_id(3))
+    return to_b, to_c
 
 
 def test_a_booting_node_syncs_with_a_neighbour_that_has_run_for_a_while_and_again_later():
@@ -212,11 +200,8 @@ def test_settle_sync_asks_once_more_when_the_start_up_flood_ends():
         feed.readings(2, [(_raws(9, (0,))[0], 1)], boot_ms + 10)
         a.publish([("temp", 1.0, "C")], boot_ms + 20)
         times = []
-        while True:
-            d = a.next_deadline()
-            if d > boot_ms + 20000:
-                break
-            times += [d] * full_pulls(a, a.tick(d), B)
+        for t, out in tick_through(a, boot_ms + 20000, boot_ms):
+            times += [t] * full_pulls(a, out, B)
         assert times[0] == boot_ms + 310
         if settle:
             assert len(times) == 2 and boot_ms + 15000 <= times[1] <= boot_ms + 15000 + JITTER, times
@@ -236,24 +221,11 @@ def test_a_neighbour_is_a_stranger_when_its_own_reading_is_overdue():
     feed.readings(2, [(r2, 1)], 12000)
     assert not ae.overdue(node_id(9), 12000 + 2000 + GRACE)  # its interval and the grace
     assert ae.overdue(node_id(9), 12000 + 2000 + GRACE + 1)
-def _full_pulls_until(a, until, to):
-    """Tick a through its deadlines up to `until` -> full pulls it sent to `to`."""
-    n = 0
-    while True:
-        d = a.next_deadline()
-        if d is None or d > until:
-            return n
-        n += full_pulls(a, a.tick(max(d, a.now_ms)), to)
-
-
 def _sync_times(a, until, to):
     times = []
-    while True:
-        d = a.next_deadline()
-        if d is None or d > until:
-            return times
-        d = max(d, a.now_ms)
-        times += [d] * full_pulls(a, a.tick(d), to)
+    for t, out in tick_through(a, until, a.now_ms):
+        times += [t] * full_pulls(a, out, to)
+    return times
 
 
 def test_a_stranger_gets_a_sync_after_the_start_up_flood_but_not_twice_within_the_holdoff():

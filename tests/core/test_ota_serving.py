@@ -7,7 +7,7 @@
 # pytest and MicroPython.
 import struct
 
-from meshhelp import make_node, node_id
+from meshhelp import make_node, node_id, tick_through
 
 from mesh import ota
 from mesh.ota_assembly import CHUNK, ITEM_MANIFEST
@@ -109,16 +109,12 @@ def _adv(p, sender, version, held, total, now):
 
 def _requests(n, p, start, until):
     got = []
-    t = start
-    while True:
-        d = p.next_deadline()
-        if d > until:
-            return got
-        t = max(t, d)
-        for _dst, frame in p.tick(t):
+    for t, out in tick_through(p, until, start):
+        for _dst, frame in out:
             ftype, _s, _b, _c, payload = n.keys.open(frame)
             if ftype == ota.T_OTA and payload[0] == ota.K_REQ:
                 got.append((t,) + tuple(ota.decode(payload)[1:]))
+    return got
 
 
 def test_a_newer_advert_makes_a_node_ask_its_sender_for_the_manifest_backing_off_then_giving_up():
