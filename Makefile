@@ -26,11 +26,11 @@ $(STAMP): requirements.txt pyproject.toml setup.py
 test: test-host test-upy
 
 test-host: venv
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests examples/greenhouse
 
 test-upy: venv
 	MICROPYPATH=firmware:tests/core:tests $(UPY) -X heapsize=2M tests/upy_runner.py tests/core
-	MICROPYPATH=firmware:tests/port:tests $(UPY) -X heapsize=4M tests/upy_runner.py tests/port
+	MICROPYPATH=.frozen:firmware:tests/port:tests $(UPY) -X heapsize=4M tests/upy_runner.py tests/port
 
 # The adversarial suite (tests/security) at length: NOWMESH_FUZZ_EXAMPLES
 # (default 5600) examples per property, a fresh seed each run (printed at

@@ -10,46 +10,16 @@
 // collection pending; it really runs when control returns to JavaScript, with
 // no stack roots. Each gc.mem_alloc() is therefore read in a call of its own,
 // after the previous call has returned and collected.
-import fs from "fs";
 import path from "path";
-import { pathToFileURL } from "url";
+import { loadUpy } from "./wasm_upy.mjs";
 
 const [packageDir, root, pystackWords] = process.argv.slice(2);
-const { loadMicroPython } = await import(pathToFileURL(path.join(packageDir, "micropython.mjs")).href);
-
-const lines = [];
-const mp = await loadMicroPython({
-    heapsize: 2 * 1024 * 1024, // as `make test-upy`; the split heap grows past it anyway
-    pystack: parseInt(pystackWords || "2048", 10), // words; 2048 is the package's default
-    stdout: (line) => lines.push(line),
-    stderr: (line) => process.stderr.write(line + "\n"),
-});
-
-// Copy every .py of a host folder into the in-memory filesystem (MEMFS,
-// which this port's VfsPosix sees as "/").
-function copyTree(hostDir, vfsDir) {
-    mp.FS.mkdirTree(vfsDir);
-    for (const entry of fs.readdirSync(hostDir, { withFileTypes: true })) {
-        const from = path.join(hostDir, entry.name);
-        const to = vfsDir + "/" + entry.name;
-        if (entry.isDirectory() && entry.name !== "__pycache__") {
-            copyTree(from, to);
-        } else if (entry.isFile() && entry.name.endsWith(".py")) {
-            mp.FS.writeFile(to, fs.readFileSync(from));
-        }
-    }
-}
-copyTree(path.join(root, "firmware"), "/nowmesh/firmware");
-copyTree(path.join(root, "tests", "core"), "/nowmesh/tests/core");
-
-function run(code) {
-    try {
-        mp.runPython(code);
-    } catch (error) {
-        process.stderr.write(lines.join("\n") + "\n" + (error.message || error) + "\n");
-        process.exit(1);
-    }
-}
+// pystack: the Python stack, malloc'd before the heap (moves the heap's address)
+const upy = await loadUpy(packageDir, pystackWords || "2048");
+const { lines } = upy;
+const run = (code) => upy.run(code);
+upy.copyTree(path.join(root, "firmware"), "/nowmesh/firmware");
+upy.copyTree(path.join(root, "tests", "core"), "/nowmesh/tests/core");
 
 // 1. Import everything (code is not state) and bind every global used below,
 //    so later calls only rebind names: no new globals or qstrs in the window.

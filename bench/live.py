@@ -72,7 +72,7 @@ def live_mesh(nodes, seconds, topology="random", interval_s=10.0):
         # the readings' "heap" value is gc.mem_free() of the whole interpreter,
         # whose heap is `heap` plus the REPL shim's allowance (emunode.board)
         from nowmesh.emulation.board.pty_board import SHIM_HEAP
-        heap_total = parse_heap_bytes(emu.heap) + SHIM_HEAP
+        heap_total = emu.nodes[0].board.heap_bytes() + SHIM_HEAP
     firsts = sorted(first_seen.values())
     return {
         "nodes": nodes, "topology": topology, "seconds": round(wall, 1),

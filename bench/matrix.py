@@ -5,16 +5,16 @@ Cells come from bench/matrix.json (layout, nodes, extra loss, reading
 interval, optional churn or mover); `--full` adds its `full_cells` and
 `full_seeds`. Each run lasts 10 reading intervals (at least 600 s), so every
 node publishes >= 10 readings. Per cell and protocol: delivery, airtime per
-reading, control share (of frames sent: the simulator counts control frames,
-not their airtime), p50/p95 latency, loops, and the cell's **floor**:
-
-    floor = ceil((N - 1) / D) * airtime(one full readings frame) / K
-
-every reading must reach N - 1 nodes, one frame reaches at most D of them
-(D: the largest node degree within 1.5 x the generators' 300 m link range,
-generous so that the floor stays a lower bound), and at best K readings share
-a frame (as many as fit 250 bytes). A summary per protocol gives the worst
-cell and the geometric mean of its ratios.
+reading, control share
+(of frames sent: the simulator counts control frames, not their airtime),
+p50/p95 latency, loops, and the cell's **floor** (nowmesh/sim/floors.py: a
+connected dominating set of the usable-link graph is the fewest
+transmissions any broadcast scheme spends per reading; with the cell's loss,
+that wave plus omniscient repairs; one reading per frame unless the 1 s
+freshness budget lets readings share one; plus the keep-alive frames a node
+that relays nothing must send so that its death is noticed within the
+failure time). A summary per protocol gives the worst cell and the geometric
+mean of its ratios.
 """
 import json
 import math
@@ -26,9 +26,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "host_tools"))
 
-from nowmesh.bundle.core import load as load_core  # noqa: E402
 from nowmesh.radio import topology as topo_mod  # noqa: E402
-from nowmesh.radio.model import airtime_us  # noqa: E402
+from nowmesh.sim import floors  # noqa: E402
 from nowmesh.sim.sweep import run_id, run_one  # noqa: E402
 from nowmesh.sim.sweep_exec import default_workers, run_local  # noqa: E402
 
@@ -93,23 +92,11 @@ def _events(kind, positions, duration_s):
 
 # ------------------------------------------------------------ floor
 
-def _reading_item_bytes():
-    load_core()
-    from mesh.frames import ITEM_EXTRA
-    from mesh.wire import Reading, encode_reading
-    values = [("temp", 21.37, "C"), ("rh", 45.2, "%")]     # what the simulator's sensors publish
-    return len(encode_reading(Reading(b"\x02NM\x00\x00\x01", 1, 1, 0, values))) + ITEM_EXTRA
-
-
-def floor_ms(positions, item_bytes):
-    from mesh.wire import HEADER_LEN, MAX_FRAME, TAG_LEN
-    n = len(positions)
-    adj = topo_mod.unit_disk_adjacency(positions, 1.5 * LINK_RANGE_M)
-    degree = max(1, max(len(a) for a in adj))
-    room = MAX_FRAME - HEADER_LEN - TAG_LEN - 1
-    k = max(1, room // item_bytes)
-    frame_us = airtime_us(HEADER_LEN + TAG_LEN + 1 + k * item_bytes)
-    return round(math.ceil((n - 1) / degree) * frame_us / k / 1000.0, 3)
+def floor_of(topology_path, seed, loss, interval_s, item_bytes):
+    """-> the cell's floor (nowmesh.sim.floors): data and control parts, and the
+    airtime per reading they add up to."""
+    topo = topo_mod.load_topology_file(topology_path)
+    return floors.floor_of(topo, seed, loss, interval_s, item_bytes=item_bytes)
 
 
 # ------------------------------------------------------------ runs
@@ -146,10 +133,11 @@ def _prepare(cells, seeds, tmp, quick, item_bytes):
                 with open(path, "w") as f:
                     json.dump({"events": _events(c["events"], positions, duration)}, f)
                 params["scenario"] = path
+            floor = floor_of(base + ".json", seed, c["loss"], c["interval_s"], item_bytes)
             for protocol in PROTOCOLS:
                 p = dict(params, protocol=protocol)
                 runs.append(p)
-                meta[run_id(p)] = (_cell_name(c), seed, protocol, floor_ms(positions, item_bytes))
+                meta[run_id(p)] = (_cell_name(c), seed, protocol, floor)
     return runs, meta
 
 
@@ -161,7 +149,7 @@ def _row(result, cell, seed, protocol, floor):
             "delivery": result["delivery_ratio"], "airtime_per_reading_ms": apr,
             "control_share": round(result["control_frames"] / frames, 4),
             "latency_p50_ms": lat["p50"], "latency_p95_ms": lat["p95"], "loops": result["loops"],
-            "floor_ms": floor, "vs_floor": round(apr / floor, 3) if apr and floor else None}
+            "vs_floor": round(apr / floor["floor_ms"], 3) if apr and floor["floor_ms"] else None, **floor}
 
 
 def _geomean(xs):
@@ -208,7 +196,7 @@ def run(quick, full=False, spec_path=os.path.join(HERE, "matrix.json"), workers=
     with open(spec_path) as f:
         spec = json.load(f)
     cells, seeds = _cells(spec, full)
-    item_bytes = _reading_item_bytes()
+    item_bytes = floors.reading_item_bytes()
     rows, errors = [], []
     with tempfile.TemporaryDirectory(prefix="nowmesh-matrix-") as tmp:
         runs, meta = _prepare(cells, seeds, tmp, quick, item_bytes)

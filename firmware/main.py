@@ -8,6 +8,16 @@ try:
 except Exception as e:
     print("nowmesh: cannot start: %r" % (e,))
     main = None
+    try:
+        import os
+        os.stat("ota/install.json")         # an OTA bundle on trial: boot.py counts this boot
+        print("nowmesh: the new bundle does not start; restarting (3 such boots roll back)")
+        import machine
+        import time
+        time.sleep(2)
+        machine.reset()
+    except OSError:
+        pass                                 # no trial: stay at the REPL
 
 if main is not None:
     try:

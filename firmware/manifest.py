@@ -4,7 +4,10 @@
 # filesystem.
 #   module(path): copied as source (MicroPython runs boot.py and main.py by name)
 #   package(name): every .py under it, compiled with mpy-cross to .mpy
+#   require(name): a micropython-lib module, pinned in nowmesh.bundle.upylib,
+#                  compiled into lib/ (the gateway's MQTT client, docs/mqtt.md)
 module("boot.py")
 module("main.py")
 package("mesh")
 package("meshport")
+require("umqtt.simple")

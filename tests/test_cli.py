@@ -74,10 +74,12 @@ def test_installed_command_runs(tmp_path):
 def test_node_config_tunes_nowmesh(tmp_path, capsys):
     cfg = tmp_path / "node.json"
     cfg.write_text(json.dumps({"beacon_ms": 2000}))
-    assert main(["sim", "--topology", "line", "--nodes", "3", "--duration", "20", "--json",
+    # 60 s: within 20 s the default Trickle interval is still short (1+2+4+8 s)
+    # and the 2 s one skips hellos that say nothing new, so both sent 42
+    assert main(["sim", "--topology", "line", "--nodes", "3", "--duration", "60", "--json",
                  "--node-config", str(cfg)]) == 0
     fast = json.loads(capsys.readouterr().out)
-    assert main(["sim", "--topology", "line", "--nodes", "3", "--duration", "20", "--json"]) == 0
+    assert main(["sim", "--topology", "line", "--nodes", "3", "--duration", "60", "--json"]) == 0
     slow = json.loads(capsys.readouterr().out)
     assert fast["control_frames"] > slow["control_frames"]
 

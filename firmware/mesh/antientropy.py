@@ -30,6 +30,10 @@ _TRIES = const(4)         # pulls per missing reading before waiting for the nex
 _RETRY_MS = const(1000)   # between them: the named answer comes in 20 ms, others' < 1 s
 _SYNC_RETRY_MS = const(1500)
 _BOOT_SYNC_WAIT_MS = const(300)
+# The boot sync waits for our first hello to be out: the answer is sized by
+# the frames our hello says we take (a responder that has not heard it since
+# it last lost us answers in 250-byte frames), and it is due within imin.
+_HELLO_WAIT_MS = const(50)
 # After answering a full sync, relay every new reading this long: what was in
 # flight when we pushed our table reaches the new member too, before relay
 # sets (a few hello rounds) cover it. About a mesh diameter of batching.
@@ -41,6 +45,15 @@ _SYNC_PUSH_MS = const(5000)
 # (everyone booting) the counters are low and nobody does this.
 _FOLLOW_CTR = const(64)
 _FOLLOW_MS = const(3000)
+# Staleness follows the reading rate: an origin is stale after two of its
+# intervals and forgotten after four, when that is longer than stale_ms /
+# forget_ms (set for a reading every 30 s). With a reading every 900 s and
+# forget_ms 600 s, every origin was forgotten before its next reading: no
+# interval was ever learnt (no repair by pulls), and each table shrank and
+# grew again, so hellos showed neighbours holding more origins and drew
+# full-table syncs (1349 in 9000 s on 30 nodes, 40 % of the airtime).
+_STALE_IVALS = const(2)
+_FORGET_IVALS = const(4)
 
 
 class AntiEntropy:
@@ -66,9 +79,11 @@ class AntiEntropy:
         self._sync_at = None
         self._last_sync = None
         self._synced = False
+        self.hello_out = None    # -> True once our first hello is sent (set by MeshPolicy)
         self._stale = {}
         self._sweep_at = now_ms + 5000
         self._recheck_at = None
+        self._retried = False   # the boot sync was retried once (see tick)
         self._follow_at = None
         # one more full sync when the start-up flood ends: it fills what the
         # first, unrepairable readings lost (no interval is known for them)
@@ -77,6 +92,12 @@ class AntiEntropy:
         self.sync_until = now_ms     # relay what sync_from sends until then (see _send_sync)
         self.push_until = now_ms     # relay everything until then (see on_pull)
         self._guess = None   # the last interval learnt, for origins heard once
+
+    @property
+    def interval(self):
+        """The last publication interval learnt (ms; origins tend to share
+        one), or None before any."""
+        return self._guess
 
     @property
     def synced(self):
@@ -164,7 +185,7 @@ class AntiEntropy:
                 self._tries[origin] = max(0, tries) + 1
                 self._pull[origin] = True
                 self._schedule(origin, now_ms + _RETRY_MS)
-            elif now_ms - t < self.stale_ms // 2:
+            elif now_ms - t < self._stale_after(origin) // 2:
                 # then once an interval for a while: a node that no
                 # relay covers well lives on its pulls
                 self._pull[origin] = True
@@ -203,7 +224,9 @@ class AntiEntropy:
             # just booted: give the neighbourhood a moment to be heard, then
             # ask the strongest neighbour (weak links lose long pushes)
             self._sync_to = None
-            self._sync_at = now_ms + _BOOT_SYNC_WAIT_MS
+            # jittered: nodes that boot together (a power cut) hear the same
+            # first frame, and their pulls to that neighbour would collide
+            self._sync_at = now_ms + _BOOT_SYNC_WAIT_MS + self.p.jitter()
             return
         if holdoff is None:
             # a full push costs about one frame per 8 origins: its rate limit
@@ -217,6 +240,9 @@ class AntiEntropy:
         self._sync_at = now_ms + 20 + self.p.jitter()
 
     def _send_sync(self, now_ms):
+        if not self._synced and self.hello_out is not None and not self.hello_out():
+            self._sync_at = now_ms + _HELLO_WAIT_MS
+            return []
         nid, self._sync_to, self._sync_at = self._sync_to, None, None
         nbrs = self.node.neighbours
         n = nbrs.get(nid) if nid is not None else None
@@ -240,7 +266,8 @@ class AntiEntropy:
         self.sync_until = now_ms + self.node.config.startup_flood_ms
         if not self._synced:
             self._synced = True
-            self._recheck_at = now_ms + _SYNC_RETRY_MS
+            if not self._retried:
+                self._recheck_at = now_ms + _SYNC_RETRY_MS
             if running:
                 self._follow_at = now_ms + _FOLLOW_MS
         self.node.count("syncs")
@@ -276,12 +303,19 @@ class AntiEntropy:
             if origin == node.id:
                 continue
             age = now_ms - t
-            if age >= self.forget_ms:
+            ival = self._ival.get(origin, self._guess) or 0
+            if age >= max(self.forget_ms, _FORGET_IVALS * ival):
                 node.forget_origin(origin)      # our timers too (MeshPolicy.forget)
                 node.emit(("forgotten", origin))
-            elif age >= self.stale_ms and origin not in self._stale:
+            elif age >= max(self.stale_ms, _STALE_IVALS * ival) and origin not in self._stale:
                 self._stale[origin] = True
                 node.emit(("stale", origin))
+
+    def _stale_after(self, origin):
+        """An origin is stale after stale_ms or two of its intervals, whichever
+        is longer (see _STALE_IVALS)."""
+        ival = self._ival.get(origin, self._guess) or 0
+        return max(self.stale_ms, _STALE_IVALS * ival)
 
     def forget(self, origin):
         self._wheel.pop(origin, None)
@@ -303,7 +337,12 @@ class AntiEntropy:
         if self._recheck_at is not None and self._recheck_at <= now_ms:
             self._recheck_at = None
             if len(self.node.readings) <= 1 and len(self.node.neighbours):
-                self._synced = False      # nothing came: ask another neighbour
+                # nothing came: ask another neighbour, once (when no node
+                # has published yet, nothing comes from anyone: in a mesh
+                # reporting every 900 s the retries went on every 1.5 s
+                # until a reading came, 24 syncs per node)
+                self._synced = False
+                self._retried = True
                 for n in self.node.neighbours.values():
                     self.neighbour_up(n.id, now_ms)
                     break
@@ -332,4 +371,4 @@ class AntiEntropy:
         return (sorted(self._ival.items()), sorted(self._tries.items()),
                 sorted(self._wheel.items()), sorted(self._pull),
                 self._pull_at, self._sync_to, self._sync_at, self._last_sync, self._synced,
-                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self.sync_until, self._settle_at, self.push_until, self._follow_at)
+                sorted(self._stale), self._sweep_at, self._recheck_at, self._guess, self.sync_from, self.sync_until, self._settle_at, self.push_until, self._follow_at, self._retried)

@@ -8,11 +8,11 @@
 # up or down, a new relay, a neighbour whose hello does not list us yet.
 # Liveness is learnt from every authenticated frame a neighbour sends
 # (readings, relays, acks), so hellos are not what keeps links alive; a
-# neighbour silent past its timeout gets one unicast probe (a hello addressed
-# to it, MAC-acknowledged) and is dropped only if that fails.
+# neighbour silent past its timeout gets one unicast probe (an empty pull
+# addressed to it, MAC-acknowledged) and is dropped only if that fails.
 from micropython import const
 
-from .frames import HELLO_SYNC, HELLO_V2, T_HELLO, encode_hello
+from .frames import HELLO_SYNC, HELLO_V2, T_HELLO, T_PULL, decode_hello, encode_hello, encode_pull
 from .relays import select_relays
 from .trickle import Trickle
 from .unicast import BROADCAST
@@ -20,10 +20,16 @@ from .wire import MAX_FRAME, MAX_FRAME_V2
 
 _Q2_MIN = const(64)         # two-hop links heard at >= 50% count for relay selection
 _Q2_KEEP = const(48)        # ... and stay counted down to 38%
-Q_LIST_MIN = const(64)      # hellos list neighbours we hear >= 25% of the time
 _RELAY_COST_MAX = const(32)  # neighbours worse than ETX 4 are not picked as relays
 _RELAY_COST_KEEP = const(44)  # ... and current relays are kept up to ETX 5.5
 _PROBE_WAIT_MS = const(1000)  # a probe's MAC ack comes in ms; none after this: down
+# A due hello that would say what the last one said (same neighbours and
+# relay choice) is skipped when other broadcasts of ours
+# went out since: they already told every neighbour we are alive and let it
+# measure our link. At most this many in a row, so that a neighbour that
+# lost the last full hello still hears one every few minutes.
+_SKIP_MAX = const(3)
+_NEWS_REPEAT = const(4)     # news: a second hello this many imin after the first
 
 
 class LinkState:
@@ -36,12 +42,25 @@ class LinkState:
         self.relays = []            # neighbours we picked as relays (sorted ids)
         self.dirty = False          # relays to choose again
         self._probe = {}            # neighbour id -> [sent, when it fell silent]
+        self._said = None           # what our last hello said (_gist), and when:
+        self._said_ctr = 0          # ... our broadcast counter after it
+        self._skipped = 0           # hellos skipped since (see _SKIP_MAX)
+        self._news = []             # when the hellos that carry news are due (see reset)
 
     # ------------------------------------------------------------ news
 
     def reset(self, now_ms):
-        """Our neighbourhood changed: hellos at the fast rate again."""
-        self.trickle.reset(now_ms)
+        """News (a neighbour admitted or lost, a new relay): two hellos soon,
+        the second for neighbours that lost the first, then the Trickle
+        interval goes on where it was. A hello is news for one hop only, so
+        restarting Trickle at imin (about seven hellos until it is back at
+        imax) bought nothing but airtime. Nothing to add while Trickle
+        itself runs fast (after boot), or while both hellos are still owed."""
+        imin = self.trickle.imin
+        if self.trickle.interval <= 2 * imin or len(self._news) == 2:
+            return
+        first = now_ms + imin // 2 + self.node.rng.below(imin // 2 + 1)
+        self._news = [first, first + _NEWS_REPEAT * imin]
 
     def on_hello(self, sender, msg, now_ms):
         name, flags, held, entries = msg
@@ -64,6 +83,8 @@ class LinkState:
         if two != n.two_hop or sym != n.sym:
             self.dirty = True
         n.sym, n.selects_me, n.q_out, n.two_hop = sym, selects, q_out, two
+        if sym:
+            self.node.neighbours.vouched(n)
         if sym and held >= len(self.node.readings) + 2:
             # it knows more origins than we do: sync with it (rarely: tables
             # grow unevenly while a mesh forms)
@@ -78,7 +99,7 @@ class LinkState:
         cands = []
         for n in self.node.neighbours.values():
             c = n.cost()
-            if n.sym and (c <= _RELAY_COST_MAX or (c <= _RELAY_COST_KEEP and n.id in self.relays)):
+            if n.sym and n.stable and (c <= _RELAY_COST_MAX or (c <= _RELAY_COST_KEEP and n.id in self.relays)):
                 cands.append((n.id, n.two_hop, c))
         rel = select_relays(self.node.id, cands, self.node.config.relay_coverage, self.relays)
         if rel != self.relays:
@@ -97,11 +118,42 @@ class LinkState:
         rel = self.relays
         entries = []
         for n in sorted(self.node.neighbours.values(), key=lambda n: -n.q_in):
-            if n.q_in >= Q_LIST_MIN:      # links this weak are useless to anyone
+            if n.stable:      # admitted (>= 50 %, kept down to 25 %): fringe links are useless to anyone
                 entries.append((n.id, min(127, n.q_in >> 1), n.id in rel))
         cfg = self.node.config
         flags = (0 if self.ae.synced else HELLO_SYNC) | (HELLO_V2 if cfg.max_frame >= MAX_FRAME_V2 else 0)
         return encode_hello(self.node.name, flags, len(self.node.readings), entries)
+
+    def _hello(self, now_ms, news=False):
+        payload = self._payload(now_ms)
+        gist = self._gist(payload)
+        node = self.node
+        if not news and gist == self._said and node.broadcasts > self._said_ctr and self._skipped < _SKIP_MAX:
+            self._skipped += 1
+            self._said_ctr = node.broadcasts
+            node.count("hello_skipped")
+            return []
+        out = self.send(BROADCAST, T_HELLO, payload)
+        self._said, self._said_ctr, self._skipped = gist, node.broadcasts, 0
+        return out
+
+    def said_hello(self):
+        """True once a hello of ours went out this boot."""
+        return self._said is not None
+
+    def _gist(self, payload):
+        """What a hello says that its receivers act on at once: flags, the
+        ids listed and our relay choice (in id order: the list is strongest
+        first, and that order drifts). Link quality is left out: with 10 %
+        loss the estimate moves by more than a tenth between two hellos, so
+        no hello would ever be skipped; a full hello every _SKIP_MAX + 1
+        keeps the figures fresh."""
+        _name, flags, _held, entries = decode_hello(payload)
+        gist = bytearray([flags])      # one small bytes object, not a list of tuples (heap)
+        for nid, _q, mpr in sorted(entries):
+            gist += nid
+            gist.append(1 if mpr else 0)
+        return bytes(gist)
 
     # ------------------------------------------------------------ probes
 
@@ -109,6 +161,8 @@ class LinkState:
         """The neighbour table's on_silent: n passed its timeout. -> the ms to
         wait for a probe's answer, or None to drop it now (probed already)."""
         p = self._probe.pop(n.id, None)
+        if not n.stable:
+            return None             # a fringe link we never counted on: not worth a probe
         if p is not None and now_ms - p[1] <= 2 * _PROBE_WAIT_MS:
             return None             # our probe went unanswered
         self._probe[n.id] = [False, now_ms]
@@ -139,7 +193,10 @@ class LinkState:
         if self.dirty:
             self.update_relays(now_ms)
         if self.trickle.due(now_ms):
-            out += self.send(BROADCAST, T_HELLO, self._payload(now_ms))
+            out += self._hello(now_ms)
+        if self._news and now_ms >= self._news[0]:
+            self._news.pop(0)
+            out += self._hello(now_ms, news=True)
         for nid, p in list(self._probe.items()):
             n = self.node.neighbours.get(nid)
             if n is None or now_ms - p[1] > 2 * _PROBE_WAIT_MS:
@@ -147,13 +204,17 @@ class LinkState:
             elif not p[0] and not busy(n.mac):
                 p[0] = True
                 self.node.count("probes")
-                out += self.send(n.mac, T_HELLO, self._payload(now_ms))
+                # only its MAC ack matters: an empty pull naming it (9 bytes,
+                # answered with nothing), not a hello listing 20 neighbours
+                out += self.send(n.mac, T_PULL, encode_pull(0, [], n.id))
         return out
 
     def next_deadline(self, now_ms):
         if self.dirty or any(not p[0] for p in self._probe.values()):
             return now_ms
-        return self.trickle.next_deadline()
+        d = self.trickle.next_deadline()
+        return min(d, self._news[0]) if self._news else d
 
     def snapshot(self):
-        return (self.trickle.snapshot(), self.relays, self.dirty, sorted([(k, tuple(v)) for k, v in self._probe.items()]))
+        return (self.trickle.snapshot(), self.relays, self.dirty, sorted([(k, tuple(v)) for k, v in self._probe.items()]),
+                self._said, self._said_ctr, self._skipped, tuple(self._news))

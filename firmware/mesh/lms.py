@@ -69,20 +69,28 @@ def chain(prefix, i, tmp, start, stop):
     return tmp
 
 
-def ots_candidate(ident, q, message, sig, ots_type):
-    """Algorithm 4b: the one-time public key the signature implies."""
+def ots_candidate(ident, q, message, at, ots_type):
+    """Algorithm 4b: the one-time public key the signature implies. `at(offset,
+    n)` gives the bytes of the LM-OTS signature (u32 type | C | y[0..p-1])."""
     w, p, ls = OTS_TYPES[ots_type]
-    if len(sig) != 4 + N * (p + 1) or struct.unpack(">I", sig[:4])[0] != ots_type:
+    if struct.unpack(">I", at(0, 4))[0] != ots_type:
         raise SignatureError("malformed")
     prefix = ident + u32(q)
-    c = sig[4:4 + N]
-    digits = with_checksum(sha256(prefix + u16(D_MESG) + c + message), w, ls)
+    # the message (an OTA manifest body) is hashed in place or piece by
+    # piece, never copied: a board's heap has few large pieces (docs/heap.md)
+    h = hashlib.sha256(prefix + u16(D_MESG) + at(4, N))
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        h.update(message)
+    else:
+        for piece in message:         # pieces read from flash (mesh/ota_manifest.accept_from)
+            h.update(piece)
+    digits = with_checksum(h.digest(), w, ls)
     top = (1 << w) - 1
-    z = [prefix, u16(D_PBLC)]
+    # the p chain ends are hashed as they come, not gathered (2 KB fewer)
+    z = hashlib.sha256(prefix + u16(D_PBLC))
     for i in range(p):
-        y = sig[4 + N * (i + 1):4 + N * (i + 2)]
-        z.append(chain(prefix, i, y, coef(digits, i, w), top))
-    return sha256(b"".join(z))
+        z.update(chain(prefix, i, at(4 + N * (i + 1), N), coef(digits, i, w), top))
+    return z.digest()
 
 
 def parse_public_key(pub):
@@ -101,23 +109,31 @@ def signature_len(lms_type, ots_type):
 
 
 def verify(pub, message, sig):
-    """Raise SignatureError unless sig is pub's signature of message.
-    Returns the leaf index q (the signer never reuses one)."""
+    """Raise SignatureError unless sig is pub's signature of message (bytes,
+    or an iterable of its pieces). Returns the leaf index q (the signer
+    never reuses one)."""
+    sig = memoryview(sig)             # slices are views: no copies of its 2.5 KB
+    return verify_at(pub, message, lambda offset, n: bytes(sig[offset:offset + n]), len(sig))
+
+
+def verify_at(pub, message, read, length):
+    """verify() of a signature of `length` bytes that read(offset, n) gives,
+    32 bytes at a time (on a board: from the manifest file on flash, so the
+    heap never needs one 2.5 KB piece for it)."""
     lms_type, ots_type, ident, root = parse_public_key(pub)
-    sig = bytes(sig)
     h = LMS_TYPES[lms_type]
-    if len(sig) != signature_len(lms_type, ots_type):
+    if length != signature_len(lms_type, ots_type):
         raise SignatureError("malformed")
-    q = struct.unpack(">I", sig[:4])[0]
+    q = struct.unpack(">I", read(0, 4))[0]
     ots_end = 4 + 4 + N * (OTS_TYPES[ots_type][1] + 1)
-    if q >= 1 << h or struct.unpack(">I", sig[ots_end:ots_end + 4])[0] != lms_type:
+    if q >= 1 << h or struct.unpack(">I", read(ots_end, 4))[0] != lms_type:
         raise SignatureError("malformed")
-    key = ots_candidate(ident, q, bytes(message), sig[4:ots_end], ots_type)
+    key = ots_candidate(ident, q, message, lambda offset, n: read(4 + offset, n), ots_type)
     node = (1 << h) + q
     tmp = sha256(ident + u32(node) + u16(D_LEAF) + key)
     path = ots_end + 4
     while node > 1:
-        sibling = sig[path:path + N]
+        sibling = read(path, N)
         path += N
         pair = sibling + tmp if node & 1 else tmp + sibling
         node >>= 1

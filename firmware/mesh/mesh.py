@@ -9,7 +9,7 @@ from micropython import const
 from .antientropy import AntiEntropy
 from .frames import (MAX_READING, T_HELLO, T_PULL, decode_hello, decode_pull,
                      decode_readings_items, encode_readings_items, item_size)
-from .hello import Q_LIST_MIN, LinkState
+from .hello import LinkState
 from .routes import INFINITY, RouteTable
 from .store import raw_key, raw_newer
 from .unicast import BROADCAST, Unicast
@@ -49,11 +49,13 @@ class MeshPolicy:
         self.unicast = Unicast(node, parts, now_ms)
         self.ae = AntiEntropy(node, parts, now_ms)
         self.links = LinkState(node, self.send, self.ae, now_ms)
+        self.ae.hello_out = self.links.said_hello
         self._batch = {}            # origin -> [hops, is_repair]
         self._batch_at = None
         node.neighbours.on_change = self._neighbour_change
         node.neighbours.on_rejoin = self._neighbour_rejoin
         node.neighbours.on_silent = self.links.silent
+        node.neighbours.on_admit = self._neighbour_admitted
         self._decoders = {T_BEACON: decode_beacon, T_READINGS: decode_readings_items,
                           T_DATA: self.unicast.decode, T_HELLO: decode_hello, T_PULL: decode_pull}
         self._plugged = {}          # frame type -> a part plugged in later (mesh/ota.py)
@@ -102,20 +104,27 @@ class MeshPolicy:
         # Relay when the sender picked us (MPR flooding), when we do not know
         # its choice yet, and for everything while the neighbourhood forms
         # after our boot (relay sets need a few hello rounds to settle), and
-        # for a while after we pushed our table to a new member.
+        # for a while after we pushed our table to a new member. A sender our
+        # full table does not track (n is None) cannot have picked us: we
+        # never listed it, so to it we are no symmetric neighbour.
         ae = self.ae
-        relay = n is None or not n.hello or n.selects_me or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
+        relay = (n is not None and (not n.hello or n.selects_me)) or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
             or (sender == ae.sync_from and now_ms < ae.sync_until) or now_ms < ae.push_until
         limit = self.cfg.hop_limit
         canonical = node.readings.canonical   # one id object per origin in every table
+        held = node.readings.raw
         for raw, r, hops, metric in items:
             origin = canonical(r.origin)
             if origin == node.id:
                 continue
             if cost <= _ROUTE_COST_MAX:
                 self.routes.update(origin, r.boot, r.seq, metric, sender, cost)
-            old = node.readings.raw.get(origin)
-            if node.store_raw(r, raw, now_ms):
+            old = held.get(origin)
+            if old is not None and not raw_newer(r.boot, r.seq, *raw_key(old)):
+                # a copy of what we hold (most items in a busy mesh): the
+                # store would refuse it by this same test
+                self._overheard(origin, old, r)
+            elif node.store_raw(r, raw, now_ms):
                 self.ae.arrived(origin, r, old, now_ms)
                 # A known origin is back with a new boot counter: news every
                 # node must hear at once, so it is flooded (every node relays
@@ -144,18 +153,26 @@ class MeshPolicy:
         now = self.node.now_ms
         nid = n.id
         if up:
-            if n.q_in >= Q_LIST_MIN:
-                self.links.reset(now)     # let it learn of us
-            stranger = self.ae.overdue(nid, now)
-            settled = now - self.ae.boot_ms >= self.cfg.startup_flood_ms
-            if not self.ae.synced or (settled and stranger):
-                # a stranger: we just booted, or a partition healed, or it moved in
-                self.ae.neighbour_up(nid, now)
+            if not self.ae.synced:
+                self.ae.neighbour_up(nid, now)    # we just booted
         else:
             self.links.forget(nid)
-            if n.q_in >= Q_LIST_MIN:      # we listed it: who counts on that must hear
+            if n.stable:      # we listed it: who counts on that must hear
                 self.links.reset(now)
             self.routes.drop_via(n.slot)
+
+    def _neighbour_admitted(self, n):
+        # a good, steady link (not the first frame of a fringe one): list it
+        # and let it learn of us soon
+        now = self.node.now_ms
+        self.links.dirty = True
+        self.links.reset(now)
+        if now - self.ae.boot_ms >= self.cfg.startup_flood_ms and self.ae.overdue(n.id, now):
+            # a stranger (a partition healed, it moved in): swap tables, over
+            # a link good enough to carry a whole table (the first frame of a
+            # fringe neighbour across a healed cut once took the sync, whose
+            # push was lost, and the rate limit kept the good link from it)
+            self.ae.neighbour_up(n.id, now)
 
     def _neighbour_rejoin(self, nid):
         # Silent far longer than usual, now back: we were probably cut apart
@@ -180,7 +197,7 @@ class MeshPolicy:
     def _queue(self, origin, hops, repair, now_ms, urgent=False):
         p = self._batch.get(origin)
         if p is None:
-            self._batch[origin] = [hops, repair, 1]
+            self._batch[origin] = [hops, repair, 1]   # fewest hops, only a repair, copies heard
         else:
             p[0] = min(p[0], hops)
             p[1] = p[1] and repair
@@ -191,8 +208,21 @@ class MeshPolicy:
             if self._batch_at is None or due < self._batch_at:
                 self._batch_at = due
         elif self._batch_at is None:
-            b = self.cfg.batch_ms
+            b = self._window()
             self._batch_at = now_ms + (1 if repair else b // 2) + self.node.rng.below(b // 2 + 1)
+
+    def _window(self):
+        """How long a relay waits for more readings to share its frame:
+        batch_ms while the mesh publishes at least one reading per window
+        (origins held / their interval), else a quarter of it, still long
+        enough to spread relays and hear some copies first. Waiting for
+        readings that will not come only adds latency (and late arrivals
+        draw pulls)."""
+        b = self.cfg.batch_ms
+        ival = self.ae.interval
+        if ival is not None and len(self.node.readings) * b < ival:
+            return b // 4
+        return b
 
     def queue_repair(self, origin, now_ms, asked):
         """A neighbour lacks origin's reading. Asked by name: answer at once;

@@ -153,6 +153,11 @@ class Node:
         self.stats["tx"] += 1
         return frame
 
+    @property
+    def broadcasts(self):
+        """Broadcast frames sealed this boot (each one a sign of life to every neighbour)."""
+        return self._ctr
+
     def others_held(self):
         """How many other nodes' readings we hold (ours is not counted,
         published yet or not)."""

@@ -1,9 +1,10 @@
 # Over-the-mesh dissemination of a signed bundle (docs/ota.md), a mesh part:
-# Deluge (Hui & Culler 2004) with Trickle-timed adverts (RFC 6206).
+# Deluge (Hui & Culler 2004) with Trickle-timed adverts (RFC 6206), and MNP's
+# one-sender-per-neighbourhood (Kulkarni & Wang 2005).
 #
 # Every node advertises (version, bundle id, pages held, pages total) on a
 # Trickle timer: silent when its neighbours agree, fast when one differs. A
-# node that hears a newer version asks that neighbour for the signed manifest
+# node that hears a newer version asks a neighbour for the signed manifest
 # and checks it (mesh/ota_manifest.accept: operator's LMS signature, no
 # downgrade, free flash) before it asks for any page; then it asks, in order,
 # for the next page from a neighbour that holds it. Pages are checked against
@@ -15,35 +16,42 @@
 # Frame T_OTA, first byte the kind:
 #   ADV  | version u32 | bundle 8 | held u16 | total u16
 #   REQ  | version u32 | target id 6 | item u16 | first chunk u16 | missing mask u32
-#   DATA | version u32 | item u16 | chunk u16 | bytes (CHUNK, the last one shorter)
-# item = page number, or ITEM_MANIFEST for the signed manifest. A page's
-# chunks are taken in any order (a lost one costs one chunk, not the rest of
-# the burst); the manifest's in order (its size is in its head). A node that
-# overhears a request for what it needs waits for the answer instead of
-# asking too; a responder waits SERVE_WAIT to serve every asker with one
-# burst, and drops chunks it overhears a neighbour send meanwhile.
+#   DATA | version u32 | item u16 | chunk u16 | left u8 | bytes (1..MAX_RUN chunks)
+# item = page number, or ITEM_MANIFEST for the signed manifest; `left` = the
+# frames of this burst still to come. Chunks are taken in any order (a lost
+# one costs one chunk). One asker, one sender per neighbourhood and round:
+# the neighbours that need the same item ask at random points of ASK_SPREAD
+# and one that overhears a request for it waits for the answer (whose burst
+# tells it when to ask for what it still misses); a node asks the neighbour it hears best, or the one its neighbours
+# already ask; a responder waits SERVE_WAIT to serve every asker with one
+# burst, drops chunks it overhears a neighbour send meanwhile, and owes a
+# request for the page it is itself receiving (served as soon as it is in).
 import struct
 from micropython import const
 
 from .lms import signature_len
-from .ota_assembly import CHUNK, ITEM_MANIFEST, Assembly
-from .ota_manifest import HEAD_LEN, OtaError, accept, split
+from .ota_answer import (ANSWERS, BURST, DATA_FORMAT, DATA_HEAD, K_DATA, MAX_RUN,  # noqa: F401
+                         OWE_MS, SERVE_WAIT, Answer)
+from .ota_assembly import CHUNK, ITEM_MANIFEST, Assembly, window
+from .ota_manifest import HEAD_LEN, OtaError, accept_from, body_len
 from .trickle import Trickle
 from .unicast import BROADCAST
 from .wire import FrameError
 
 T_OTA = const(0x20)            # outside the routing range 4..15 (mesh/wire.py)
-K_ADV, K_REQ, K_DATA = const(1), const(2), const(3)
-BURST = const(8)               # frames one request may cost the responder
+K_ADV, K_REQ = const(1), const(2)
 MAX_MANIFEST = const(20480)    # body <= 16 KB + signature
 TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(2000), const(60000), const(1)
 REQUEST_WAIT = const(300)      # ms before asking again (loss or a silent neighbour)
-SERVE_WAIT = const(40)         # ms an answer waits for more askers
 MAX_TRIES = const(5)           # unanswered requests before another source is sought
+ASK_SPREAD = const(50)         # ms over which the neighbours that need the same item ask:
+                               # the first one's request is overheard, the others wait for its answer
+FRAME_GAP = const(15)          # ms a burst's next frame may take (airtime, backoff, a busy channel)
+SWITCH_MARGIN = const(4)       # 1/8 ETX a source must be better by to replace ours
+_NO_LINK = const(255)
 
 _ADV = "<BI8sHH"
 _REQ = "<BI6sHHI"
-_DATA = "<BIHH"
 
 
 def decode(payload):
@@ -57,9 +65,9 @@ def decode(payload):
             return struct.unpack(_ADV, payload)
         if kind == K_REQ and len(payload) == struct.calcsize(_REQ):
             return struct.unpack(_REQ, payload)
-        head = struct.calcsize(_DATA)
-        if kind == K_DATA and head < len(payload) <= head + CHUNK:
-            return struct.unpack(_DATA, payload[:head]) + (payload[head:],)
+        head = DATA_HEAD
+        if kind == K_DATA and head < len(payload) <= head + MAX_RUN * CHUNK:
+            return struct.unpack(DATA_FORMAT, payload[:head]) + (payload[head:],)
     except ValueError:
         pass
     raise FrameError("malformed")
@@ -76,19 +84,29 @@ class Ota:
         self.trickle = Trickle(TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K, node.rng, now_ms)
         self.manifest = None
         self.refused = 0              # a version refused once is not fetched again
-        self.rx = None                # Assembly in progress
+        self.rx = None                # Assembly in progress: the manifest or the next page
+        self.ahead = None             # ... and the page after it, whose chunks may come first
         self.source = None            # id of the neighbour we fetch from
         self.source_version = 0       # ... and the version it advertised
         self.ask_at = None            # when to (re)send our request
         self.tries = 0                # requests to our source left unanswered
-        self.answer = None            # [version, item, first, mask, due]: one pending answer
+        self.answer = Answer(self)    # the one answer we owe our neighbours
         self.done_reported = False
-        blob = store.manifest()
-        if blob is not None:          # resume after a reboot: pages on flash are kept
-            try:
-                self.manifest = accept(public_key, blob, running, free_bytes)
-            except OtaError:
-                self.manifest = None
+        self._page_buf = None         # page_buffer()
+        size = store.manifest_size()
+        if size is not None:          # resume after a reboot: pages on flash are kept
+            self.manifest = self._resumed(size)
+
+    def _resumed(self, size):
+        """The manifest the store kept: a bundle being fetched before a
+        reboot, or the one this node has since installed (it keeps serving
+        it to the nodes behind it). Its room on flash was checked when it
+        was first taken; the pages already there are not free space now."""
+        try:
+            m = accept_from(self.public_key, self.store.read_manifest, size, 0, None)
+        except OtaError:
+            return None
+        return m if m.version >= self.running or m.downgrade else None
 
     # ------------------------------------------------------------ what we hold
 
@@ -118,7 +136,7 @@ class Ota:
             return self._on_adv(sender, msg[1], msg[3], msg[4], now_ms)
         if kind == K_REQ:
             return self._on_req(msg[1], msg[2], msg[3], msg[4], msg[5], now_ms)
-        return self._on_data(msg[1], msg[2], msg[3], msg[4], now_ms)
+        return self._on_data(sender, msg[1], msg[2], msg[3], msg[4], msg[5], now_ms)
 
     def _on_adv(self, sender, version, held, total, now_ms):
         mine = self.version()
@@ -134,56 +152,55 @@ class Ota:
         return []
 
     def _fetch_from(self, sender, version, now_ms):
-        """Fetch from sender unless a fetch of this (or a newer) version runs."""
+        """Fetch from sender unless a fetch of this (or a newer) version runs
+        from a neighbour we hear at least as well (the best link, not the
+        first advert heard: fewer lost chunks, fewer repeats)."""
         if self.source is None or self.ask_at is None or version > self.source_version:
             self.source, self.source_version = bytes(sender), version
-            self.ask_at = now_ms + 1 + self.node.rng.below(50)
+            self.ask_at = now_ms + 1 + self.node.rng.below(ASK_SPREAD)
+        elif version == self.source_version:
+            self._prefer(sender)
+
+    def _cost(self, node_id):
+        """Our link cost to a neighbour (1/8 ETX), _NO_LINK if unknown."""
+        n = self.node.neighbours.get(node_id)
+        return n.cost() if n is not None else _NO_LINK
+
+    def _prefer(self, other):
+        """Take other as our source if we hear it clearly better than ours."""
+        if other != self.source and self._cost(other) + SWITCH_MARGIN <= self._cost(self.source):
+            self.source = bytes(other)
 
     def _on_req(self, version, target, item, first, mask, now_ms):
         if target != self.node.id:
-            self._overheard_req(version, item, now_ms)
+            self._overheard_req(version, target, item, now_ms)
             return []
-        if self._servable(version, item) is None or first > 0xFFFF - 32:
-            return []
-        a = self.answer
-        if a is None:
-            # answer after a short wait, so the masks of every neighbour that
-            # asks meanwhile are served by one burst (Deluge aggregates too)
-            self.answer = [version, item, first, mask, now_ms + 1 + self.node.rng.below(SERVE_WAIT)]
-        elif a[0] == version and a[1] == item:
-            low = min(a[2], first)
-            a[3] = ((a[3] << (a[2] - low)) | (mask << (first - low))) & 0xFFFFFFFF
-            a[2] = low
-        return []                        # another item: its askers ask again
+        self.answer.ask(version, item, first, mask, now_ms)
+        return []
 
-    def _serve(self, now_ms):
-        version, item, first, mask, _due = self.answer
-        self.answer = None
-        size = self._servable(version, item)
-        out = []
-        for k in range(32):
-            chunk = first + k
-            if size is None or len(out) >= BURST or chunk * CHUNK >= size:
-                break
-            if mask & (1 << k):
-                out += self._send_data(version, item, chunk, min(CHUNK, size - chunk * CHUNK))
-        return out
+    def receiving(self, version, item):
+        """True if item is the page of version we are receiving now."""
+        m = self.manifest
+        return m is not None and version == m.version and item == self.store.held() < m.pages
 
-    def _servable(self, version, item):
+    def servable(self, version, item):
         """-> the size of an item we can serve, or None."""
         m = self.manifest
         if m is None or version != m.version:
             return None
         if item == ITEM_MANIFEST:
-            blob = self.store.manifest()
-            return len(blob) if blob is not None else None
+            return self.store.manifest_size()
         return m.page_len(item) if item < self.held() else None
 
-    def _overheard_req(self, version, item, now_ms):
+    def _overheard_req(self, version, target, item, now_ms):
         """Another node asked for what we need next: its answer is broadcast,
-        so wait for it rather than ask too (Deluge's request suppression)."""
+        so wait for it rather than ask too (Deluge's request suppression),
+        and ask that same neighbour if we must ask again and hear it well
+        enough: one sender per neighbourhood serves everyone (MNP)."""
         if self.ask_at is not None and self._next_wanted() == (version, item):
             self.ask_at = max(self.ask_at, now_ms + REQUEST_WAIT)
+            if self._cost(target) < _NO_LINK and self._cost(target) <= self._cost(self.source):
+                self.source = bytes(target)
 
     def _next_wanted(self):
         """-> (version, item) we would ask for next, or None."""
@@ -195,49 +212,47 @@ class Ota:
             return None
         return self.manifest.version, self.store.held()
 
-    def _send_data(self, version, item, chunk, n):
-        self.node.count("ota_tx_data")
-        offset = chunk * CHUNK
-        if item == ITEM_MANIFEST:
-            data = self.store.manifest()[offset:offset + n]
-        else:
-            data = self.store.read(item, offset, n)
-        return self.parts.send(BROADCAST, T_OTA, struct.pack(_DATA, K_DATA, version, item, chunk) + data)
-
-    def _on_data(self, version, item, chunk, data, now_ms):
-        a = self.answer
-        if a is not None and a[0] == version and a[1] == item and 0 <= chunk - a[2] < 32:
-            a[3] &= ~(1 << (chunk - a[2]))    # a neighbour sent it: ours would repeat it
+    def _on_data(self, sender, version, item, chunk, left, data, now_ms):
+        count = (len(data) + CHUNK - 1) // CHUNK
+        self.answer.heard(version, item, chunk, count)
         rx = self._expecting(version, item)
         if rx is None:
             return []
-        rx.add(chunk, data)
         self.tries = 0
-        if not self._sized(rx):
-            self.rx = self.source = None        # a manifest no node takes: drop it
-            return []
-        if rx.complete():
-            self.rx = None
+        for k in range(count):
+            rx.add(chunk + k, data[k * CHUNK:(k + 1) * CHUNK])
+            if not self._sized(rx):
+                self.rx = self.source = None        # a manifest no node takes: drop it
+                return []
+        if self.source is None:
+            # a neighbour serves what we need: ask it for the rest
+            self.source, self.source_version = bytes(sender), version
+        while self.rx is not None and self.rx.complete():
+            rx, self.rx = self.rx, None
             self._finish(rx, now_ms)
-        else:
-            self.ask_at = now_ms + REQUEST_WAIT  # more is coming; ask again if it stops
+            ahead = self.ahead
+            if ahead is not None and self.manifest is not None and ahead.item == self.store.held():
+                self.rx, self.ahead = ahead, None     # its chunks came early: it is next
+        if self.ask_at is not None:
+            # ask for what is still missing once the burst is over: `left`
+            # frames of it are still to come (if its last is lost, a little later)
+            self.ask_at = now_ms + left * FRAME_GAP + 1 + self.node.rng.below(ASK_SPREAD)
         return []
 
     def _sized(self, rx):
         """A manifest's real size comes from its head: set it once known.
         -> False if it claims more than a node takes."""
-        if rx.item != ITEM_MANIFEST or rx.size != MAX_MANIFEST or len(rx.buf) < HEAD_LEN:
+        if rx.item != ITEM_MANIFEST or not rx.in_order or len(rx.buf) < HEAD_LEN:
             return True
         try:
-            body, _ = split(bytes(rx.buf[:HEAD_LEN]) + bytes(MAX_MANIFEST))
             lms_type, ots_type = struct.unpack_from(">II", self.public_key, 0)
-            size = HEAD_LEN + len(body) + signature_len(lms_type, ots_type)
+            size = HEAD_LEN + body_len(rx.buf) + signature_len(lms_type, ots_type)
         except (OtaError, KeyError):
             size = MAX_MANIFEST + 1
         if size > MAX_MANIFEST or size < len(rx.buf):
             self.node.count("ota_manifest_bad")
             return False
-        rx.size = size
+        rx.sized(size)
         return True
 
     def _expecting(self, version, item):
@@ -248,25 +263,33 @@ class Ota:
             if version <= self.running or version == self.refused:
                 return None
             if self.rx is None or self.rx.item != item or self.rx.version != version:
-                self.rx = Assembly(version, item, MAX_MANIFEST)
+                self.rx = Assembly(version, item, MAX_MANIFEST, self.store)
             return self.rx
         m = self.manifest
-        if m is None or version != m.version or item != self.store.held() or item >= m.pages:
+        held = self.store.held()
+        if m is None or version != m.version or item >= m.pages:
             return None
-        if self.rx is None or self.rx.item != item or self.rx.version != version:
-            self.rx = Assembly(version, item, m.page_len(item))
-        return self.rx
+        if item == held:
+            if self.rx is None or self.rx.item != item or self.rx.version != version:
+                self.rx = Assembly(version, item, m.page_len(item))
+            return self.rx
+        if item == held + 1:
+            if self.ahead is None or self.ahead.item != item or self.ahead.version != version:
+                self.ahead = Assembly(version, item, m.page_len(item))
+            return self.ahead
+        return None
 
     def _finish(self, rx, now_ms):
         if rx.item == ITEM_MANIFEST:
-            self._take_manifest(bytes(rx.buf), rx.version, now_ms)
+            self._take_staged(rx.size, rx.version, now_ms)
         elif self._take_page(rx.item, rx.buf, now_ms) is not None:
             self.source = None              # a bad neighbour: fetch anew, maybe elsewhere
 
-    def _take_manifest(self, blob, version, now_ms):
-        """Check and adopt a signed manifest. -> None, or the refusal reason."""
+    def _take_staged(self, size, version, now_ms):
+        """Check the signed manifest the store has staged (`size` bytes) and
+        adopt it. -> None, or the refusal reason."""
         try:
-            m = accept(self.public_key, blob, self.running, self.free_bytes)
+            m = accept_from(self.public_key, self.store.read_staged, size, self.running, self.free_bytes)
         except OtaError as exc:
             self.refused = version
             self.ask_at = self.source = None
@@ -274,12 +297,14 @@ class Ota:
             self.node.count("ota_refused")
             return exc.reason
         if self.manifest is not None and m.version <= self.manifest.version:
-            return None                     # already have it (or newer)
+            # the one we hold (a resumed offer), or one it replaces: a replay
+            return None if m.version == self.manifest.version else "old"
         self.manifest = m
-        self.store.start(blob)
+        self.store.adopt()
+        m.rebind(self.store.read_manifest)     # its page hashes are read from where it now is
         self.trickle.reset(now_ms)
-        if self.source is not None:
-            self.ask_at = now_ms + 1        # the pages, from the same neighbour
+        if self.source is not None:         # the pages, from the same neighbour
+            self.ask_at = now_ms + 1 + self.node.rng.below(ASK_SPREAD)
         self.node.emit(("ota", "offered", m.version, m.bundle, m.pages))
         return None
 
@@ -294,12 +319,15 @@ class Ota:
             self.node.count("ota_page_bad")
             return "page"
         self.store.append(data)
+        self.answer.page_in(m.version, index, now_ms)
         if self.store.held() == m.pages:
             self.trickle.reset(now_ms)      # we can serve it all: say so soon
             self.ask_at = self.source = None
             self.node.emit(("ota", "verified", m.version, m.bundle))
         elif self.source is not None:
-            self.ask_at = now_ms + 1
+            # the neighbours that took the same page ask at random points of
+            # ASK_SPREAD: the first request is overheard, the rest wait for it
+            self.ask_at = now_ms + 1 + self.node.rng.below(ASK_SPREAD)
         return None
 
     # ------------------------------------------------------------ local API
@@ -307,11 +335,31 @@ class Ota:
     def offer_manifest(self, blob, now_ms):
         """A signed manifest from the operator (the console of the board
         `nowmesh ota` talks to). -> None, or the refusal reason."""
-        return self._take_manifest(bytes(blob), 0, now_ms)
+        self.store.stage_begin(len(blob))
+        self.store.stage(0, blob)
+        return self.offer_staged(len(blob), now_ms)
+
+    def offer_staged(self, size, now_ms):
+        """The operator's signed manifest, already staged in the store piece
+        by piece (meshport/ota_port.put). -> None, or the refusal reason."""
+        self.rx = None                # a radio manifest shared the staging: start it again
+        return self._take_staged(size, 0, now_ms)
 
     def offer_page(self, index, data, now_ms):
         """Page `index` from the operator, checked like any other. -> None or reason."""
-        return self._take_page(index, bytes(data), now_ms)
+        return self._take_page(index, data, now_ms)     # not copied: the store writes or copies it
+
+    def page_buffer(self, size):
+        """A view of `size` bytes of one page buffer kept for the next use
+        (the console's pages, the install's check): a 1 KB allocation per
+        page fails on a fragmented board heap."""
+        if self._page_buf is None or len(self._page_buf) < size:
+            self._page_buf = None
+            self._page_buf = bytearray(size)
+        return memoryview(self._page_buf)[:size]
+
+    def send(self, payload):
+        return self.parts.send(BROADCAST, T_OTA, payload)
 
     # ------------------------------------------------------------ timers
 
@@ -329,6 +377,9 @@ class Ota:
             return []
         self.tries += 1
         first, mask = rx.want()
+        m = self.manifest
+        if item != ITEM_MANIFEST and item + 1 < m.pages:
+            mask = window(first, mask, rx, self.ahead, m.page_len(item + 1))
         # back off while unanswered: a busy channel is not made quieter by asking
         self.ask_at = now_ms + REQUEST_WAIT * self.tries + self.node.rng.below(REQUEST_WAIT)
         self.node.count("ota_tx_req")
@@ -337,8 +388,9 @@ class Ota:
 
     def tick(self, now_ms):
         out = []
-        if self.answer is not None and now_ms >= self.answer[4]:
-            out += self._serve(now_ms)
+        due = self.answer.due()
+        if due is not None and now_ms >= due:
+            out += self.answer.serve(now_ms)
         if self.ask_at is not None and now_ms >= self.ask_at:
             out += self._request(now_ms)
         if self.trickle.due(now_ms):
@@ -351,9 +403,15 @@ class Ota:
         d = self.trickle.next_deadline()
         if self.ask_at is not None and self.ask_at < d:
             d = self.ask_at
-        if self.answer is not None and self.answer[4] < d:
-            d = self.answer[4]
+        due = self.answer.due()
+        if due is not None and due < d:
+            d = due
         return d
+
+    def status(self):
+        """[version, bundle id (16 hex), pages held, pages total]: what a
+        node reports of an update (its hello, docs/ota.md)."""
+        return [self.version(), "".join(["%02x" % b for b in self.bundle()]), self.held(), self.total()]
 
     def snapshot(self):
         return (self.version(), self.held(), self.total(), self.refused, self.source, self.ask_at,

@@ -35,22 +35,38 @@ def select_relays(me, neighbours, coverage, prefer=()):
     costs = {}
     for nid, _two, cost in neighbours:
         costs[nid] = cost
+    # What each coverage count must reach, and per candidate only the entries
+    # that can ever count (strict two-hop ids, duplicates kept as the count
+    # below always counted them): the greedy rounds scan these short lists.
+    # Coverage only grows, so a candidate that adds nothing in one round never
+    # will again and leaves the list; the order (hence every tie) is kept.
+    need = {}
+    for t, ps in providers.items():
+        need[t] = min(coverage, len(ps))
+    left = []
+    for nid, two, cost in neighbours:
+        if nid not in chosen:
+            left.append((nid, [t for t in two if t in providers], cost))
     while True:
         best, best_gain = None, 0
-        for nid, two, cost in neighbours:
-            if nid in chosen:
-                continue
+        keep = []
+        for entry in left:
+            nid, two, cost = entry
             gain = 0
             for t in two:
-                if t in providers and covered[t] < min(coverage, len(providers[t])):
+                if covered[t] < need[t]:
                     gain += 1
-            if gain and nid in prefer:
+            if not gain:
+                continue
+            keep.append(entry)
+            if nid in prefer:
                 gain += 1000
-            if gain > best_gain or (gain == best_gain and gain and cost < costs[best]):
+            if gain > best_gain or (gain == best_gain and cost < costs[best]):
                 best, best_gain = nid, gain
         if best is None:
             break
         chosen[best] = True
+        left = [entry for entry in keep if entry[0] != best]
         for t in dict(neighbours_two(neighbours, best)):
             if t in covered:
                 covered[t] += 1

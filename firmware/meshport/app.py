@@ -1,28 +1,29 @@
 # The node's main loop: feed the mesh core, send what it returns, sleep until
-# the next deadline or the next frame, and serve the console.
+# the next deadline or the next frame, and serve the console. With a user
+# app on the flash, the same steps run as an asyncio task beside the app's
+# (meshport.userapp); without one, asyncio is not even imported.
 import gc
-import json
 import os
 
 import machine
+from mesh import channels
 from mesh.node import Node
-from mesh.wire import MAX_FRAME, MAX_FRAME_V2, parse_id
+from mesh.wire import MAX_FRAME, MAX_FRAME_V2
 
 from . import FIRMWARE_VERSION, settings, store
 from .clock import Clock
 from .console import PROTO, Console
 from .led import Led
+from .port_requests import Requests, load_commands, load_remote
+from .port_requests import hex_id as _hex
 from .radio import BROADCAST, Radio
 from .sensors import Sensors
 
 _POLL_MS = 50                 # console latency bound while the radio is idle
-_REQUEST_TIMEOUT_MS = 10000
+_MIN_PUBLISH_GAP_MS = 1000    # the app's publish() sends at once, but not more often than this
 _OOM_IN_A_ROW = 3             # more MemoryErrors than this in a row: the heap is really full
 _DEFAULT_SENSORS = [{"kind": "internal_temp"}]
-
-
-def _hex(b):
-    return ":".join(["%02x" % x for x in b])
+_APP_FILES = ("app.mpy", "app.py", "app/__init__.mpy", "app/__init__.py")   # the user's app (docs/app-api.md)
 
 
 def _tidy(value):
@@ -34,29 +35,47 @@ def _values_json(values):
     return [[n, _tidy(v), u] for n, v, u in values]
 
 
-def _commands():
-    # The console's command handlers (meshport.commands) and the answers to
-    # requests from the mesh (meshport.remote). main() imports both at boot,
-    # before the mesh state fills the heap: imported on the first command
-    # instead, a node whose heap had fragmented (minutes of readings and
-    # hellos) could not find 1.3 KB in one piece for their code and answered
-    # no remote command again (MemoryError at import, every time).
-    from . import commands
-    return commands
+def _userapp():
+    # The user app's runner and its `mesh` object: imported at boot, and
+    # only when the flash holds an app (a node without one pays nothing).
+    for path in _APP_FILES:
+        try:
+            os.stat(path)
+        except OSError:
+            continue
+        from . import userapp
+        return userapp, userapp.load()
+    return None
 
 
-def _remote():
-    from . import remote
-    return remote
-
-
-def _radio_json(data):
-    """JSON that came over the radio -> its value, or None. A payload may be
-    any bytes: bad UTF-8, or nesting deeper than the parser's recursion limit."""
-    try:
-        return json.loads(data)
-    except (ValueError, RuntimeError, TypeError):   # RuntimeError: recursion depth
+def _ota(app):
+    # Over-the-mesh updates (docs/ota.md): imported at boot, and only on a
+    # node that holds the operator's LMS key (deploy installs it); a node
+    # without one takes no part and keeps the code's heap. Nor does a
+    # gateway yet: with the MQTT client loaded its 256K heap has no room
+    # for the part at boot (MemoryError; docs/ota.md "Board memory").
+    if not app.port["ota_key"] or (app.port.get("wifi") and app.port.get("mqtt")):
         return None
+    gc.collect()
+    from . import ota_port
+    return ota_port.attach(app.node, app.port["ota_key"], app.clock.now(), console=app.console)
+
+
+def _gateway():
+    # The gateway's code (docs/mqtt.md): imported at boot before the mesh
+    # state fills the heap, and only when the config names both an access
+    # point and a broker, so other nodes keep that heap. Imported later (in
+    # App, after the node's tables) the gateway node's heap fragmented until
+    # Home Assistant's discovery found no room. A config that cannot be read
+    # is App's to report; this only decides whether to import.
+    try:
+        raw = store.read_json(settings.PATH)
+    except ValueError:
+        return None
+    if not (isinstance(raw, dict) and raw.get("wifi") and raw.get("mqtt")):
+        return None
+    from . import gateway
+    return gateway
 
 
 def _json_safe(value):
@@ -67,9 +86,11 @@ def _json_safe(value):
     return value
 
 
-class App:
-    def __init__(self, console=None):
+class App(Requests):
+    def __init__(self, console=None, userapp=None, gateway=None):
         # console: the USB console by default; tests pass a scripted one.
+        # userapp: (meshport.userapp, what its load() imported) when the flash holds an app (_userapp()).
+        # gateway: meshport.gateway when the config makes this node one (_gateway()).
         self.clock = Clock()
         self.console = console or Console()
         self.radio = Radio()
@@ -80,9 +101,12 @@ class App:
         self.radio.set_channel(core.channel)
         self.board = self._load_board()
         self.node = Node(core, store.next_boot_counter(), os.urandom(16), self.clock.now())
+        # the mesh follows a gateway's access point channel (mesh/channels.py)
+        self.channels = channels.attach(self.node, self.clock.now(),
+                                        max(channels.QUIET_MS, 2000 * int(self.port["interval_s"])))
         self.led = Led(self.board.get("led"))
         self.sensors = Sensors(self.port["sensors"] or self.board.get("sensors") or _DEFAULT_SENSORS,
-                               self.board, self._sensor_report)
+                               self.board, self._sensor_report, self.app_sensor_values)
         self.pending = {}             # req_id -> [console id, sent ms, remote?]
         self.heard = {}               # origin -> ms its latest reading arrived
         self.names = {}               # node id -> name, as far as we know
@@ -93,10 +117,14 @@ class App:
         admin_key = self.port["admin_key"]
         self.admin_key = bytes.fromhex(admin_key) if admin_key else None
         self.admin_seq = 0
+        self.ota = _ota(self)         # None without an ota_key
         self.oom_in_a_row = 0         # loop steps that ended in MemoryError, consecutively
         self._current_id = None       # console id of the command being run
         self.next_publish = self.clock.now() + 1000
+        self.last_publish = self.next_publish - _MIN_PUBLISH_GAP_MS
         self.next_stats = self.clock.now() + self.port["stats_s"] * 1000
+        self.user = userapp[0].start(self, userapp[1]) if userapp else None     # docs/app-api.md
+        self.gateway = gateway.start(self) if gateway else None     # None unless wifi and mqtt are set
         self.console.send(self.hello())
         if problem:
             self.console.event("config_error", error=problem)
@@ -110,8 +138,14 @@ class App:
             return {}
 
     def hello(self):
-        return {"ev": "hello", "proto": PROTO, "fw": FIRMWARE_VERSION, "name": self.node.name,
-                "id": _hex(self.node.id), "board": self.board.get("name")}
+        return {"ev": "hello", "proto": PROTO, "fw": self.fw(), "name": self.node.name,
+                "id": _hex(self.node.id), "board": self.board.get("name"),
+                # what it holds of an update: [version, bundle, pages held, total, install state] (docs/ota.md)
+                "ota": self.ota and self.ota.status() + [self.ota.board.status()]}
+
+    def fw(self):
+        # the bundle id an OTA installed, else the version of the tree deploy wrote (docs/ota.md)
+        return (self.ota and self.ota.board.fw()) or FIRMWARE_VERSION
 
     def uptime_s(self):
         return self.clock.now() // 1000
@@ -123,6 +157,12 @@ class App:
         if node_id == self.node.id:
             return self.node.name
         return self.names.get(node_id)
+
+    def app_sensor_values(self, name):
+        """A config entry {"kind": "app", "name": name}: the app's sensor by that name."""
+        if self.user is None:
+            raise LookupError("no app on this node")
+        return self.user.mesh.sensor_values(name)
 
     def _sensor_report(self, kind, error):
         self.console.event("sensor", kind=kind, ok=error is None, error=error)
@@ -148,8 +188,9 @@ class App:
             machine.reset()
         if now >= self.next_publish:
             self.next_publish = now + int(self.port["interval_s"] * 1000)
+            self.last_publish = now
             gc.collect()              # so the published heap figure is live data, not garbage
-            self.send_all(self.node.publish(self.sensors.read(self.uptime_s()), now))
+            self.send_all(self._publish(now))
             self._own_reading_event()
             self.led.show(True)
         if now >= self.next_stats:
@@ -167,7 +208,27 @@ class App:
         if deadline is not None and deadline <= now:
             self.send_all(self.node.tick(now))
         self._events()
+        if self.ota is not None and self.ota.board.step(now, self.node) == "reset":
+            machine.reset()           # into the new bundle, or a trial that did not confirm
+        if self.gateway is not None:
+            self.gateway.step()
         self.led.show(len(self.node.readings) > 1)
+
+    def _publish(self, now):
+        values = self.sensors.read(self.uptime_s())
+        if self.user is not None:
+            app_values = self.user.mesh.values()
+            try:
+                return self.node.publish(app_values + values, now)
+            except MemoryError:
+                raise
+            except Exception as e:    # the app's values do not encode or fit: sent without them
+                self.user.failed_callback("publish", e)
+        return self.node.publish(values, now)
+
+    def publish_soon(self):
+        """Publish at the next turn (the app changed its values), at most once a second."""
+        self.next_publish = min(self.next_publish, self.last_publish + _MIN_PUBLISH_GAP_MS)
 
     def guarded_step(self):
         """step(), riding out a MemoryError: on a near-full heap a burst of
@@ -190,7 +251,8 @@ class App:
         deadline = self.node.next_deadline()
         if deadline is not None:
             wait = min(wait, deadline - now)
-        return max(0, min(wait, _POLL_MS))
+        wait = max(0, min(wait, _POLL_MS))
+        return wait if self.user is None else self.user.due_in_ms(wait)
 
     def _stats_event(self):
         s = self.node.stats
@@ -222,136 +284,42 @@ class App:
             self.node.count("app_error")
             self.console.event("app_error", event=event[0], error=repr(e))
 
+    def _on_channel(self, event):
+        try:
+            self.radio.set_channel(event[1])
+        except OSError:             # a joined station holds the AP's channel
+            pass
+        self.console.event("channel", channel=event[1], why=event[2])
+
     def _on_reading(self, event):
         origin = event[1]
         self.heard[origin] = self.clock.now()
-        self.console.event("reading", id=_hex(origin), name=self.name_of(origin), seq=event[3],
-                           values=_values_json(event[5]))
+        values = _values_json(event[5])
+        self.console.event("reading", id=_hex(origin), name=self.name_of(origin), seq=event[3], values=values)
+        self._reading_hooks(origin, event[3], values)
+
+    def _reading_hooks(self, origin, seq, values):
+        if self.gateway is not None:
+            self.gateway.on_reading(origin, seq, values)
+        if self.user is not None:
+            self.user.on_reading(origin, seq, values)
 
     def _own_reading_event(self):
         # The stream shows the whole mesh: this node's own readings too.
         r = self.node.readings[self.node.id]
-        self.console.event("reading", id=_hex(r.origin), name=self.node.name, seq=r.seq, local=True,
-                           values=_values_json(r.values))
+        values = _values_json(r.values)
+        self.console.event("reading", id=_hex(r.origin), name=self.node.name, seq=r.seq, local=True, values=values)
+        self._reading_hooks(r.origin, r.seq, values)
 
     def _on_neighbour(self, event):
         self.console.event("neighbour", id=_hex(event[1]), state=event[2])
-
-    def _on_request(self, event):
-        sender, req_id, payload = event[1], event[2], event[3]
-        answer = _remote().answer(self, sender, payload[:1], payload[1:])
-        body = b"R" + json.dumps(answer).encode()
-        try:
-            frames = self.node.reply(sender, req_id, body, self.clock.now())
-        except ValueError:            # more fragments than a routed packet may have
-            body = b"R" + json.dumps({"ok": False, "error": "answer too large for the mesh"}).encode()
-            frames = self.node.reply(sender, req_id, body, self.clock.now())
-        self.send_all(frames)
-        if self.reboot_requested and self.reboot_at is None:
-            # A remote `reboot`: its answer is on its way. Reset once the
-            # requester's end-to-end retries are over (each is a duplicate
-            # here, dropped); reset at once and a retry would find a fresh
-            # duplicate table after the boot and reboot the node again.
-            self.reboot_at = self.clock.now() + 3 * self.node.config.e2e_timeout_ms + 1000
-
-    def _on_reply(self, event):
-        req_id, sender, payload, hops = event[1], event[2], event[3], event[4]
-        entry = self.pending.pop(req_id, None)
-        if entry is None:
-            return
-        cmd_id, sent_ms = entry[0], entry[1]
-        rtt = self.clock.now() - sent_ms
-        if payload == b"pong":
-            self.console.send({"re": cmd_id, "ok": True,
-                               "data": {"node": _hex(sender), "rtt_ms": rtt, "hops": hops}})
-            return
-        answer = _radio_json(payload[1:])
-        if not isinstance(answer, dict):
-            answer = {"ok": False, "error": "garbled reply"}
-        answer["re"] = cmd_id
-        answer["node"] = _hex(sender)
-        data = answer.get("data")
-        name = data.get("name") if isinstance(data, dict) else None
-        if isinstance(name, str) and name:
-            self.names[sender] = name
-        self.console.send(answer)
-
-    # ---------------------------------------------------------------- commands
-    def _command(self, cmd):
-        commands = _commands()
-        cmd_id = self._current_id = cmd.get("id")
-        try:
-            if cmd.get("node") is not None:
-                result = self._forward_command(cmd)
-            else:
-                result = commands.run(self, cmd["cmd"], cmd.get("args") or {})
-        except commands.CommandError as e:
-            self.console.send({"re": cmd_id, "ok": False, "error": str(e)})
-            return
-        if result is commands.PENDING:
-            return
-        self.console.send({"re": cmd_id, "ok": True, "data": result})
-        if self.reboot_requested:
-            machine.reset()
-
-    def _forward_command(self, cmd):
-        commands = _commands()
-        name, args = cmd["cmd"], cmd.get("args") or {}
-        if name not in commands.REMOTE_OK and name not in commands.ADMIN:
-            raise commands.CommandError("%s cannot run on a remote node" % name)
-        auth = args.get("auth") if isinstance(args, dict) else None
-        if auth is None:
-            # sent as asked: an admin command without a token is refused
-            # by the target, which says why
-            body = b"C" + json.dumps({"cmd": name, "args": args}).encode()
-        else:
-            try:
-                body = b"A" + bytes.fromhex(auth)
-            except (ValueError, TypeError):
-                raise commands.CommandError("'auth' must be the hex token nowmesh signs with the operator key")
-        return self.start_request({"node": cmd["node"]}, body)
-
-    def start_request(self, args, payload):
-        commands = _commands()
-        target = self.resolve(args.get("node"))
-        try:
-            req_id, frames = self.node.request(target, payload, self.clock.now())
-        except ValueError as e:       # too many requests in flight, or to ourselves
-            raise commands.CommandError(str(e))
-        self.pending[req_id] = [self._current_id, self.clock.now()]
-        self.send_all(frames)
-        return commands.PENDING
-
-    def resolve(self, ref):
-        commands = _commands()
-        if not isinstance(ref, str):
-            raise commands.CommandError("name the node ('node': name or aa:bb:cc:dd:ee:ff)")
-        if len(ref) == 17 and ref.count(":") == 5:
-            try:
-                return parse_id(ref)
-            except ValueError:
-                pass
-        for node_id, name in self.names.items():
-            if name == ref:
-                return node_id
-        for n in commands.neighbour_entries(self.node):
-            if getattr(n, "name", None) == ref:
-                return n.id
-        raise commands.CommandError("unknown node %r (use its id)" % ref)
-
-    def _expire_requests(self, now):
-        for req_id in list(self.pending):
-            cmd_id, sent = self.pending[req_id][0], self.pending[req_id][1]
-            if now - sent > _REQUEST_TIMEOUT_MS:
-                del self.pending[req_id]
-                self.console.send({"re": cmd_id, "ok": False, "error": "timeout"})
-
 
 _EVENT_HANDLERS = {
     "reading": App._on_reading,
     "neighbour": App._on_neighbour,
     "request": App._on_request,
     "reply": App._on_reply,
+    "channel": App._on_channel,
 }
 
 
@@ -363,12 +331,17 @@ def main():
     # of at most 2.9 KB, too small for a driver's code (its import failed),
     # against 41 KB in one piece when collected here.
     gc.collect()
-    _commands()
-    _remote()
+    load_commands()               # the console's and the mesh's handlers (meshport.port_requests)
+    load_remote()
     gc.collect()
-    app = App()
+    runner = _userapp()
+    gateway = _gateway()
+    gc.collect()
+    app = App(userapp=runner, gateway=gateway)
     gc.collect()
     wdt = machine.WDT(timeout=30000)
+    if app.user is not None and app.user.main is not None:
+        app.user.run(wdt)             # these steps as an asyncio task, the app beside them
     while True:
         app.guarded_step()
         wdt.feed()

@@ -24,13 +24,17 @@ def _hello(app, args):
 
 def _status(app, args):
     node = app.node
-    return {"name": node.name, "id": hex_id(node.id), "uptime_s": app.uptime_s(),
+    data = {"name": node.name, "id": hex_id(node.id), "uptime_s": app.uptime_s(),
             "heap_free": gc.mem_free(), "boot": node.boot, "channel": node.config.channel,
             # what `nowmesh reboot/config-set --node` binds its authorisation to
             "admin_seq": app.admin_seq, "admin_id": app.port.get("admin_id"),
             "admin_rejected": node.stats.get("admin_rejected", 0),
             "rx": node.stats["rx"], "tx": node.stats["tx"], "rejected": node.stats["rejected"],
-            "neighbours": len(neighbour_entries(node)), "readings": node.others_held()}
+            "neighbours": len(neighbour_entries(node)), "readings": node.others_held(),
+            "app_errors_total": node.stats.get("app_error", 0), "fw": app.fw()}
+    if app.user is not None:          # the user app's state (meshport.userapp)
+        data.update(app.user.status())
+    return data
 
 
 def neighbour_entries(node):
@@ -204,6 +208,40 @@ def _files_digest(app, args):
     return digest(paths)
 
 
+def _ota_put(app, args):
+    # a piece of a signed update from `nowmesh ota` (meshport.ota_port, docs/ota.md)
+    if app.ota is None:
+        raise CommandError("no OTA key on this node (nowmesh deploy installs it)")
+    from . import ota_port          # imported at boot with the part (app._ota)
+    try:
+        return ota_port.put(app.ota, args, app.clock.now())
+    except ota_port.CommandRefused as exc:
+        raise CommandError(str(exc))
+
+
+def _ota_install(app, args):
+    # the operator's go for the bundle this node holds (two-phase activation, docs/ota.md)
+    version = args.get("version")
+    if app.ota is None:
+        raise CommandError("no OTA key on this node (nowmesh deploy installs it)")
+    if not isinstance(version, int):
+        raise CommandError("ota_install needs 'version' (the bundle's version number)")
+    reason = app.ota.board.activate(version, app.clock.now())
+    if reason is not None:
+        raise CommandError(reason)
+    return {"installing": version}
+
+
+def _app_command(app, args):
+    # an actuator of the user's app: mesh.on_command(name, handler)
+    name, cmd_args = args.get("name"), args.get("args", [])
+    if not isinstance(name, str) or not isinstance(cmd_args, list):
+        raise CommandError("app needs 'name' (the app's command) and 'args' (a list)")
+    if app.user is None:
+        raise CommandError("no app on this node (nowmesh deploy PORT --app PATH)")
+    return app.user.mesh.run_command(name, cmd_args)
+
+
 def _reboot(app, args):
     app.reboot_requested = True
     return {"rebooting": True}
@@ -222,12 +260,15 @@ HANDLERS = {
     "config_set": _config_set,
     "files_digest": _files_digest,
     "reboot": _reboot,
+    "ota_put": _ota_put,
+    "ota_install": _ota_install,
+    "app": _app_command,
 }
 # Commands that may run on a remote node through the mesh (answer fits a frame):
 # read-only ones for any node of the mesh; those that change a node only with
 # the operator's authorisation (mesh/admin.py, App._admin_command).
 REMOTE_OK = ("hello", "status", "neighbours", "routes", "nodes", "config_get")
-ADMIN = ("config_set", "reboot")
+ADMIN = ("config_set", "reboot", "app", "ota_install")     # "app": unless the app marks the command open
 
 
 def run(app, name, args):

@@ -25,7 +25,24 @@ class Console:
         self._buf = ""
 
     def send(self, obj):
-        self._out.write(PREFIX + json.dumps(obj) + "\n")
+        # Three writes, no concatenation: PREFIX + text + "\n" needed two more
+        # copies of the line in one piece each. When even the text alone finds
+        # no block that size (a fragmented heap: a node with 60 KB free failed
+        # a 1 KB reply), json.dump streams it in small pieces instead, slower
+        # (one write per token) but with nothing large to allocate.
+        try:
+            text = json.dumps(obj)
+        except MemoryError:
+            text = None
+        out = self._out
+        out.write(PREFIX)
+        try:
+            if text is None:
+                json.dump(obj, out)
+            else:
+                out.write(text)
+        finally:
+            out.write("\n")          # a line cut short still ends: the next one stays whole
 
     def event(self, _ev, **fields):
         # `_ev`, not `kind` or `name`: those are event fields (sensor, reading)

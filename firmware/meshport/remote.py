@@ -5,7 +5,7 @@
 # here came over the radio: each field is checked before it is used.
 from mesh.admin import AdminError, verify
 
-from .app import _radio_json
+from .port_requests import _radio_json
 from .commands import ADMIN, REMOTE_OK, CommandError, hex_id, run
 
 # mesh.admin's reasons, as the target explains them in its answer
@@ -30,6 +30,8 @@ def answer(app, sender, kind, body):
         return _command(app, sender, body)
     if kind == b"A":
         return _admin_command(app, sender, body)
+    if kind == b"U":
+        return _app_request(app, sender, body)
     return {"ok": False, "error": "unknown request"}
 
 
@@ -46,11 +48,31 @@ def _command(app, sender, body):
     if not isinstance(cmd, dict) or not isinstance(cmd.get("cmd"), str):
         return {"ok": False, "error": "bad command object"}
     name = cmd["cmd"]
+    if name == "app" and _open_app_command(app, cmd.get("args")):
+        return _run(app, name, cmd.get("args"))
     if name in ADMIN:
         return _refused(app, sender, name, "unsigned")
     if name not in REMOTE_OK:
         return {"ok": False, "error": "not allowed remotely"}
     return _run(app, name, cmd.get("args"))
+
+
+def _open_app_command(app, args):
+    # the app marked this command open: anyone in the mesh may run it
+    return app.user is not None and isinstance(args, dict) and app.user.mesh.command_open(args.get("name"))
+
+
+def _app_request(app, sender, body):
+    """Another node's app asks ours (mesh.request -> mesh.on_request)."""
+    req = _radio_json(body)
+    if app.user is None:
+        return {"ok": False, "error": "no app on this node"}
+    if not isinstance(req, dict) or not isinstance(req.get("n"), str):
+        return {"ok": False, "error": "bad app request"}
+    try:
+        return {"ok": True, "data": app.user.mesh.answer_request(sender, req["n"], req.get("d"))}
+    except CommandError as e:
+        return {"ok": False, "error": str(e)}
 
 
 def _admin_command(app, sender, token):

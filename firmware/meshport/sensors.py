@@ -32,7 +32,16 @@ def _dht22(spec, hw):
     return DHT22(machine.Pin(spec["pin"])).read
 
 
+def _app(spec, hw):
+    # a sensor the user's app registers (mesh.add_sensor(read, name=...)):
+    # its latest values; an app that registered none by that name makes a
+    # LookupError, reported like a missing sensor
+    name = spec["name"]
+    return lambda: hw.app_values(name)
+
+
 KINDS = {
+    "app": _app,
     "internal_temp": _internal_temp,
     "adc": _adc,
     "aht20": _aht20,
@@ -43,8 +52,9 @@ KINDS = {
 class Hardware:
     """Buses shared by sensors, created on first use from the board profile."""
 
-    def __init__(self, board):
+    def __init__(self, board, app_values):
         self.board = board or {}
+        self.app_values = app_values  # name -> the app's sensor values (App.app_sensor_values)
         self._i2c = None
 
     def i2c(self):
@@ -56,10 +66,10 @@ class Hardware:
 
 
 class Sensors:
-    def __init__(self, specs, board, report):
+    def __init__(self, specs, board, report, app_values=None):
         self.report = report          # report(kind, error or None) on a change of state
         self.readers = []             # [kind, read function or None, spec, last error]
-        hw = Hardware(board)
+        hw = Hardware(board, app_values)
         for spec in specs or ():
             self.readers.append(self._open(spec, hw))
 

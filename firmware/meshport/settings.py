@@ -23,19 +23,25 @@ def _sensors(v):
     for s in v or ():
         if not isinstance(s, dict) or not isinstance(s.get("kind"), str):
             raise ValueError("each sensor needs a 'kind'")
+        if s["kind"] == "app" and not (isinstance(s.get("name"), str) and 1 <= len(s["name"]) <= 32):
+            raise ValueError("an app sensor needs a 'name' of 1-32 characters (mesh.add_sensor(read, name=...))")
     return v
 
 
-def _admin_key(v):
-    # the node's own operator key (mesh.admin.node_admin_key), 64 hex digits
-    if v is not None:
-        if not isinstance(v, str) or len(v) != 64:
-            raise ValueError("must be 64 hex digits")
-        try:
-            bytes.fromhex(v)
-        except ValueError:
-            raise ValueError("must be 64 hex digits")
-    return v
+def _hex_key(digits):
+    # a key of `digits` hex digits: the node's own operator key (admin_key,
+    # mesh.admin.node_admin_key: 64) or the operator's LMS public key
+    # (ota_key, mesh/lms.py, docs/ota.md: 112)
+    def check(v):
+        if v is not None:
+            if not isinstance(v, str) or len(v) != digits:
+                raise ValueError("must be %d hex digits" % digits)
+            try:
+                bytes.fromhex(v)
+            except ValueError:
+                raise ValueError("must be %d hex digits" % digits)
+        return v
+    return check
 
 
 def _admin_id(v):
@@ -70,6 +76,12 @@ def _mqtt(v):
     return v
 
 
+def _flag(v):
+    if v is not None and not isinstance(v, bool):
+        raise ValueError("must be true or false")
+    return v
+
+
 # Port-only settings: (field, default, check). Everything else is the core's
 # NodeConfig (name, key, channel, beacon_ms, ...), validated by the core.
 PORT_FIELDS = (
@@ -78,11 +90,15 @@ PORT_FIELDS = (
     ("sensors", None, _sensors),
     ("board", None, _board),
     # operator authorisation (mesh/admin.py): none installed = no remote admin
-    ("admin_key", None, _admin_key),
+    ("admin_key", None, _hex_key(64)),
     ("admin_id", None, _admin_id),
+    # over-the-mesh updates (docs/ota.md): none installed = no OTA
+    ("ota_key", None, _hex_key(112)),
     # a node with both is a gateway to an MQTT broker (docs/mqtt.md)
     ("wifi", None, _wifi),
     ("mqtt", None, _mqtt),
+    # a gateway runs set/ping/reboot from MQTT only when this is true (deploy --allow-commands)
+    ("mqtt_commands", False, _flag),
 )
 SECRET_FIELDS = ("key", "admin_key", "wifi", "mqtt")    # never shown by config_get (passwords)
 
@@ -108,6 +124,17 @@ def split(raw, mac):
             raise ConfigError(field, e.args[0] if e.args else "invalid")
     core["id"] = mac
     return port, NodeConfig.from_dict(core)
+
+
+def check_field(field, value, mac=b"\x02\x00\x00\x00\x00\x01"):
+    """Would `field` = `value` be a valid config (the node's own rules, for the
+    MQTT bridges' `set`)? ValueError says why not."""
+    raw = defaults(mac)
+    raw[field] = value
+    try:
+        split(raw, mac)
+    except ConfigError as e:
+        raise ValueError(e.message)
 
 
 def load(mac, path=PATH):

@@ -28,6 +28,7 @@ COMMANDS = {
     "monitor": ("nowmesh.commands.monitor", "live dashboard of the whole mesh through one node"),
     "export": ("nowmesh.commands.export", "export a monitor SQLite log as CSV or JSON lines"),
     "bridge": ("nowmesh.commands.bridge", "publish the mesh to an MQTT broker, with Home Assistant discovery"),
+    "ota": ("nowmesh.commands.ota", "update every node's firmware over the mesh, signed, through one board"),
     "topology": ("nowmesh.commands.topology", "write the mesh's nodes and radio links as JSON, DOT, SVG or PNG"),
 }
 # One-shot queries share one module; it reads the command name from args.command.
@@ -37,7 +38,7 @@ for _name, _help in (
         ("readings", "the latest reading of every node"), ("ping", "ping a node through the mesh"),
         ("trace", "the hop-by-hop path to a node"), ("send", "send a message to a node"),
         ("config-get", "read a node's config"), ("config-set", "change a node's config"),
-        ("reboot", "reboot a node")):
+        ("reboot", "reboot a node"), ("command", "run a command of the user app on a node (mesh.on_command)")):
     COMMANDS[_name] = ("nowmesh.commands.oneshot", _help)
 
 

@@ -11,12 +11,16 @@ Registered through the `pytest11` entry point, so installing nowmesh
 
 Each is an `EmulatedMesh`: `console(name)`, `events(name, seconds, kind)`,
 `wait_for_event`, `wait_for_readings(at, from_, timeout)`, `command(name, cmd,
-**args)`, `kill`, `restart`, `cut`, `uncut`, `set_loss`, `port`, `mac`.
+**args)`, `kill`, `restart`, `cut`, `uncut`, `set_loss`, `port`, `mac`;
+for a user app (`app="examples/greenhouse"`, docs/app-api.md): `set_sensor(name,
+quantity, value)`, `actuator_log(name)`, `app_command(name, command, *args)`.
 Options: `--nowmesh-heap` (heap per node). docs/testing-with-emulated-nodes.md.
 
 Importing this module must stay cheap: pytest loads it in every run once
 nowmesh is installed, so the emulator is imported only when a mesh starts.
 """
+import json
+import os
 import time
 
 import pytest
@@ -133,6 +137,10 @@ class EmulatedMesh:
         """Extra per-frame loss probability on every link, from now on."""
         self._medium(lambda medium: medium.set_loss(probability))
 
+    def set_ap_channel(self, channel):
+        """The emulated access point moves to `channel` (joined stations lose it, then rejoin there)."""
+        self.emulation.set_ap_channel(channel)
+
     def medium_status(self):
         return self._medium(lambda medium: medium.status())
 
@@ -219,6 +227,47 @@ class EmulatedMesh:
                           % (timeout, at, ", ".join(sorted(want - set(have))),
                              ", ".join(sorted(n for n in have if n != at)) or "none"))
 
+    # -- the emulated bench: sensors in, actuators out ---------------------------
+    def set_sensor(self, name, quantity, value):
+        """From now on node `name`'s emulated sensors read `value` for
+        `quantity`: "temp" (AHT20/DHT22), "humidity", "temp_mcu" (the chip's
+        own), "adc<pin>" (raw 0-65535); None gives it back to the simulation."""
+        path = os.path.join(self.emulation.sim_dir(name), "sensors.json")
+        try:
+            with open(path, encoding="utf-8") as f:
+                values = json.load(f)
+        except (OSError, ValueError):
+            values = {}
+        if value is None:
+            values.pop(quantity, None)
+        else:
+            values[quantity] = value
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(values, f)
+        os.replace(tmp, path)         # the board reads either the old file or the new one
+
+    def actuator_log(self, name):
+        """Every change of node `name`'s output pins (machine.Pin): [{"t": unix
+        seconds, "pin": id, "value": 0 or 1}], oldest first."""
+        path = os.path.join(self.emulation.sim_dir(name), "pins.log")
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return []
+        return [json.loads(line) for line in lines if line.endswith("}")]
+
+    def release(self, name):
+        """Close this test's console on node `name`, so that another program
+        (the nowmesh CLI, mpremote) can open its port; console() opens it again."""
+        self._close_console(name)
+
+    def app_command(self, name, command, *args, on=None):
+        """Run the app's `command` (mesh.on_command) on node `name` -> its result."""
+        target = self.mac(on) if on in self.names else on
+        return self.console(name).command("app", {"name": command, "args": list(args)}, node=target)
+
     def wait_for_convergence(self, timeout=60.0):
         """Every running node holds a reading from every other running node."""
         deadline = time.monotonic() + timeout
@@ -270,7 +319,7 @@ def make_emulated_mesh(request, tmp_path_factory):
     """make_emulated_mesh(topology="line", nodes=3, **options) -> a started EmulatedMesh.
 
     Options are nowmesh.emulation.mesh.Emulation's (seed, interval_s, loss,
-    environment, board, heap, key, capture). Stopped after the test."""
+    environment, board, heap, key, capture, app). Stopped after the test."""
     make, meshes = _factory(request, tmp_path_factory)
     try:
         yield make

@@ -142,6 +142,14 @@ def full_pulls(node, frames, to):
     return n
 
 
+def is_probe(node, dst, frame, to):
+    """Whether (dst, frame), sent by node, is a liveness probe to `to`: an
+    empty pull unicast to it, naming it (only the MAC ack matters)."""
+    from mesh.frames import T_PULL, encode_pull
+    ftype, _sender, _boot, _ctr, payload = node.keys.open(frame)
+    return dst == to and ftype == T_PULL and bytes(payload) == encode_pull(0, [], to)
+
+
 def repair_delay(responder_of, batch_ms=600, boot=1):
     """A holds o's reading 2, b asks for anything newer than 1, naming
     `responder_of(a, c)` as the one to answer -> ms until a sends the repair

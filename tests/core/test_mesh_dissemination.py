@@ -45,6 +45,27 @@ def test_a_relay_waits_half_to_a_whole_batch_window():
     assert min(delays) == 4 and max(delays) == 8 and len(set(delays)) == 5
 
 
+def _relay_delay_at_rate(boot, interval_ms, origins):
+    """a holds `origins` readings published every interval_ms, then hears
+    a new one from b -> ms until a relays it (batch_ms 800)."""
+    a = make_node(1, boot=boot, batch_ms=800)
+    feed = Feed(a)
+    for i in range(origins):
+        feed.readings(2, [(origin_raw(20 + i), 0)], 40000 + i)
+    _run(a, 40000, 45000)
+    a.policy.ae._guess = interval_ms          # the interval learnt from arrivals
+    feed.readings(2, [(origin_raw(9), 0)], 50000)
+    sent = _run(a, 50000, 52000)
+    return sent[0][0] - 50000
+
+
+def test_a_relay_waits_a_quarter_window_when_the_mesh_publishes_less_than_one_reading_per_window():
+    slow = [_relay_delay_at_rate(boot, 300000, 10) for boot in range(1, 60)]     # 10 x 800 < 300000
+    busy = [_relay_delay_at_rate(boot, 6000, 10) for boot in range(1, 60)]       # 10 x 800 >= 6000
+    assert 100 <= min(slow) < 120 and 180 < max(slow) <= 200                  # 1/8 .. 1/4 window
+    assert 400 <= min(busy) < 450 and 750 < max(busy) <= 800                  # 1/2 .. 1 window
+
+
 def test_a_reboot_is_flooded_within_a_quarter_window():
     delays = [_relay_delay(boot, reboot=True) for boot in range(1, 60)]
     assert min(delays) == 1 and max(delays) == 8 // 4 + 1
@@ -136,6 +157,18 @@ def test_a_neighbour_without_a_hello_is_relayed():
     a = make_node(1)
     Feed(a).readings(2, [(origin_raw(9), 0)], 50000)
     assert _run(a, 50000, 52000) != []
+
+
+def test_a_sender_a_full_table_does_not_track_is_not_relayed_after_start_up():
+    for now, relayed in ((14000, True), (50000, False)):     # startup_flood_ms: 15 s
+        a = make_node(1, neighbours_max=1)
+        feed = Feed(a)
+        feed.readings(3, [(origin_raw(8), 0)], 10)
+        n = a.neighbours.get(node_id(3))
+        n.stable, n.q_in = True, 200                          # one good, admitted link: full
+        feed.readings(2, [(origin_raw(9), 0)], now)
+        assert a.neighbours.get(node_id(2)) is None           # not tracked
+        assert (node_id(9) in [o for _t, got in _run(a, now, now + 2000) for o, _h in got]) == relayed
 
 
 def test_everything_is_relayed_for_a_while_after_we_pushed_our_table():

@@ -8,8 +8,8 @@
 # boundary is the point. Plain test functions: run under pytest and MicroPython.
 from meshhelp import full_pulls, make_node, node_id
 
-from mesh.frames import HELLO_SYNC, HELLO_V2, T_HELLO, decode_hello
-from mesh.hello import Q_LIST_MIN
+from mesh.frames import HELLO_SYNC, HELLO_V2, T_HELLO, T_PULL, decode_hello, encode_pull
+from mesh.unicast import BROADCAST
 
 ME = node_id(1)
 PROBE_WAIT = 1000
@@ -20,9 +20,10 @@ def _node(**cfg):
     return a, a.policy.links
 
 
-def _nbr(a, i, q_in=256, rssi=-50, now=0):
+def _nbr(a, i, q_in=256, rssi=-50, now=0, stable=True):
     n = a.neighbours.heard(node_id(i), rssi, now)
     n.q_in = q_in
+    n.stable = stable           # admitted (neighbours.py's hysteresis, tested there)
     return n
 
 
@@ -148,34 +149,86 @@ def test_the_current_relay_is_kept_when_a_cheaper_one_covers_the_same():
     assert _choose(links) == [node_id(2)]
 
 
-def test_a_new_relay_resets_the_hello_interval_and_a_dropped_one_does_not():
-    a, links = _node(hello_min_ms=1000, beacon_ms=60000)
+def _grown(a, links):
+    """a alone for two minutes: its hello interval has grown to beacon_ms."""
     t = 0
     while t < 120000:
         t = max(t, a.next_deadline())
         a.tick(t)
-    grown = links.trickle.interval
-    assert grown > 1000
+    assert links.trickle.interval == 60000
+    return t
+
+
+def _hellos_sent(a, start, until):
+    """Tick a through its deadlines -> the times of the broadcast hellos it sent."""
+    sent, t = [], start
+    while t < until:
+        t = max(t, a.next_deadline())
+        sent += [t for dst, f in a.tick(t) if dst == BROADCAST and f[1] & 0x7F == T_HELLO]
+    return sent
+
+
+def test_a_new_relay_is_news_two_hellos_soon_a_dropped_one_is_not():
+    a, links = _node(hello_min_ms=1000, beacon_ms=60000)
+    t = _grown(a, links)
+    snap = links.trickle.snapshot()
     x = node_id(9)
     _sym(a, 2, 100, [x], q_in=256)
-    links.trickle.interval = grown           # the neighbour's arrival reset it; not what is tested
+    links._news = []                          # the neighbour's admission was news; not what is tested
     _choose(links, t)
-    assert links.relays == [node_id(2)] and links.trickle.interval == 1000
-    links.trickle.interval = grown
-    _hello(a, 2, [(ME, 100, False)])         # x gone: no relay needed any more
+    assert links.relays == [node_id(2)]
+    first = links._news[0]
+    assert t + 500 <= first <= t + 1000 and links._news == [first, first + 4000]
+    assert links.trickle.snapshot() == snap   # Trickle goes on where it was
+    assert _hellos_sent(a, t, first + 4001) == [first, first + 4000]
+    t = first + 4001
+    _hello(a, 2, [(ME, 100, False)])          # x gone: no relay needed any more
     _choose(links, t)
-    assert links.relays == [] and links.trickle.interval == grown
+    assert links.relays == [] and links._news == []
+
+
+def test_news_while_trickle_runs_fast_or_already_owed_adds_no_hello():
+    a, links = _node(hello_min_ms=1000, beacon_ms=60000)
+    links.reset(0)                            # just booted: Trickle at imin says it soon anyway
+    assert links._news == []
+    t = _grown(a, links)
+    links.reset(t)
+    owed = list(links._news)
+    links.reset(t + 10)                       # a burst of news: the same two hellos
+    assert links._news == owed and len(owed) == 2
+
+
+def test_a_hello_saying_nothing_new_is_skipped_after_other_broadcasts_three_times_at_most():
+    a, links = _node(hello_min_ms=1000, beacon_ms=60000)
+    t = _grown(a, links)
+    assert _hellos_sent(a, t, t + 60000) != []           # nothing else sent: hellos keep us alive
+    t += 60000
+    sent = []
+    while len(sent) < 8:
+        t = links.trickle.next_deadline()
+        if links.trickle.snapshot()[4]:              # fired in this interval: roll over
+            a.tick(t)
+            continue
+        a.publish([("temp", 1.0, "C")], t - 1)       # another broadcast since the last hello
+        a.tick(t - 1)
+        sent.append([1 for dst, f in a.tick(t) if f[1] & 0x7F == T_HELLO] != [])
+    assert sent == [False, False, False, True] * 2    # three skipped, then a full one
+    assert a.stats["hello_skipped"] == 6
+    _sym(a, 2, 100, [], q_in=256)                        # news: a new neighbour listed
+    links._news = []
+    a.publish([("temp", 1.0, "C")], t)
+    assert _hellos_sent(a, t, t + 60000) != []           # a different hello is never skipped
 
 
 # ------------------------------------------------------------ our hello
 
-def test_our_hello_lists_neighbours_heard_from_25_percent_strongest_first():
+def test_our_hello_lists_admitted_neighbours_strongest_first():
     a, links = _node()
-    for i, q in ((2, 100), (3, Q_LIST_MIN), (4, Q_LIST_MIN - 1), (5, 200)):
-        _nbr(a, i, q_in=q)
+    for i, q, stable in ((2, 100, True), (3, 64, True), (4, 250, False), (5, 200, True)):
+        _nbr(a, i, q_in=q, stable=stable)
     _name, _flags, held, entries = decode_hello(links._payload(0))
     assert [(nid, q) for nid, q, _mpr in entries] == [(node_id(5), 100), (node_id(2), 50),
-                                                       (node_id(3), Q_LIST_MIN >> 1)]
+                                                       (node_id(3), 32)]
     assert held == len(a.readings)
 
 
@@ -199,7 +252,9 @@ def _probed(now=5000):
     assert ("%r" % (links.snapshot(),)).count("%r" % (b.id,)) == 1
     out = links.tick(now, lambda mac: False)
     probes = [frame for dst, frame in out if dst == b.mac]
-    assert len(probes) == 1 and a.keys.open(probes[0])[0] == T_HELLO
+    # an empty pull naming b: only its MAC ack matters (9 bytes, not a hello)
+    opened = a.keys.open(probes[0])
+    assert len(probes) == 1 and opened[0] == T_PULL and bytes(opened[4]) == encode_pull(0, [], b.id)
     assert a.stats["probes"] == 1
     return a, links, b, c
 

@@ -26,7 +26,7 @@ def test_unicasts_to_one_neighbour_leave_the_others_estimate_alone():
 
 def test_streams_have_their_own_counters_and_replay_windows():
     a, b, _c, net = _line3()
-    net.run_until(5000)                         # routes: a reaches b by unicast
+    net.run_until(8000)                         # links admitted, routes: a reaches b by unicast
     _req, out = a.request(b.id, b"ping", net.now)
     dst, uni = out[0]
     bcast = a.publish([("t", 1.0, "C")], net.now)[0][1]

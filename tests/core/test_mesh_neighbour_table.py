@@ -24,7 +24,7 @@ def test_a_newcomer_starts_unproven_with_no_hello_and_the_first_free_slot():
     t, events = _table()
     a = t.heard(node_id(2), -50, 700)
     assert a.as_tuple() == (node_id(2), 0, node_id(2), None, -50, 700, -1, 0, 0, 0, 96, -1, 0,
-                            False, False, False, (), MAX_FRAME)
+                            False, False, False, (), MAX_FRAME, False, 0)
     assert events == [("neighbour", node_id(2), "up")]
     b, c = t.heard(node_id(3), -50, 700), t.heard(node_id(4), -50, 700)
     assert (b.slot, c.slot) == (1, 2)
@@ -156,3 +156,89 @@ def test_the_earliest_deadline_stays_right_through_random_events():
             t.expire(now)
         dues = [n.due for n in t.values()]
         assert t.next_deadline() == (min(dues) if dues else None)
+
+
+def test_a_full_table_evicts_the_weakest_unadmitted_neighbour_before_any_admitted_one():
+    events = []
+    t = NeighbourTable(3, 10000, events.append)
+    admitted = []
+    t.on_admit = admitted.append
+    for ctr in range(3):                              # 2: three frames in a row, admitted
+        t.heard(node_id(2), -50, 10 + ctr, boot=1, ctr=ctr)
+    t.heard(node_id(3), -50, 20, boot=1, ctr=0)       # 3 and 4: one frame each
+    t.heard(node_id(4), -50, 30, boot=1, ctr=0)
+    assert [n.id for n in admitted] == [node_id(2)] and t.get(node_id(2)).stable
+    t.heard(node_id(5), -50, 40, boot=1, ctr=0)       # full: 3 goes, though 2 is older
+    assert t.get(node_id(2)) is not None and t.get(node_id(3)) is None
+    assert ("neighbour", node_id(3), "down") in events
+    t.get(node_id(5)).q_in = 40                       # 5 is weaker than 4 (96), though more recent
+    t.heard(node_id(6), -50, 50, boot=1, ctr=0)
+    assert t.get(node_id(5)) is None and t.get(node_id(4)) is not None
+    for i, q in ((2, 200), (4, 100), (6, 100)):
+        t.get(node_id(i)).stable, t.get(node_id(i)).q_in = True, q
+    events.clear()
+    # all admitted: the weakest, then least recent, while it is below 50 %
+    # (the keep band); quietly for our neighbours (not an admitted one lost)
+    t.heard(node_id(7), -50, 60, boot=1, ctr=0)
+    assert t.get(node_id(4)) is None and t.get(node_id(2)) is not None and t.get(node_id(6)) is not None
+    assert ("neighbour", node_id(4), "down") in events
+
+
+def test_a_table_full_of_good_admitted_links_does_not_track_a_newcomer():
+    t = NeighbourTable(2, 10000, [].append)
+    changes = []
+    t.on_change = lambda n, up: changes.append((n.id, up, n.stable))
+    for i in (2, 3):
+        n = t.heard(node_id(i), -50, 10, boot=1, ctr=0)
+        n.stable, n.q_in = True, 128                  # admitted, heard at exactly 50 %
+    assert t.heard(node_id(4), -50, 20, boot=1, ctr=0) is None
+    assert t.get(node_id(4)) is None and len(t) == 2
+    t.get(node_id(3)).q_in = 127                      # one slips below 50 %: it makes room
+    assert t.heard(node_id(4), -50, 30, boot=1, ctr=0) is not None
+    assert t.get(node_id(3)) is None
+    # the evicted one is no longer counted as admitted when the policy hears of it
+    assert changes[-2:] == [(node_id(3), False, False), (node_id(4), True, False)]
+
+
+def test_the_timeout_covers_three_times_the_longest_recent_silence():
+    # traffic in waves: short gaps, then one long quiet spell; the mean gap
+    # alone (8 x 100 ms) would declare the neighbour silent in under a second
+    t, _ = _table(200000, min_timeout_ms=500)
+    n = t.heard(node_id(2), -50, 0)
+    n.q_in = 256
+    t.heard(node_id(2), -50, 60000)                 # a minute of quiet
+    assert n.gap_hi == 60000
+    for k in range(1, 9):
+        t.heard(node_id(2), -50, 60000 + 100 * k)   # then a burst, 100 ms apart
+    # forgotten at an eighth of the time that passes: 8 x 100 ms -> -100 ms
+    assert n.gap_hi == 60000 - 8 * (100 // 8)
+    assert n.due == 60800 + 3 * n.gap_hi            # not 8 mean gaps
+    t.heard(node_id(2), -50, 60800 + 300000)        # longer than the cap: still the cap
+    assert n.due == 360800 + 200000
+
+
+def _rejoin_after_quiet(silence):
+    rejoins = []
+    t, _ = _table(1000, rejoins=rejoins)            # half the timeout: 500 ms
+    n = t.heard(node_id(2), -50, 0)
+    t.heard(node_id(2), -50, 100)
+    n.q_in, n.gap_hi = 200, 3000                    # mean gap 100 ms, a 3 s silence lately
+    t.heard(node_id(2), -50, 100 + silence)
+    return rejoins
+
+
+def test_a_silence_past_three_times_the_longest_one_is_a_rejoin():
+    assert _rejoin_after_quiet(9000) == []          # 3 x 3 s: a normal silence here
+    assert _rejoin_after_quiet(9001) == [node_id(2)]
+
+
+def test_a_touch_after_a_silence_counts_that_silence_as_normal():
+    t, _ = _table(200000, min_timeout_ms=500)
+    n = t.heard(node_id(2), -50, 0)
+    t.heard(node_id(2), -50, 100)
+    assert n.gap_hi == 100
+    t.touch(node_id(2), 5100)                       # its MAC acked our probe after 5 s
+    assert n.gap_hi == 5000 and n.last_ms == 5100
+    assert n.due == 5100 + 3 * 5000
+    t.touch(node_id(2), 5200)                       # a shorter one does not lower it
+    assert n.gap_hi == 5000

@@ -2,10 +2,9 @@
 from mesh import crypto, wire
 import legacy_flood
 from legacy_flood import FloodPolicy
-from mesh.frames import T_HELLO
 from mesh.node import BROADCAST, Node
 from mesh.wire import Reading
-from meshhelp import KEY, Net, make_node, node_id
+from meshhelp import KEY, Net, is_probe, make_node, node_id
 
 
 def _line(n, **cfg):
@@ -124,30 +123,49 @@ def test_duplicate_request_answered_once():
     assert c.receive(relay[0], b.id, -40, 100) == []     # already answered
 
 
-def test_neighbour_down_after_silence():
+def _admitted_pair():
+    """b has heard three frames from a, 10 ms apart: a is admitted (stable)."""
     a, b = make_node(1, beacon_ms=1000), make_node(2, beacon_ms=1000)
-    b.receive(a.publish([("temp", 1.0, "C")], 0)[0][1], a.id, -40, 0)
+    for t in (0, 10, 20):
+        b.receive(a.publish([("temp", 1.0, "C")], t)[0][1], a.id, -40, t)
     b.pop_events()
-    assert b.neighbours.get(a.id) is not None
-    # silent past its timeout (3.5 s): one unicast probe, then down when no
-    # MAC ack comes within a second (here no radio acks anything)
-    t, probes = 0, []
+    assert b.neighbours.get(a.id).stable
+    return a, b
+
+
+def test_neighbour_down_after_silence():
+    a, b = _admitted_pair()
+    # silent past its timeout (8 gaps, floored at neighbour_min_timeout_ms,
+    # 3 s): one unicast probe (an empty pull), then down when no MAC ack comes within a
+    # second (here no radio acks anything)
+    t, probes = 20, []
     while t < 5000:
         t = b.next_deadline()
-        probes += [f for dst, f in b.tick(t) if dst == a.id and f[1] & 0x7F == T_HELLO]
-    assert len(probes) == 1 and 3500 <= t
+        probes += [t for dst, f in b.tick(t) if is_probe(b, dst, f, a.id)]
+    assert len(probes) == 1 and probes[0] >= 20 + 3000
     assert ("neighbour", a.id, "down") in b.pop_events()
     assert b.neighbours.get(a.id) is None
 
 
-def test_silent_neighbour_that_acks_the_probe_stays():
+def test_a_neighbour_never_admitted_is_dropped_at_its_timeout_without_a_probe():
     a, b = make_node(1, beacon_ms=1000), make_node(2, beacon_ms=1000)
-    b.receive(a.publish([("temp", 1.0, "C")], 0)[0][1], a.id, -40, 0)
-    t, probes = 0, 0
+    b.receive(a.publish([("temp", 1.0, "C")], 0)[0][1], a.id, -40, 0)     # one frame: a fringe link
+    b.pop_events()
+    t, probes = 0, []
+    while b.neighbours.get(a.id) is not None and t < 10000:
+        t = b.next_deadline()
+        probes += [f for dst, f in b.tick(t) if is_probe(b, dst, f, a.id)]
+    assert probes == [] and 3500 <= t < 10000          # its timeout (3.5 s), not a probe's wait
+    assert ("neighbour", a.id, "down") in b.pop_events()
+
+
+def test_silent_neighbour_that_acks_the_probe_stays():
+    a, b = _admitted_pair()
+    t, probes = 20, 0
     while t < 20000:
         t = b.next_deadline()
         for dst, f in b.tick(t):
-            if dst == a.id and f[1] & 0x7F == T_HELLO:
+            if is_probe(b, dst, f, a.id):
                 probes += 1
                 b.send_done(dst, True, t)       # its MAC acked: alive
     assert probes >= 2 and b.neighbours.get(a.id) is not None

@@ -108,7 +108,7 @@ def test_readings_converge_on_a_line_with_few_relays():
 
 def test_unicast_over_six_hops_with_routes_from_readings():
     nodes, net = _line(7, beacon_ms=2000)
-    net.run_until(4000)
+    net.run_until(8000)                 # links admitted (three frames each way), hellos say so
     _publish_all(net, nodes, 1)
     net.run_until(net.now + 3000)
     a, g = nodes[0], nodes[6]
@@ -122,7 +122,7 @@ def test_unicast_over_six_hops_with_routes_from_readings():
 
 def test_large_request_is_fragmented_and_reassembled():
     nodes, net = _line(3, beacon_ms=2000)
-    net.run_until(4000)
+    net.run_until(8000)                 # links admitted (three frames each way), hellos say so
     _publish_all(net, nodes, 1)
     net.run_until(net.now + 3000)
     a, c = nodes[0], nodes[2]

@@ -9,7 +9,7 @@
 # - nobody sends the same reading twice; duplicates heard follow from that.
 #
 # The mesh settles first (start-up flood over, relay sets chosen, the boot
-# sync's partner relaying over). Plain test functions: pytest and MicroPython.
+# sync's partner relaying over, no pulls running). Plain test functions: pytest and MicroPython.
 from mesh.frames import decode_readings_items
 from mesh.wire import T_READINGS
 from meshhelp import Net, make_node
@@ -23,7 +23,10 @@ def _settled(n, pairs):
             net.now += 37
             net.deliver(node, node.publish([("temp", 1.0, "C")], net.now))
         net.run_until(net.now + 5000)
-    net.run_until(20000)
+    # past the pulls for the next reading the 5 s rounds made everyone expect
+    # (4 tries, then one per interval for stale_ms / 2): a spread measured
+    # while they run counts the repairs they ask for
+    net.run_until(50000)
     return nodes, net
 
 

@@ -9,6 +9,7 @@
 from meshhelp import Feed, full_pulls, make_node, node_id, tick_through
 
 from mesh.frames import PULL_FULL, T_PULL, decode_pull, encode_pull, max_pull_entries
+from mesh.frames import T_HELLO
 from mesh.wire import T_READINGS
 
 B = node_id(2)
@@ -31,9 +32,9 @@ def _pulls(a, start, until):
     """Tick a through its deadlines -> [(ms, responder, haves)] of its (not full) pulls."""
     got = []
     for t, out in tick_through(a, until, start):
-        for _dst, frame in out:
+        for dst, frame in out:
             ftype, _s, _b, _c, payload = a.keys.open(frame)
-            if ftype == T_PULL:
+            if ftype == T_PULL and dst == b"\xff" * 6:       # not a probe (unicast)
                 flags, responder, haves = decode_pull(payload)
                 if not flags & PULL_FULL:
                     got.append((t, responder, haves))
@@ -145,6 +146,23 @@ def test_an_origin_goes_stale_then_is_forgotten_once_each_at_the_sweep():
     assert a.readings.key_of(node_id(9)) is None and a.readings.key_of(a.id) is not None
 
 
+def test_staleness_follows_an_origin_reading_every_longer_interval():
+    # a reading every 30 s: two intervals (60 s) and four (120 s) are longer
+    # than stale_ms and forget_ms, so they count
+    a = make_node(1, stale_ms=10000, forget_ms=20000)
+    a.publish([("temp", 1.0, "C")], 0)
+    feed = Feed(a)
+    r1, r2 = _raws(9, (0, 30000))
+    feed.readings(2, [(r1, 1)], 5000)
+    feed.readings(2, [(r2, 1)], 35000)              # interval learnt: 30 s
+    a.pop_events()
+    assert _events(a, 35000, 200000) == [(95000, "stale"), (155000, "forgotten")]
+    # another origin heard once: the interval learnt from the others
+    feed.readings(2, [(_raws(8, (0,))[0], 1)], 200000)
+    a.pop_events()
+    assert _events(a, 200000, 330000) == [(260000, "stale"), (320000, "forgotten")]
+
+
 def test_a_pull_is_answered_for_a_newer_boot_and_ignored_for_an_unknown_origin():
     a, feed = _node_with_b()
     (r,) = _raws(9, (0,), boot=2)
@@ -159,10 +177,11 @@ def test_a_pull_is_answered_for_a_newer_boot_and_ignored_for_an_unknown_origin()
     assert len(sent) == 1
 
 
-def _boot_sync(b_ctr, publish=True, until=5000):
+def _boot_sync(b_ctr, publish=True, until=5000, hello_min_ms=100):
     """a boots beside b (weak, b_ctr frames sent this boot) and c (strong,
-    young) -> (times of full pulls to b, to c) before `until`."""
-    a = make_node(1)
+    young) -> (times of full pulls to b, to c) before `until`. Its first
+    hello is out within hello_min_ms (the boot sync waits for it)."""
+    a = make_node(1, hello_min_ms=hello_min_ms)
     feed = Feed(a)
     feed.ctr[B] = b_ctr - 1
     feed.readings(2, [(_raws(9, (0,))[0], 1)], 10, rssi=-90)
@@ -182,27 +201,54 @@ def test_a_booting_node_syncs_with_a_neighbour_that_has_run_for_a_while_and_agai
     # more 3 s later for what was in flight
     to_b, to_c = _boot_sync(64)
     assert to_c == [] and len(to_b) == 2
-    assert to_b[0] == 10 + 300 and to_b[0] + 3000 <= to_b[1] <= to_b[0] + 3000 + JITTER
-    assert _boot_sync(63) == ([], [310])     # all young: the strongest, once
+    assert _boot_wait(to_b[0]) and to_b[0] + 3000 <= to_b[1] <= to_b[0] + 3000 + JITTER
+    to_b, to_c = _boot_sync(63)             # all young: the strongest, once
+    assert to_b == [] and len(to_c) == 1 and _boot_wait(to_c[0])
+
+
+def _boot_wait(t):
+    """A boot sync 300 ms (+ jitter) after the first neighbour was heard at 10 ms."""
+    return 10 + 300 <= t <= 10 + 300 + JITTER
+
+
+def test_the_boot_sync_waits_for_our_first_hello():
+    # the answer is sized by what our hello says we take: a neighbour that
+    # has not heard it answers in 250-byte frames
+    a = make_node(1)                 # hello_min_ms 1000: the first hello at 500-1000 ms
+    feed = Feed(a)
+    feed.send(3, T_PULL, encode_pull(0, [], bytes(6)), 20, rssi=-40)
+    hello_at, pulls = None, []
+    for t, out in tick_through(a, 3000, 30):
+        for _dst, frame in out:
+            if a.keys.open(frame)[0] == T_HELLO and hello_at is None:
+                hello_at = t
+        pulls += [t] * full_pulls(a, out, node_id(3))
+    assert 500 <= hello_at <= 1000 and pulls
+    assert hello_at < pulls[0] <= hello_at + 50 + 30
 
 
 def test_a_boot_sync_that_brought_nothing_is_asked_again():
     # a holds one reading (b's) and none of its own: after 1.5 s it asks again
     to_b, to_c = _boot_sync(10, publish=False, until=2500)
-    assert to_c == [310, 310 + 1500 + 300]
-    assert _boot_sync(10, until=2500) == ([], [310])   # two readings: it did
+    assert len(to_c) == 2 and _boot_wait(to_c[0])
+    assert to_c[0] + 1500 + 300 <= to_c[1] <= to_c[0] + 1500 + 300 + JITTER
+    to_b, to_c = _boot_sync(10, until=2500)             # two readings: it did
+    assert to_b == [] and len(to_c) == 1 and _boot_wait(to_c[0])
+    # once: when no node has published yet, the retry brings nothing either
+    to_b, again = _boot_sync(10, publish=False, until=20000)
+    assert len(again) == 2 and _boot_wait(again[0]) and to_b == []
 
 
 def test_settle_sync_asks_once_more_when_the_start_up_flood_ends():
     for boot_ms, settle in ((0, True), (1000, True), (0, False)):
-        a = make_node(1, now_ms=boot_ms, settle_sync=settle, startup_flood_ms=15000)
+        a = make_node(1, now_ms=boot_ms, settle_sync=settle, startup_flood_ms=15000, hello_min_ms=100)
         feed = Feed(a)
         feed.readings(2, [(_raws(9, (0,))[0], 1)], boot_ms + 10)
         a.publish([("temp", 1.0, "C")], boot_ms + 20)
         times = []
         for t, out in tick_through(a, boot_ms + 20000, boot_ms):
             times += [t] * full_pulls(a, out, B)
-        assert times[0] == boot_ms + 310
+        assert boot_ms + 310 <= times[0] <= boot_ms + 310 + JITTER, times
         if settle:
             assert len(times) == 2 and boot_ms + 15000 <= times[1] <= boot_ms + 15000 + JITTER, times
         else:
@@ -236,8 +282,12 @@ def test_a_stranger_gets_a_sync_after_the_start_up_flood_but_not_twice_within_th
     _sync_times(a, 15999, B)
     assert a.stats["syncs"] == 1
     feed.send(4, T_PULL, encode_pull(0, [], bytes(6)), 16000)
-    (t4,) = _sync_times(a, 16500, node_id(4))
-    assert 16000 + 20 <= t4 <= 16000 + 20 + JITTER            # 20 ms and a relay jitter
+    assert _sync_times(a, 16500, node_id(4)) == []           # one frame: not admitted, no sync
+    for k in (1, 2):
+        feed.send(4, T_PULL, encode_pull(0, [], bytes(6)), 16500 + k)
+    (t4,) = _sync_times(a, 17000, node_id(4))                 # the third frame admits it
+    assert 16502 + 20 <= t4 <= 16502 + 20 + JITTER            # 20 ms and a relay jitter
     for i, at, n in ((5, t4 + 4999, 0), (6, t4 + 5000, 1)):   # sync_holdoff_ms: 5 s
-        feed.send(i, T_PULL, encode_pull(0, [], bytes(6)), at)
+        for k in (-2, -1, 0):
+            feed.send(i, T_PULL, encode_pull(0, [], bytes(6)), at + k)
         assert len(_sync_times(a, at + 500, node_id(i))) == n, i

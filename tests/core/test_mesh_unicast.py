@@ -29,7 +29,7 @@ def _mesh(n, links, **cfg):
     node has a route to every other."""
     nodes = [make_node(i + 1, beacon_ms=2000, e2e_timeout_ms=_E2E, **cfg) for i in range(n)]
     net = Net(nodes, [(nodes[i], nodes[j]) for i, j in links])
-    net.run_until(4000)
+    net.run_until(8000)                 # links admitted (three frames each way), hellos say so
     for node in nodes:
         net.deliver(node, node.publish([("temp", 1.0, "C")], net.now))
     net.run_until(net.now + 3000)

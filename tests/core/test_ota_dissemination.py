@@ -92,6 +92,11 @@ def test_operator_offers_are_checked_too():
     assert parts[0].offer_page(1, mv.IMAGE[PAGE:2 * PAGE], 0) == "order"
     assert parts[0].offer_page(0, mv.IMAGE[1:PAGE + 1], 0) == "page"
     assert parts[0].offer_page(0, mv.IMAGE[:PAGE], 0) is None
+    # a replay older than the bundle it holds is refused and changes nothing;
+    # the same one again (a resumed offer) keeps the pages
+    assert parts[0].offer_manifest(V50, 0) == "old"
+    assert parts[0].offer_manifest(V100, 0) is None
+    assert parts[0].version() == 100 and parts[0].store.held() == 1
 
 
 def test_a_rebooted_node_resumes_from_the_pages_it_kept():
@@ -103,6 +108,22 @@ def test_a_rebooted_node_resumes_from_the_pages_it_kept():
     assert again.version() == 100 and again.held() == 5 and not again.complete()
 
 
+def test_a_node_that_installed_the_bundle_keeps_serving_it():
+    net, nodes, parts = _line(1)
+    _seed(parts[0])
+    running = ota.Ota(nodes[0], nodes[0].policy.parts, parts[0].store, PUB, 100, 0)
+    assert running.version() == 100 and running.complete()
+    newer = ota.Ota(nodes[0], nodes[0].policy.parts, parts[0].store, PUB, 101, 0)
+    assert newer.manifest is None and newer.version() == 101 and newer.held() == 0
+
+
+def test_a_resumed_manifest_is_checked_again():
+    net, nodes, parts = _line(1)
+    parts[0].store.start(FORGED)
+    again = ota.Ota(nodes[0], nodes[0].policy.parts, parts[0].store, PUB, 1, 0)
+    assert again.manifest is None and again.version() == 1
+
+
 def test_hostile_frames_keep_state_bounded():
     net, nodes, parts = _line(1)
     p, node = parts[0], nodes[0]
@@ -110,18 +131,20 @@ def test_hostile_frames_keep_state_bounded():
         sender = bytes((2, 9, 0, 0, i >> 8, i & 0xFF))
         p.handle(sender, ota.decode(struct.pack("<BI8sHH", ota.K_ADV, 1000 + i, bytes(8), 3, 9)), i)
         head = b"NMOT\x01\xff\x3f"                   # claims a 16 KB body
-        p.handle(sender, (ota.K_DATA, 1000 + i, ota.ITEM_MANIFEST, 0, head + bytes(100)), i)
-        p.handle(sender, (ota.K_DATA, 1000 + i, 7, 0, bytes(100)), i)
+        p.handle(sender, (ota.K_DATA, 1000 + i, ota.ITEM_MANIFEST, 0, 0, head + bytes(100)), i)
+        p.handle(sender, (ota.K_DATA, 1000 + i, 7, 0, 0, bytes(100)), i)
         p.handle(sender, (ota.K_REQ, 1000 + i, node.id, i, 0, 0xFFFFFFFF), i)
-    assert p.rx is None or len(p.rx.buf) <= ota.MAX_MANIFEST
+    assert p.rx is None or p.rx.size <= ota.MAX_MANIFEST
+    assert p.store.staged_size() <= ota.MAX_MANIFEST     # the staging is bounded too
     assert p.manifest is None and p.store.held() == 0
+    assert len(p.answer.pending) <= ota.ANSWERS
     assert len(p.snapshot()) == 7
 
 
 def test_malformed_frames_are_frame_errors():
     from mesh.wire import FrameError
-    for payload in (b"", b"\x01", b"\x01" + bytes(10), b"\x02" + bytes(3), b"\x03" + bytes(8),
-                    b"\x03" + bytes(9 + ota.CHUNK + 1), b"\x09" + bytes(20)):
+    for payload in (b"", b"\x01", b"\x01" + bytes(10), b"\x02" + bytes(3), b"\x03" + bytes(9),
+                    b"\x03" + bytes(ota.DATA_HEAD + ota.MAX_RUN * ota.CHUNK), b"\x09" + bytes(20)):
         try:
             ota.decode(payload)
         except FrameError:

@@ -2,6 +2,7 @@
 # operator's signature, refuses old versions unless signed as a downgrade,
 # bundles larger than its free flash, and any page that is not the bundle's.
 import json
+import struct
 
 from mesh import ota_manifest as om
 from mesh.ota_manifest import OtaError
@@ -25,7 +26,18 @@ def _refused(reason, fn, *args):
 
 
 def _body(blob):
-    return om.split(blob)[0]
+    return bytes(om.split(blob)[0])     # split gives a view of the blob
+
+
+def _meta(body):
+    """-> (meta fields, rest: file table and page hashes) of a body."""
+    n = struct.unpack("<H", body[:2])[0]
+    return json.loads(body[2:2 + n]), body[2 + n:]
+
+
+def _made(fields, rest):
+    meta = json.dumps(fields).encode()
+    return struct.pack("<H", len(meta)) + meta + rest
 
 
 def test_operator_manifest_accepted_and_pages_check():
@@ -34,7 +46,7 @@ def test_operator_manifest_accepted_and_pages_check():
     assert m.pages == (len(mv.IMAGE) + 63) // 64
     for i in range(m.pages):
         assert m.page_ok(i, mv.IMAGE[i * 64:(i + 1) * 64]), i
-    assert [f[0] for f in m.files][-1] == "main.py"      # installed last
+    assert list(m.files()) == [("boot.py", 7), ("mesh/a.mpy", 512), ("main.py", 80)]   # main.py last
 
 
 def test_tampered_or_misplaced_page_refused():
@@ -54,9 +66,12 @@ def test_forged_manifest_refused():
 
 def test_edited_body_refused_even_with_a_valid_signature():
     body, signature = om.split(V100)
-    fields = json.loads(body)
+    fields, hashes = _meta(bytes(body))   # split gives a view of the blob
     fields["version"] = 999
-    _refused("signature", om.accept, PUB, om.pack(json.dumps(fields).encode(), signature), 0)
+    _refused("signature", om.accept, PUB, om.pack(_made(fields, hashes), signature), 0)
+    flipped = bytearray(hashes)
+    flipped[-1] ^= 1                      # one bit of one page hash
+    _refused("signature", om.accept, PUB, om.pack(_made(_meta(bytes(body))[0], bytes(flipped)), signature), 0)
 
 
 def test_old_version_replay_refused_unless_signed_as_downgrade():
@@ -73,25 +88,28 @@ def test_bundle_larger_than_free_flash_refused():
 
 def test_truncated_or_garbage_blobs_refused_as_malformed():
     for blob in (b"", b"NMOT", V100[:6], V100[:200], V100[:-1], b"XXXX" + V100[4:],
-                 V100[:4] + b"\x02" + V100[5:], bytes(3000)):
+                 V100[:4] + b"\x01" + V100[5:], bytes(3000)):
         _refused("malformed", om.accept, PUB, blob, 0)
 
 
 def test_every_field_of_the_body_is_checked():
-    good = json.loads(_body(V100))
-    om.parse_body(json.dumps(good).encode())
+    good, rest = _meta(_body(V100))
+    om.parse_body(_made(good, rest))
     bad = [("version", 0), ("version", True), ("version", "7"), ("bundle", "ab"),
            ("downgrade", 1), ("page_size", 1), ("page_size", 1 << 20), ("size", 0),
-           ("size", good["size"] + 1), ("pages", good["pages"][:-32]), ("pages", "zz"),
-           ("files", []), ("files", [["../x", 1, "0" * 64]]), ("files", [["/boot.py", 1, "0" * 64]]),
-           ("files", [["a", -1, "0" * 64]]), ("files", "x"), ("files", [["a", 1]])]
+           ("size", good["size"] + 1)]
     for key, value in bad:
         fields = dict(good)
         fields[key] = value
-        _refused("malformed", om.parse_body, json.dumps(fields).encode())
+        _refused("malformed", om.parse_body, _made(fields, rest))
     for key in good:
         fields = dict(good)
         del fields[key]
-        _refused("malformed", om.parse_body, json.dumps(fields).encode())
-    _refused("malformed", om.parse_body, b"[1, 2]")
-    _refused("malformed", om.parse_body, b"\xff{")
+        _refused("malformed", om.parse_body, _made(fields, rest))
+    for cut in (rest[:-16], rest[:-1], rest + bytes(16)):     # one page hash short or over
+        _refused("malformed", om.parse_body, _made(good, cut))
+    meta = json.dumps(good).encode()
+    _refused("malformed", om.parse_body, struct.pack("<H", len(meta) + 5000) + meta + rest)
+    _refused("malformed", om.parse_body, _made([1, 2], rest))
+    _refused("malformed", om.parse_body, b"\x02\x00\xff{")
+    _refused("malformed", om.parse_body, b"\x00")

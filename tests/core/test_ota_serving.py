@@ -42,7 +42,7 @@ def _data_sent(n, out):
     for _dst, frame in out:
         ftype, _s, _b, _c, payload = n.keys.open(frame)
         if ftype == ota.T_OTA and payload[0] == ota.K_DATA:
-            _k, _v, item, chunk, data = ota.decode(payload)
+            _k, _v, item, chunk, _left, data = ota.decode(payload)
             got.append((item, chunk, bytes(data)))
     return got
 
@@ -73,8 +73,12 @@ def test_a_burst_stops_at_burst_chunks_and_at_the_end_of_the_item():
     _req(p, 100, ITEM_MANIFEST, last, 0xFFFFFFFF, 2000)
     got = _served(n, p, 2000)
     assert [(c, d) for _t, _i, c, d in got] == [(last, V100[last * CHUNK:])]      # the short tail
-    _req(p, 100, 0, 0, 0xFFFFFFFF, 3000)
-    assert [(i, c, d) for _t, i, c, d in _served(n, p, 3000)] == [(0, 0, mv.IMAGE[:PAGE])]
+    _req(p, 100, 0, 0, 0xFFFFFFFF, 3000)       # a page, and the bits past it: the next page
+    assert [(i, c, d) for _t, i, c, d in _served(n, p, 3000)] == [(0, 0, mv.IMAGE[:PAGE]),
+                                                                   (1, 0, mv.IMAGE[PAGE:2 * PAGE])]
+    last = (len(mv.IMAGE) - 1) // PAGE
+    _req(p, 100, last, 0, 0xFFFFFFFF, 4000)    # the last page: nothing after it
+    assert [(i, c) for _t, i, c, _d in _served(n, p, 4000)] == [(last, 0)]
 
 
 def test_two_askers_are_served_by_one_burst():
@@ -82,9 +86,11 @@ def test_two_askers_are_served_by_one_burst():
         n, p = _part()
         _req(p, 100, ITEM_MANIFEST, first_a, 0b1, 1000)
         _req(p, 100, ITEM_MANIFEST, first_b, 0b1, 1001)
-        _req(p, 100, 0, 0, 0b1, 1002)               # another item meanwhile: asks again later
+        _req(p, 100, 0, 0, 0b1, 1002)               # another item meanwhile: its own burst
         got = _served(n, p, 1000)
-        assert [(i, c) for _t, i, c, _d in got] == [(ITEM_MANIFEST, 0), (ITEM_MANIFEST, 2)]
+        manifest = [(t, c) for t, i, c, _d in got if i == ITEM_MANIFEST]
+        assert [c for _t, c in manifest] == [0, 2] and manifest[0][0] == manifest[1][0]
+        assert [(i, c) for _t, i, c, _d in got if i != ITEM_MANIFEST] == [(0, 0)]
 
 
 def test_requests_not_for_us_or_not_servable_are_not_answered():
@@ -147,10 +153,10 @@ def test_a_manifest_whose_head_is_garbage_is_dropped_and_counted():
     a = node_id(1)
     _adv(p, a, 100, 3, 9, 5000)
     _requests(n, p, 5000, 5060)
-    msg = ota.decode(struct.pack("<BIHH", ota.K_DATA, 100, ITEM_MANIFEST, 0) + b"JUNK" + bytes(CHUNK - 4))
+    msg = ota.decode(struct.pack("<BIHHB", ota.K_DATA, 100, ITEM_MANIFEST, 0, 0) + b"JUNK" + bytes(CHUNK - 4))
     p.handle(a, msg, 5100)
     assert n.stats.get("ota_manifest_bad") == 1 and p.rx is None and p.source is None
-    msg = ota.decode(struct.pack("<BIHH", ota.K_DATA, 100, ITEM_MANIFEST, 0) + V100[:CHUNK])
+    msg = ota.decode(struct.pack("<BIHHB", ota.K_DATA, 100, ITEM_MANIFEST, 0, 0) + V100[:CHUNK])
     _adv(p, a, 100, 3, 9, 6000)
     _requests(n, p, 6000, 6060)
     p.handle(a, msg, 6100)                                 # a true head: kept, sized
@@ -158,7 +164,7 @@ def test_a_manifest_whose_head_is_garbage_is_dropped_and_counted():
 
 
 def _data(p, sender, version, item, chunk, data, now):
-    msg = ota.decode(struct.pack("<BIHH", ota.K_DATA, version, item, chunk) + data)
+    msg = ota.decode(struct.pack("<BIHHB", ota.K_DATA, version, item, chunk, 0) + data)
     return p.handle(sender, msg, now)
 
 
@@ -179,8 +185,10 @@ def test_two_askers_at_different_windows_are_merged_on_the_lower():
     n, p = _part()
     _req(p, 100, ITEM_MANIFEST, 3, 0b1, 1000)
     _req(p, 100, ITEM_MANIFEST, 1, 0b1, 1001)
-    _req(p, 100, 0, 0, 0b10, 1002)                 # another item: not merged
-    assert [c for _t, _i, c, _d in _served(n, p, 1000)] == [1, 3]
+    _req(p, 100, 0, 0, 0b10, 1002)                 # another item (page 1, by the window): not merged
+    got = _served(n, p, 1000)
+    assert [c for _t, i, c, _d in got if i == ITEM_MANIFEST] == [1, 3]
+    assert [(i, c) for _t, i, c, _d in got if i != ITEM_MANIFEST] == [(1, 0)]
 
 
 def _adv_sent(n, out):
@@ -215,7 +223,7 @@ def test_an_advert_of_our_version_with_more_pages_makes_us_ask_for_the_next_page
     assert _requests(n, p, 5000, 5100) == []
     _adv(p, a, 100, 2, total, 6000)
     reqs = _requests(n, p, 6000, 6100)
-    assert [r[1:] for r in reqs] == [(100, a, 0, 0, 0b1)]
+    assert [r[1:] for r in reqs] == [(100, a, 0, 0, 0b11)]         # page 0, and page 1 after it
     assert n.stats["ota_tx_req"] == 1
 
 
@@ -247,3 +255,13 @@ def test_refusals_are_counted():
     assert p.offer_page(0, b"\x00" * PAGE, 0) == "page"
     assert n.stats["ota_page_bad"] == 1
     assert p.offer_page(1, mv.IMAGE[PAGE:2 * PAGE], 0) == "order"
+
+
+def test_answers_for_a_few_items_are_pending_at_once_never_more():
+    n, p = _part()
+    for item in range(20):
+        _req(p, 100, item, 0, 0b1, 1000 + item)
+    assert len(p.answer.pending) == ota.ANSWERS
+    got = _served(n, p, 1000)
+    assert sorted(i for _t, i, _c, _d in got) == list(range(ota.ANSWERS))
+    assert p.answer.pending == [] and p.answer.due() is None

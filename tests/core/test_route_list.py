@@ -8,7 +8,7 @@ from meshhelp import Net, make_node
 def _converged_line(n, rounds=1):
     nodes = [make_node(i + 1, beacon_ms=2000) for i in range(n)]
     net = Net(nodes, [(nodes[i], nodes[i + 1]) for i in range(n - 1)])
-    net.run_until(4000)
+    net.run_until(8000)                 # links admitted (three frames each way), hellos say so
     for _ in range(rounds):
         for node in nodes:
             net.deliver(node, node.publish([("temp", 1.0, "C")], net.now))
@@ -17,7 +17,7 @@ def _converged_line(n, rounds=1):
 
 
 def test_route_list_names_next_hop_metric_and_hops_on_a_line():
-    nodes = _converged_line(5, rounds=6)          # links proven: clean costs
+    nodes = _converged_line(5, rounds=10)         # links proven, exact quality re-advertised (every 4th hello)
     routes = {}
     for dst, nh, metric, hops in nodes[0].route_list():
         routes[dst] = (nh, metric, hops)

@@ -62,6 +62,17 @@ def test_unchanged_tree_plans_nothing():
     assert plan.nothing_to_do and sorted(plan.unchanged) == ["main.py", "mesh/a.mpy"]
 
 
+def test_required_library_files_live_beside_the_users_own_libraries():
+    """lib/ holds the user's mip installs too: ours are managed file by file,
+    the folder is never ours, and a lib/ that exists is not made again."""
+    local = {"main.py": b"m", "lib/umqtt/simple.mpy": b"u"}
+    board = {"main.py": _sha(b"m"), "lib/umqtt/simple.mpy": _sha(b"u"), "lib/user.mpy": "1"}
+    plan = make_plan(local, board, [], OURS)
+    assert plan.nothing_to_do and plan.remove == []
+    first = make_plan(local, {"main.py": _sha(b"m"), "lib/user.mpy": "1"}, [], OURS)
+    assert first.mkdirs == ["lib/umqtt"] and [p for p, _, _ in first.send] == ["lib/umqtt/simple.mpy"]
+
+
 def _run_on_micropython(tmp_path, programs):
     script = device.HELPERS + "\n" + "\n".join(programs) + "\n"
     upy = os.path.join(os.path.dirname(sys.executable), "micropython")

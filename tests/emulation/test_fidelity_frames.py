@@ -4,6 +4,11 @@ profile's firmware gives espnow.MAX_DATA_LEN (1470 on ESP-IDF >= 5.4 builds),
 only where both ends advertised that they take them (docs/protocol.md).
 
     n1 ---- n2 ---- n3          readings of ~190 bytes: two never fit 250
+
+Readings are taken once a minute, so each node publishes once, at boot: a
+restarted node can then learn the others' readings only by its full sync
+(a pull answered unicast), never from a broadcast that happens to come
+first; with a reading every few seconds that race decided the test.
 """
 import json
 import time
@@ -19,6 +24,7 @@ LINE = {"nodes": [{"name": "n1"}, {"name": "n2"}, {"name": "n3"}],
         "links": [{"a": "n1", "b": "n2", "rssi": -55}, {"a": "n2", "b": "n3", "rssi": -55}]}
 # a long custom quantity makes each node's reading ~190 bytes (15-byte header,
 # three known values, one custom value of 2 + 150 + 1 + 1 + 4 bytes)
+INTERVAL_S = 60
 SENSORS = [{"kind": "internal_temp"}, {"kind": "aht20"},
            {"kind": "adc", "pin": 34, "name": "soil_" + "m" * 145, "unit": "%"}]
 
@@ -34,9 +40,9 @@ def _run(tmp_path, max_data_len, restart=(), seconds=25):
     for name in ("n1", "n2", "n3"):
         (state / name).mkdir(parents=True)
         (state / name / "nowmesh.json").write_text(json.dumps(
-            {"name": name, "key": DEFAULT_KEY, "interval_s": 3, "sensors": SENSORS, "channel": 1}))
+            {"name": name, "key": DEFAULT_KEY, "interval_s": INTERVAL_S, "sensors": SENSORS, "channel": 1}))
     capture = tmp_path / "air.cap"
-    emu = Emulation(str(topology), state_dir=str(state), interval_s=3, capture=str(capture),
+    emu = Emulation(str(topology), state_dir=str(state), interval_s=INTERVAL_S, capture=str(capture),
                     espnow_max_data_len=max_data_len)
     with emu:
         control = MediumControl(emu.medium.address)

@@ -86,7 +86,10 @@ print(link.sock.sent.hex())
 got = []
 link.on_rx = lambda *a: got.append(a)
 link.on_txdone = lambda *a: got.append(a)
-link._buffer.extend(bytes.fromhex('%s'))
+data = bytes.fromhex('%s')
+link._buffer = bytearray(2048)
+link._buffer[:len(data)] = data
+link._fill = len(data)
 link._dispatch()
 print(repr(got), link.index, link.channel)
 """

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 from imagefakes import APP, DATA, POST_126, PRE_126, firmware
-from nowmesh.bundle import firmware_dir
+from nowmesh.bundle import LIBRARY_FILES, firmware_dir
+from nowmesh.bundle.keys import ota_public_key
 from nowmesh.cli import main
 from nowmesh.emulation.board.pty_board import default_micropython
 from nowmesh.image import fsimage
@@ -24,7 +25,7 @@ FIRMWARE = firmware_dir()
 
 def firmware_paths():
     """What the filesystem must hold besides config and board profile."""
-    paths = {"boot.py", "main.py"}
+    paths = {"boot.py", "main.py"} | set(LIBRARY_FILES)     # micropython-lib modules the manifest requires
     for package in ("mesh", "meshport"):
         for root, _dirs, files in os.walk(os.path.join(FIRMWARE, package)):
             rel = os.path.relpath(root, FIRMWARE).replace(os.sep, "/")
@@ -93,10 +94,27 @@ def test_filesystem_holds_exactly_the_compiled_firmware_and_config(built):
     assert oct(operator_file.stat().st_mode & 0o777) == "0o600"
     admin_key = admin.node_admin_key(bytes.fromhex(operator), "image:field-1").hex()
     assert config == {"name": "field-1", "key": key, "channel": 6, "board": "esp32-devkitc", "interval_s": 5,
-                      "admin_key": admin_key, "admin_id": "image:field-1"}
+                      "admin_key": admin_key, "admin_id": "image:field-1",
+                      # the operator's LMS public key: what OTA manifests are checked with (docs/ota.md)
+                      "ota_key": ota_public_key(operator)}
     assert operator not in files["nowmesh.json"].decode()        # the master key stays on the laptop
     assert json.loads(files["board.json"])["name"] == "esp32-devkitc"
     assert fsimage.disk_version(region) == 0x00020000
+
+
+def test_the_user_app_goes_into_every_image(tmp_path):
+    fw = tmp_path / "micropython.bin"
+    fw.write_bytes(firmware(version="v1.26.0", table=POST_126))
+    greenhouse = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "greenhouse")
+    assert main(["image", "--board", "esp32-devkitc", "--firmware", str(fw), "--name", "fan", "--out",
+                 str(tmp_path / "out"), "--key-file", str(tmp_path / "key.json"), "--app", greenhouse]) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    fs = manifest["filesystem"]
+    image = (tmp_path / "out" / "fan.bin").read_bytes()
+    start = fs["offset"] - manifest["flash_offset"]
+    files = fsimage.read(image[start:start + fs["size"]])
+    assert set(files) == firmware_paths() | {"nowmesh.json", "board.json", "app.mpy"}
+    assert files["app.mpy"][:2] == b"M\x06"
 
 
 def test_each_node_gets_its_own_config(built):
@@ -126,8 +144,8 @@ def test_micropython_itself_mounts_the_filesystem(built, tmp_path):
     out = subprocess.run([default_micropython(), str(script)], cwd=tmp_path, capture_output=True,
                          text=True, timeout=30)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "%s barn" % sorted(
-        ["board.json", "boot.py", "main.py", "mesh", "meshport", "nowmesh.json"])
+    tops = {"board.json", "boot.py", "main.py", "mesh", "meshport", "nowmesh.json"}
+    assert out.stdout.strip() == "%s barn" % sorted(tops | set(p.split("/")[0] for p in LIBRARY_FILES))
 
 
 def test_the_key_file_is_private_and_reused(built, tmp_path):

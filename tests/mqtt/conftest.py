@@ -37,12 +37,13 @@ def nowmesh_command():
 
 
 class BridgeProcess:
-    def __init__(self, port, url, queue, *extra):
+    def __init__(self, port, url, queue, *extra, env=None):
         self.log_path = queue + ".%d.log" % os.getpid()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(nowmesh_command() + ["bridge", port, "--mqtt", url, "--queue", queue,
                                                           "--json", "--poll", "2"] + list(extra),
-                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=None if env is None else dict(os.environ, **env))
 
     def lines(self):
         with open(self.log_path) as f:
@@ -64,8 +65,8 @@ class BridgeProcess:
 def start_bridge(tmp_path):
     started = []
 
-    def start(port, url, *extra, queue=None):
-        bridge = BridgeProcess(port, url, queue or str(tmp_path / "queue.sqlite"), *extra)
+    def start(port, url, *extra, queue=None, env=None):
+        bridge = BridgeProcess(port, url, queue or str(tmp_path / "queue.sqlite"), *extra, env=env)
         started.append(bridge)
         return bridge
 

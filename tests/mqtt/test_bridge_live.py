@@ -10,7 +10,7 @@ import paho.mqtt.publish as publish
 import pytest
 
 from nowmesh.mqtt import schema
-from nowmesh.mqtt.testbroker import BoardReadings, Cable, Recorder
+from nowmesh.mqtt.testbroker import BoardReadings, Cable, LocalBroker, Recorder, available
 
 NODES = ("n1", "n2", "n3")
 
@@ -256,3 +256,42 @@ def test_the_bridge_rides_out_its_board_unplugged(make_emulated_mesh, broker, re
                       "states of both nodes after the board came back")
     assert any(line.get("ev") == "board" and line.get("state") == "disconnected" for line in bridge.lines())
     assert recorder.on("nowmesh/bridge/state")[-1][2] == b"online"
+
+
+def test_the_bridge_speaks_tls_to_an_mqtts_broker(make_emulated_mesh, start_bridge):
+    # mosquitto with a TLS listener whose certificate a CA made here signed; the bridge
+    # trusts the system's CAs, and OpenSSL's SSL_CERT_FILE adds ours as a system's would
+    if not available("mosquitto"):
+        pytest.skip("mosquitto is not installed")
+    with LocalBroker("mosquitto", tls=True) as broker:
+        recorder = Recorder(broker.port)      # plain, beside: what the bridge sent over TLS
+        try:
+            mesh = make_emulated_mesh("line", nodes=2, interval_s=3)
+            bridge = start_bridge(mesh.port("n1"), broker.tls_url, env={"SSL_CERT_FILE": broker.ca_file})
+            for name in ("n1", "n2"):
+                topic = "nowmesh/%s/state" % _key(mesh, name)
+                recorder.wait_for(lambda msgs, t=topic: any(m[1] == t for m in msgs), 60, topic)
+            assert recorder.on("nowmesh/bridge/state")[-1][2] == b"online"
+            assert any(line.get("ev") == "mqtt" and line.get("state") == "connected"
+                       and line.get("broker", "").startswith("mqtts://") for line in bridge.lines())
+            assert bridge.stop() == 0
+        finally:
+            recorder.close()
+
+
+def test_an_mqtts_broker_with_an_untrusted_certificate_gets_nothing(make_emulated_mesh, start_bridge):
+    if not available("mosquitto"):
+        pytest.skip("mosquitto is not installed")
+    with LocalBroker("mosquitto", tls=True) as broker:
+        recorder = Recorder(broker.port)
+        try:
+            mesh = make_emulated_mesh("line", nodes=1, interval_s=3)
+            bridge = start_bridge(mesh.port("n1"), broker.tls_url)     # our CA is not trusted
+            said = recorder.wait_for(lambda msgs: [line for line in bridge.lines() if line.get("state") ==
+                                                   "unreachable"], 30, "the bridge saying it cannot connect")
+            assert "TLS" in said[0]["detail"] and said[0]["broker"].startswith("mqtts://")
+            assert not [m for m in recorder.messages if m[1].startswith("nowmesh/")]
+            assert not any(line.get("ev") == "mqtt" and line.get("state") == "connected" for line in bridge.lines())
+            bridge.stop()
+        finally:
+            recorder.close()

@@ -104,6 +104,47 @@ def test_commands_refused_unless_allowed_and_validated():
             schema.parse_command("nowmesh", "nowmesh/n2/set", payload, True, check_setting)
 
 
+def test_an_app_command_is_a_name_and_a_list_of_strings():
+    assert "nowmesh/+/command" in schema.command_filters("nowmesh")
+    assert schema.parse_command("nowmesh", "nowmesh/n2/command", b'{"name": "pump", "args": ["on"]}', True,
+                                check_setting) == ("n2", "command", [("app", {"name": "pump", "args": ["on"]})])
+    assert schema.parse_command("nowmesh", "nowmesh/n2/command", b'{"name": "fan"}', True,
+                                check_setting)[2] == [("app", {"name": "fan", "args": []})]
+    for payload, reason in ((b'{"args": ["on"]}', "'name'"), (b'{"name": ""}', "'name'"),
+                            (b'{"name": "p", "args": "on"}', "'args'"), (b'{"name": "p", "args": [1]}', "'args'"),
+                            (json.dumps({"name": "p", "args": ["x"] * 9}).encode(), "'args'"),
+                            (b'"pump"', "JSON object"), (b"\xff", "JSON object")):
+        with pytest.raises(schema.Refused, match=reason):
+            schema.parse_command("nowmesh", "nowmesh/n2/command", payload, True, check_setting)
+
+
+def test_inbound_messages_one_meaning_for_both_bridges():
+    def kind(topic, payload):
+        return schema.inbound("nowmesh", "homeassistant", topic, payload)
+    assert "nowmesh/bridge/state" in schema.inbound_filters("nowmesh", "homeassistant")
+    assert kind("nowmesh/bridge/state", b"offline") == "carrier_left"     # another carrier's will
+    assert kind("nowmesh/bridge/state", b"online") is None                # ours, or another's: nothing to do
+    assert kind("homeassistant/status", b"online\n") == "homeassistant"
+    assert kind("homeassistant/status", b"offline") is None
+    assert kind("nowmesh/240ac4123456/ping", b"") == "command"
+
+
+def test_nodes_resolve_by_mac_key_or_name():
+    nodes = [("02:00:00:00:00:01", "n1"), ("02:00:00:00:00:02", None)]
+    assert schema.resolve_node("020000000002", nodes) == "02:00:00:00:00:02"
+    assert schema.resolve_node("n1", nodes) == "02:00:00:00:00:01"
+    with pytest.raises(schema.Refused, match="unknown node"):
+        schema.resolve_node("n3", nodes)
+
+
+def test_a_gateway_names_how_to_enable_commands_and_refuses_credentials():
+    with pytest.raises(schema.Refused, match="deploy it"):
+        schema.parse_command("nowmesh", "nowmesh/n2/ping", b"", False, check_setting, "deploy it")
+    for field in ("wifi", "mqtt", "mqtt_commands"):
+        with pytest.raises(schema.Refused, match="%s: not settable" % field):
+            schema.parse_command("nowmesh", "nowmesh/n2/set", json.dumps({field: 1}).encode(), True, check_setting)
+
+
 def test_topic_parts_and_broker_urls():
     assert schema.check_topic_part("base", "home/mesh") == "home/mesh"
     for bad in ("", "a/#", "a/+/b", "/a", "a//b"):
@@ -119,13 +160,13 @@ def test_topic_parts_and_broker_urls():
 
 
 def test_the_schema_runs_under_micropython_with_the_same_output():
-    """The board gateway is to carry this module: the same calls under the real
+    """The board gateway carries this module (meshport.mqtt_schema): the same calls under the real
     micropython interpreter give the same messages as under CPython."""
     import os
     import subprocess
     import sys
-    here = os.path.dirname(schema.__file__)
-    script = ("import json, schema\n"
+    firmware = os.path.dirname(os.path.dirname(schema.__file__))     # the bundled firmware tree
+    script = ("import json\nfrom meshport import mqtt_schema as schema\n"
               "node = {'id': %r, 'name': 'kitchen', 'board': 'esp32-devkitc', 'fw': '0.1.0'}\n"
               "values = %r\n"
               "out = [schema.discovery_message('homeassistant', 'nowmesh', node, values, 'b', '9'),\n"
@@ -134,7 +175,7 @@ def test_the_schema_runs_under_micropython_with_the_same_output():
               "print(json.dumps(out))\n" % (MAC, VALUES))
     upy = os.path.join(os.path.dirname(sys.executable), "micropython")
     result = subprocess.run([upy, "-c", script], capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, MICROPYPATH=here))
+                            env=dict(os.environ, MICROPYPATH=firmware))
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
     node = {"id": MAC, "name": "kitchen", "board": "esp32-devkitc", "fw": "0.1.0"}

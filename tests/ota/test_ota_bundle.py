@@ -1,6 +1,9 @@
 """The OTA bundle from the real firmware tree: built by the one bundle
 builder (board_files + ota_bundle), signed by the operator's LMS key, and
 accepted, page by page, by the board's own check (mesh/ota_manifest.py)."""
+import os
+import sys
+
 import pytest
 
 from nowmesh.bundle import Compiler, board_files
@@ -28,11 +31,12 @@ def test_signed_bundle_of_the_firmware_is_accepted_and_every_page_checks(tmp_pat
     assert m.bundle == bundle_id and m.size == len(image)
     files = board_files(compiler)
     assert sum(len(b) for b in files.values()) == len(image)
-    assert m.files[-1][0] == "main.py" and {f[0] for f in m.files} == set(files)
+    listed = list(m.files())
+    assert listed[-1][0] == "main.py" and {f[0] for f in listed} == set(files)
     for i in range(m.pages):
         assert m.page_ok(i, image[i * m.page_size:(i + 1) * m.page_size])
     offset = 0                              # the image splits back into the files
-    for path, size, _digest in m.files:
+    for path, size in listed:
         assert image[offset:offset + size] == files[path]
         offset += size
 
@@ -59,3 +63,11 @@ def test_the_network_key_signs_nothing_a_board_accepts(tmp_path, compiler):
     with pytest.raises(om.OtaError) as exc:
         om.accept(operator.public_key(), forged, 0)
     assert exc.value.reason == "signature"
+
+
+def test_golden_manifest_vectors_are_current():
+    # the boards' tests (tests/core, tests/port) read them: made by the builder and signer of today
+    sys.path.insert(0, os.path.dirname(__file__))
+    import ota_vectors_gen
+    with open(ota_vectors_gen.TARGET) as f:
+        assert f.read() == ota_vectors_gen.source()

@@ -2,6 +2,7 @@
 # machine, esp32), for testing the port under the micropython interpreter
 # without the emulator. Every fake ESPNow on the same Ether and channel hears
 # every other one. Installed into sys.modules before the port is imported.
+import io
 import sys
 
 BROADCAST = b"\xff" * 6
@@ -162,13 +163,22 @@ class ScriptedInput:
         return out
 
 
-class Output:
+class Output(io.IOBase):
+    """The console's output. A stream (io.IOBase) as sys.stdout is, so that
+    micropython's json.dump can write to it: it hands over bytearrays."""
     def __init__(self):
         self.lines = []
         self._partial = ""
 
     def write(self, text):
+        written = len(text)
+        if not isinstance(text, str):
+            text = bytes(text).decode()
         text = self._partial + text
         parts = text.split("\n")
         self._partial = parts[-1]
         self.lines.extend(parts[:-1])
+        return written
+
+    def ioctl(self, request, arg):      # micropython's stream protocol asks (flush): nothing to do
+        return 0

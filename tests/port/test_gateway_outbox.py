@@ -74,3 +74,24 @@ def test_a_torn_or_hostile_line_is_skipped_and_counted():
     again = Outbox(_PATH, 5)
     assert again.corrupt == 3
     assert [p for _t, p, _r in _drain(again)] == ["1", "3"]
+
+
+def test_the_file_stays_bounded_while_the_broker_is_away():
+    from meshport.gateway_outbox import COMPACT_EVERY
+    box = _fresh(max_items=5)
+    for seq in range(200):
+        box.put("t", str(seq))
+    with open(_PATH) as f:
+        lines = f.read().count("\n")
+    assert lines <= 5 + COMPACT_EVERY
+    assert [p for _t, p, _r in _drain(box)] == ["195", "196", "197", "198", "199"]
+
+
+def test_a_message_put_after_a_torn_line_survives():
+    box = _fresh()
+    box.put("t", "1")
+    with open(_PATH, "a") as f:
+        f.write('["t", "2", fal')          # power lost mid-line, no newline
+    again = Outbox(_PATH, 5)
+    again.put("t", "3")
+    assert [p for _t, p, _r in _drain(Outbox(_PATH, 5))] == ["1", "3"]

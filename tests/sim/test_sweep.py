@@ -150,6 +150,9 @@ def test_dask_local_cluster_gives_the_same_lines(spec_file, tmp_path):
     assert sweep_cli(spec_file, "--out", dask, "--dask", "local", "--workers", "2") == 0
     assert sorted_lines(dask) == sorted_lines(local)
     assert len(sorted_lines(dask)) == 4
+    # the CSV follows the spec's order, whatever order the runs finished in
+    with open(str(tmp_path / "local.csv")) as a, open(str(tmp_path / "dask.csv")) as b:
+        assert a.read() == b.read()
 
 
 # -- plots --------------------------------------------------------------------------
@@ -171,3 +174,21 @@ def test_the_example_spec_is_valid():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     spec = sweep.load_spec(os.path.join(root, "examples", "sweep-small.yaml"))
     assert len(spec.runs()) == 18 and spec.plot_axis() == "nodes"
+
+
+def test_plot_floor_is_the_matrix_floor_of_the_runs_layout():
+    from nowmesh.radio.model import ENVIRONMENTS
+    from nowmesh.radio.topology import make_topology
+    from nowmesh.sim import floors, sweep_report
+    params = {"protocol": "flood", "topology": "random", "nodes": 12, "seed": 3, "loss": 0.1,
+              "reading_interval_s": 20}
+    cache = {}
+    got = sweep_report.floor_ms(params, cache)
+    want = floors.floor_of(make_topology("random", 12, 3), 3, 0.1, 20, ENVIRONMENTS["indoor"], 4.0)
+    assert got == want["floor_ms"] and got > 0
+    # the protocol does not change the floor: the second run reuses the first's
+    assert sweep_report.floor_ms(dict(params, protocol="nowmesh"), cache) == got and len(cache) == 1
+    # a denser load (shorter interval) or more loss gives another floor
+    assert sweep_report.floor_ms(dict(params, loss=0.3), cache) != got
+    # priced at 1 Mbps: no floor for runs at another rate
+    assert sweep_report.floor_ms(dict(params, phy_rate="LR250K"), cache) is None

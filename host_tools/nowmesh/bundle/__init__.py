@@ -20,7 +20,7 @@ files from here:
     files.update(node_files({"name": "n1", "key": key, "channel": 1}, profile))
 """
 from nowmesh.bundle.build import Compiler, board_files  # noqa: F401
-from nowmesh.bundle.manifest import PACKAGES, SOURCE_FILES  # noqa: F401
+from nowmesh.bundle.manifest import LIBRARY_FILES, PACKAGES, SOURCE_FILES  # noqa: F401
 from nowmesh.bundle.keys import (KEY_FILE, OPERATOR_KEY_FILE, admin_fields, load_or_create_key,  # noqa: F401
                                  load_or_create_operator_key, load_operator_key, mac_admin_id,
                                  write_key_file)

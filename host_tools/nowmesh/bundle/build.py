@@ -148,12 +148,12 @@ def board_files(compiler, root=None):
 OTA_PAGE_SIZE = 1024
 
 
-def ota_bundle(files, version, page_size=OTA_PAGE_SIZE, downgrade=False):
+def ota_bundle(files, version, page_size=OTA_PAGE_SIZE, downgrade=False, activate=None, confirm_s=None):
     """-> (manifest body bytes, image bytes) of board files for an over-the-mesh
     update (docs/ota.md, mesh/ota_manifest.py): the image is every file's
     bytes in manifest order (main.py last, as deploy installs it), the body
-    lists each file's size and hash and every page's hash. The bundle id is
-    the hash of the file list, so the same firmware has the same id
+    lists each file's size and every page's hash. The bundle id is the hash
+    of the file list with each file's sha256, so the same firmware has the same id
     whatever its version number."""
     import json
     paths = sorted(files, key=lambda p: (p == "main.py", p))
@@ -162,7 +162,14 @@ def ota_bundle(files, version, page_size=OTA_PAGE_SIZE, downgrade=False):
     pages = b"".join(hashlib.sha256(image[i:i + page_size]).digest()[:16]
                      for i in range(0, len(image), page_size))
     bundle_id = sha256(json.dumps(entries, separators=(",", ":")).encode())[:16]
-    body = json.dumps({"version": version, "bundle": bundle_id, "downgrade": bool(downgrade),
-                       "page_size": page_size, "size": len(image), "files": entries,
-                       "pages": pages.hex()}, separators=(",", ":")).encode()
-    return body, image
+    # the body lists paths and sizes only: the page hashes cover every byte
+    from nowmesh.bundle import core
+    core.load()
+    from mesh.ota_manifest import pack_body     # the board's own format
+    meta = {"version": version, "bundle": bundle_id, "downgrade": bool(downgrade),
+            "page_size": page_size, "size": len(image)}
+    if activate is not None:          # "now": install when held; default "hold" (ota_install)
+        meta["activate"] = activate
+    if confirm_s is not None:
+        meta["confirm_s"] = confirm_s
+    return pack_body(meta, [(p, size) for p, size, _digest in entries], pages), image

@@ -10,6 +10,7 @@ reboot/config-set --node` signs against. A key file is JSON {field: hex,
 messages name the file, not its contents.
 """
 import binascii
+import functools
 import json
 import os
 import secrets
@@ -87,7 +88,16 @@ def admin_fields(operator_key, admin_id):
     core.load()
     from mesh.admin import node_admin_key
     return {"admin_key": node_admin_key(bytes.fromhex(operator_key), admin_id).hex(),
-            "admin_id": admin_id}
+            "admin_id": admin_id, "ota_key": ota_public_key(operator_key)}
+
+
+@functools.lru_cache(maxsize=4)
+def ota_public_key(operator_key):
+    """The operator's LMS public key as hex (docs/ota.md): what a board
+    verifies OTA manifests with. Building it takes ~2.5 s (a tree of 1024
+    one-time keys), so it is made once per operator key and process."""
+    from nowmesh.ota.signer import LmsKey
+    return LmsKey.from_operator_key(operator_key).public_key().hex()
 
 
 def _load_or_create(path, kind):

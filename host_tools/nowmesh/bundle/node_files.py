@@ -40,19 +40,23 @@ def check_config(config):
         raise InputError("command line", exc.field, exc.message) from None
 
 
-def gateway_fields(ssid=None, password=None, mqtt=None):
-    """The config fields of `deploy --wifi SSID --wifi-password PW --mqtt URL`
-    ({} when none is given); the URL is checked as the host bridge checks it."""
+def gateway_fields(ssid=None, password=None, mqtt=None, allow_commands=False):
+    """The config fields of `deploy --wifi SSID --wifi-password PW --mqtt URL
+    [--allow-commands]` ({} when none is given); the URL is checked as the
+    host bridge checks it. A gateway deployed without --allow-commands
+    refuses MQTT commands, even if an earlier deploy allowed them."""
     if ssid is None and mqtt is None:
         if password is not None:
             raise InputError("command line", "--wifi-password", "only with --wifi")
+        if allow_commands:
+            raise InputError("command line", "--allow-commands", "only with --wifi and --mqtt (a gateway)")
         return {}
     if ssid is None or mqtt is None:
         raise InputError("command line", "--wifi" if ssid is None else "--mqtt",
                          "a gateway needs both --wifi SSID and --mqtt URL")
     from nowmesh.mqtt.options import parse_broker_url
     parse_broker_url(mqtt)
-    return {"wifi": {"ssid": ssid, "password": password or ""}, "mqtt": mqtt}
+    return {"wifi": {"ssid": ssid, "password": password or ""}, "mqtt": mqtt, "mqtt_commands": bool(allow_commands)}
 
 
 def config_bytes(config):

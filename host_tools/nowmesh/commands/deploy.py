@@ -9,8 +9,11 @@ Safe to interrupt or unplug at any moment: deploy again to complete it.
 Examples:
   nowmesh deploy /dev/ttyUSB0 --name kitchen
   nowmesh deploy /dev/ttyUSB0 --json            # second time: "files_sent": 0
+  nowmesh deploy /dev/ttyUSB0 --app examples/greenhouse   # your app beside nowmesh (docs/app-api.md)
   nowmesh deploy /dev/ttyUSB0 --wifi home --wifi-password secret --mqtt mqtt://192.168.1.5
                                                 # a gateway to MQTT/Home Assistant (docs/mqtt.md)
+  nowmesh deploy /dev/ttyUSB0 --wifi home --wifi-password secret --mqtt mqtt://192.168.1.5 --allow-commands
+                                                # ... that runs set/ping/reboot from MQTT
   nowmesh deploy --all                          # every attached ESP32/MicroPython board
   nowmesh deploy --all --state-dir /tmp/mesh    # every node of `nowmesh emulate --state-dir /tmp/mesh`
 """
@@ -47,6 +50,11 @@ def add_arguments(p):
     p.add_argument("--wifi", metavar="SSID", help="make the node an MQTT gateway: the access point it joins")
     p.add_argument("--wifi-password", metavar="PW", help="the access point's password (never printed)")
     p.add_argument("--mqtt", metavar="URL", help="the broker a gateway publishes to: mqtt://[user:pass@]host[:port]")
+    p.add_argument("--allow-commands", action="store_true",
+                   help="a gateway runs set/ping/reboot from MQTT (set and reboot on itself only; docs/mqtt.md)")
+    p.add_argument("--app", metavar="PATH", help="the user's app (docs/app-api.md): a .py file, or a folder "
+                        "with app.py or an app/ package; compiled and installed beside nowmesh. Without "
+                        "--app a deploy keeps the app the board has")
     p.add_argument("--baud", type=int, default=115200)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -58,7 +66,8 @@ def run(args):
     options = DeployOptions(name=args.name, channel=args.channel, board=args.board,
                             key_file=key_file, operator_key_file=args.operator_key, baud=args.baud,
                             firmware_dir=_firmware_dir(args.firmware),
-                            gateway=gateway_fields(args.wifi, args.wifi_password, args.mqtt))
+                            gateway=gateway_fields(args.wifi, args.wifi_password, args.mqtt, args.allow_commands),
+                            app=_app_path(args.app))
     if args.all:
         return _run_all(args, options)
     if not args.port:
@@ -73,6 +82,12 @@ def run(args):
         print(_summary(result))
         print(args.key_note)
     return 0
+
+
+def _app_path(path):
+    if path is not None and not os.path.exists(path):
+        raise InputError("command line", "--app", "%s does not exist" % path)
+    return path
 
 
 def _firmware_dir(path):

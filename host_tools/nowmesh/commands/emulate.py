@@ -37,7 +37,7 @@ import sys
 import time
 
 from nowmesh.emulation.control import OPS, ControlServer, Controller, ScenarioPlayer, load_live_scenario, request
-from nowmesh.emulation.mesh import DEFAULT_HEAP, Emulation
+from nowmesh.emulation.mesh import APP_HEAP, DEFAULT_HEAP, Emulation
 from nowmesh.commands import rom
 from nowmesh.errors import InputError
 from nowmesh.radio.model import ENVIRONMENTS
@@ -58,7 +58,10 @@ def add_arguments(p):
     p.add_argument("--state-dir", metavar="DIR",
                    help="where each node's flash folder, nodes.json and control.sock live (kept between runs)")
     p.add_argument("--board", default="esp32-devkitc", help="board profile the nodes pretend to be")
-    p.add_argument("--heap", default=DEFAULT_HEAP, help="micropython heap per node (default %(default)s)")
+    p.add_argument("--heap", default=None,
+                   help="micropython heap per node (default %s; %s with --ap, and at each boot of a node "
+                        "whose flash holds an app or Wi-Fi credentials: their code on the 64-bit host)"
+                        % (DEFAULT_HEAP, APP_HEAP))
     p.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between readings")
     p.add_argument("--loss", type=float, default=0.0, metavar="P", help="extra per-frame loss")
     p.add_argument("--environment", choices=sorted(ENVIRONMENTS), default="indoor")

@@ -35,6 +35,8 @@ def add_arguments(p):
                         "created if missing)")
     p.add_argument("--channel", type=int, default=1, help="Wi-Fi channel of the mesh (default 1)")
     p.add_argument("--interval", type=float, metavar="S", help="seconds between readings (firmware default 30)")
+    p.add_argument("--app", metavar="PATH", help="the user's app in every image (a .py, or a folder with "
+                                                "app.py or an app/ package; docs/app-api.md)")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
 
@@ -43,7 +45,7 @@ def run(args):
     had_key, had_operator = os.path.exists(args.key_file), os.path.exists(operator_file)
     manifest = build_images(args.firmware, args.board, args.name, args.out, args.key_file,
                             flash_size=args.flash_size, channel=args.channel,
-                            interval_s=_interval(args.interval))
+                            interval_s=_interval(args.interval), app=args.app)
     if not had_key:
         print("created network key file %s (keep it: every node of the mesh needs this key)"
               % args.key_file, file=sys.stderr)

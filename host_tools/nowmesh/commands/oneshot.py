@@ -16,15 +16,21 @@ Examples:
   nowmesh trace /dev/ttyUSB0 --node barn
   nowmesh config-set /dev/ttyUSB0 --node barn interval_s 60
   nowmesh reboot /dev/ttyUSB0 --node barn
+  nowmesh command /dev/ttyUSB0 --node barn pump on   # the app's handler (docs/app-api.md)
+
+`command` runs a handler of the user's app (mesh.on_command); on another
+node it is signed with the operator key when there is one, and the target
+runs it signed, or unsigned if the app marked the command open.
 """
 import json
+import os
 import sys
 
 from nowmesh.deploy.config import load_operator_key, operator_key_file_for
 from nowmesh.errors import InputError
 from nowmesh.query import MeshSession, fetch_list, known_nodes, ping, resolve, text, trace
 from nowmesh.query.admin import authorised
-from nowmesh.query.nodes import name_of
+from nowmesh.query.nodes import add_fw, name_of
 
 # Entries per reply: a node builds each reply in its small heap.
 READINGS_PAGE, ROUTES_PAGE = 4, 8
@@ -52,6 +58,8 @@ EXTRA_ARGUMENTS = {
                    ("value", {"type": _json_value, "help": "its new value as JSON (60, \"barn\", null to remove); "
                                                            "a bare word is a string"}), _OPERATOR_KEY],
     "reboot": [_OPERATOR_KEY],
+    "command": [("name", {"help": "the app's command (mesh.on_command)"}),
+                ("args", {"nargs": "*", "help": "its arguments, as strings"}), _OPERATOR_KEY],
 }
 
 
@@ -79,7 +87,8 @@ def _checked(session, target):
 
 
 def _nodes(session, target, args):
-    return {"node": session.local_name, "id": session.local_id, "nodes": known_nodes(session)}, True
+    nodes = add_fw(session, known_nodes(session))        # fw: what each node runs (docs/ota.md)
+    return {"node": session.local_name, "id": session.local_id, "nodes": nodes}, True
 
 
 def _status(session, target, args):
@@ -147,6 +156,17 @@ def _reboot(session, target, args):
     return dict(_where(session, target), rebooting=True), True
 
 
+def _app_command(session, target, args):
+    target = _checked(session, target)
+    command_args = {"name": args.name, "args": list(args.args)}
+    if target is not None:
+        path, _why = operator_key_file_for(args.operator_key, port=args.port)
+        if args.operator_key or os.path.exists(path):    # without a key: open commands only
+            command_args = authorised(session, target, "app", command_args, load_operator_key(path))
+    data = session.command("app", command_args, node=target)
+    return dict(_where(session, target), command=args.name, args=list(args.args), result=data), True
+
+
 # command -> (runner, text formatter)
 COMMANDS = {
     "status": (_status, text.status_text),
@@ -160,6 +180,7 @@ COMMANDS = {
     "config-get": (_config_get, text.config_text),
     "config-set": (_config_set, text.config_set_text),
     "reboot": (_reboot, text.reboot_text),
+    "command": (_app_command, text.app_command_text),
 }
 
 

@@ -49,8 +49,10 @@ def run(args):
     records, bad = sweep.read_lines(out)
     if bad:
         _note("%s: %d line(s) were not run results (an interrupted write?) and were skipped" % (out, bad))
-    wanted = {sweep.run_id(p) for p in spec.runs()}
-    records = [r for r in records if r["run"] in wanted]
+    # in the spec's order, not the order runs finished in: the summary's
+    # means and the CSV are then the same wherever the runs executed
+    order = {sweep.run_id(p): k for k, p in enumerate(spec.runs())}
+    records = sorted((r for r in records if r["run"] in order), key=lambda r: order[r["run"]])
     _report(records, spec, out, args)
     if failures:
         raise ToolError("%d run(s) failed:\n  %s" % (len(failures), "\n  ".join(str(f) for f in failures)))

@@ -14,7 +14,7 @@ through the raw REPL.
 import hashlib
 import time
 
-from nowmesh.bundle import PACKAGES, Compiler, admin_fields, board_files, mac_admin_id, node_config, node_files
+from nowmesh.bundle import Compiler, admin_fields, mac_admin_id, node_config, node_files
 from nowmesh.console.client import ConsoleClient
 from nowmesh.console.connection import Output, Prompt, Reply
 
@@ -57,15 +57,15 @@ def _not_nowmesh(output):
     return output.from_repl or output.echoed_command or any(sign in output.text for sign in NOT_NOWMESH)
 
 
-def up_to_date(repl, options, key, profile, managed_files, operator_key):
+def up_to_date(repl, options, key, profile, operator_key):
     """-> a deploy result if the board already has everything, else None."""
-    paths = list(managed_files) + list(PACKAGES)
+    paths = options.managed_files(profile) + options.owned_dirs()
     found = ask(repl, paths)
     if found is None or not isinstance(found["config"], dict):
         return None
     files = found["files"]
     compiler = Compiler(files["mpy"] & 0xFF, (files["mpy"] >> 8) & 3, files["mpy"] >> 10)
-    tree = board_files(compiler, options.firmware_dir)
+    tree = options.local_files(compiler)
     shown = dict(found["config"])
     shown.pop("key", None)                    # shown masked; ours goes in, the digest checks it
     shown.pop("admin_key", None)              # likewise

@@ -40,11 +40,12 @@ def _parents(path):
     return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def make_plan(local, board_files, board_dirs, our_dirs):
+def make_plan(local, board_files, board_dirs, our_dirs, our_files=()):
     """local: {path: bytes}; board_files: {path: sha256} as listed on the
     board (staged copies included); board_dirs: our directories that exist
     there; our_dirs: top-level directories the deploy owns (stale files are
-    removed only inside them)."""
+    removed only inside them); our_files: top-level files it removes when
+    `local` does not have them (the other form of the user's app)."""
     plan = Plan()
     wanted = {path: sha256(data) for path, data in local.items()}
     for path in sorted(local, key=commit_order):
@@ -59,10 +60,11 @@ def make_plan(local, board_files, board_dirs, our_dirs):
     for path in sorted(board_files):
         if path in wanted or path in staged_ok:
             continue
-        if path.endswith(STAGED) or path.split("/")[0] in our_dirs:
+        if path.endswith(STAGED) or path.split("/")[0] in our_dirs or path in our_files:
             plan.remove.append(path)
     needed_dirs = set(d for path in local for d in _parents(path))
     stale_dirs = [d for d in board_dirs if d not in needed_dirs and d.split("/")[0] in our_dirs]
     plan.remove.extend(sorted(stale_dirs, key=lambda d: -d.count("/")))     # deepest first
-    plan.mkdirs = sorted(needed_dirs - set(board_dirs), key=lambda d: d.count("/"))
+    existing = set(board_dirs) | set(d for path in board_files for d in _parents(path))
+    plan.mkdirs = sorted(needed_dirs - existing, key=lambda d: d.count("/"))
     return plan

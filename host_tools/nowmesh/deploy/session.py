@@ -9,7 +9,8 @@ the board at any moment.
 import time
 
 from nowmesh import boards
-from nowmesh.bundle import CONFIG, PACKAGES, SOURCE_FILES, Compiler, board_files, node_files
+from nowmesh.bundle import CONFIG, LIBRARY_FILES, PACKAGES, SOURCE_FILES, Compiler, board_files, node_files
+from nowmesh.bundle import app_files
 from nowmesh.console.client import ConsoleClient, open_port
 from nowmesh.console.connection import Crash, Hello, Mismatch, NoAnswer, Output
 from nowmesh.deploy import device, fastpath
@@ -21,13 +22,15 @@ from nowmesh.deploy.rawrepl import DeviceError, DeviceGone, RawRepl
 from nowmesh.errors import InputError, ToolError
 
 BOARD_FILE = boards.BOARD_FILE
+OTA_STATE = ("ota/install.json", "ota/running.json")   # an OTA's journal and running bundle (meshport/ota_boot.py)
 
 
 class DeployOptions:
     def __init__(self, name=None, channel=None, board=None, key_file=DEFAULT_KEY_FILE,
                  baud=115200, boot_timeout=30.0, repl_timeout=3.0, firmware_dir=None,
-                 operator_key_file=None, gateway=None):
+                 operator_key_file=None, gateway=None, app=None):
         self.name = name
+        self.app = app                        # the user's app to install (a .py or a folder), or None: keep it
         self.gateway = gateway or {}          # bundle.node_files.gateway_fields: Wi-Fi + MQTT
         self.channel = channel
         self.board = board
@@ -41,6 +44,23 @@ class DeployOptions:
 
     def board_profile(self):
         return boards.load_board(self.board) if self.board else None
+
+    def managed_files(self, profile):
+        """Files a deploy writes one by one (besides the folders it owns)."""
+        return list(SOURCE_FILES) + list(LIBRARY_FILES) + [CONFIG] + ([BOARD_FILE] if profile else []) + \
+            (list(app_files.MANAGED_FILES) if self.app else [])
+
+    def owned_dirs(self):
+        """Folders a deploy owns (stale files in them are removed): the user's
+        app/ only when it deploys an app."""
+        return list(PACKAGES) + ([app_files.APP_PACKAGE] if self.app else [])
+
+    def local_files(self, compiler):
+        """The firmware (and app, with --app) as this board gets it, without the config."""
+        files = board_files(compiler, self.firmware_dir)
+        if self.app:
+            files.update(app_files.app_files(self.app, compiler))
+        return files
 
 
 class NodeDidNotStart(ToolError):
@@ -65,7 +85,7 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None, operator_ke
     serial_port = port or open_port(url, options.baud, timeout=0.05)
     repl = RawRepl(serial_port, url)
     try:
-        result = fastpath.up_to_date(repl, options, key, profile, _managed_files(profile), operator_key)
+        result = fastpath.up_to_date(repl, options, key, profile, operator_key)
         if result is None:
             result = _deploy(repl, options, key, profile, progress, operator_key)
             progress("confirming")
@@ -97,11 +117,6 @@ def deploy_board(url, options, progress=_quiet, key=None, port=None, operator_ke
     return result
 
 
-def _managed_files(profile):
-    """Top-level files a deploy writes (besides the package folders)."""
-    return list(SOURCE_FILES) + [CONFIG] + ([BOARD_FILE] if profile else [])
-
-
 def _restart_quietly(repl):
     if not repl.in_raw_repl:
         return
@@ -114,16 +129,20 @@ def _restart_quietly(repl):
 def _deploy(repl, options, key, profile, progress, operator_key):
     progress("connecting")
     repl.enter(timeout=options.repl_timeout)
-    found = device.probe(repl, _managed_files(profile), PACKAGES)
+    found = device.probe(repl, options.managed_files(profile), options.owned_dirs())
     compiler = Compiler(found.mpy_version, found.mpy_sub_version, found.arch_index)
-    local = board_files(compiler, options.firmware_dir)
+    local = options.local_files(compiler)
     local.update(node_files(_config(repl, found, options, key, operator_key), profile))
-    plan = make_plan(local, found.files, found.dirs, PACKAGES)
+    plan = make_plan(local, found.files, found.dirs, options.owned_dirs(),
+                     app_files.MANAGED_FILES if options.app else ())
     if plan.mkdirs:
         repl.exec(device.mkdir_program(plan.mkdirs))
     _stage(repl, plan, found.deflate, progress)
     if not plan.nothing_to_do:
         progress("committing")
+        # a deploy replaces what an OTA installed: its journal goes first, so
+        # no boot rolls the new files back; without running.json `fw` is the tree's
+        repl.exec(device.commit_program([], list(OTA_STATE)))
         repl.exec(device.commit_program(plan.commit, plan.remove))
     return {"files_sent": len(plan.send), "file_bytes_sent": plan.bytes_to_send,
             "files_committed": len(plan.commit), "files_unchanged": len(plan.unchanged),

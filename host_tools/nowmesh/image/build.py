@@ -13,6 +13,7 @@ import re
 
 from nowmesh import boards
 from nowmesh.bundle import Compiler, board_files, node_files
+from nowmesh.bundle.app_files import app_files
 from nowmesh.deploy import config as deploy_config
 from nowmesh.errors import InputError
 
@@ -69,13 +70,14 @@ def merge(fw, region, fs_bytes):
 
 
 def build_images(firmware_path, board_name, names, out_dir, key_file, flash_size=None, channel=1,
-                 interval_s=None):
+                 interval_s=None, app=None):
     """Write DIR/<name>.bin for each node and DIR/manifest.json; return the manifest.
 
     The network key comes from `key_file` (nowmesh deploy's; created if
     missing, but only once the firmware and layout are known to be good), the
     operator key from the file beside it (likewise); each image holds only
-    its node's admin key, labelled image:<name> since its MAC is unknown yet."""
+    its node's admin key, labelled image:<name> since its MAC is unknown yet.
+    `app`: the user's app (docs/app-api.md), in every image as a deploy --app puts it."""
     check_names(names)
     board = boards.load_board(board_name)
     size = _flash_size(flash_size or board["flash_size"])
@@ -92,7 +94,10 @@ def build_images(firmware_path, board_name, names, out_dir, key_file, flash_size
     configs = {name: node_config(name, key, channel, interval_s, board["name"],
                                  deploy_config.admin_fields(operator_key, "image:" + name))
                for name in names}
-    common = board_files(Compiler.native())
+    compiler = Compiler.native()
+    common = board_files(compiler)
+    if app:
+        common.update(app_files(app, compiler))
     os.makedirs(out_dir, exist_ok=True)
     nodes = {}
     for name in names:

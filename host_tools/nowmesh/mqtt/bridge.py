@@ -53,6 +53,7 @@ class Bridge:
         self.model = self.session.model
         self.availability = schema.Availability()
         self.connected = False
+        self._unreachable = False      # said so since the last connection
         self.stats = {"queued": 0, "published": 0, "acked": 0, "connects": 0, "dropped": 0}
         self._events = queue.Queue()
         self._inflight = {}            # paho mid -> outbox row id
@@ -118,6 +119,7 @@ class Bridge:
         client.on_publish = lambda c, u, mid, rc, props: self._events.put(("puback", mid))
         client.on_message = lambda c, u, msg: self._events.put(("message", (msg.topic, msg.payload)))
         client.on_subscribe = lambda c, u, mid, codes, props: self._events.put(("suback", codes))
+        client.on_connect_fail = lambda c, u: self._events.put(("connect_fail", None))
         return client
 
     def _handle_mqtt_events(self):
@@ -133,16 +135,26 @@ class Bridge:
             self.log("mqtt", state="refused", broker=str(self.broker), reason=str(rc))
             return
         self.connected = True
+        self._unreachable = False
         self.stats["connects"] += 1
         self._inflight.clear()
         self._sent_upto = 0            # what was in flight when the last connection broke goes again
         self.log("mqtt", state="connected", broker=str(self.broker), queued=self.outbox.count())
         # QoS 0: a command or an HA announcement is acted on now or not at all (a command
         # queued in a broker for minutes and run later would surprise whoever sent it)
-        self.client.subscribe([(t, 0) for t in schema.command_filters(self.base)]
-                              + [(schema.status_topic(self.prefix), 0)])
+        self.client.subscribe([(t, 0) for t in schema.inbound_filters(self.base, self.prefix)])
         self._publish(schema.bridge_message(self.base, True))
         self._announce()
+
+    def _on_connect_fail(self, _none):
+        # no connection (refused, unreachable, or a TLS certificate not trusted): paho tries
+        # again with back-off; said once per outage, not at every try
+        if not self._unreachable:
+            self._unreachable = True
+            self.log("mqtt", state="unreachable", broker=str(self.broker),
+                     detail="no TCP connection%s; trying again every %d-%d s" % (
+                         " or TLS handshake (is the broker's certificate trusted?)" if self.broker.tls else "",
+                         RECONNECT_MIN_S, RECONNECT_MAX_S))
 
     def _on_disconnect(self, rc):
         if self.connected:
@@ -165,13 +177,17 @@ class Bridge:
 
     def _on_message(self, message):
         topic, payload = message
-        if topic == schema.status_topic(self.prefix):
-            if payload.strip() == b"online":
-                self.log("homeassistant", state="online", action="discovery sent again")
-                self._discovery.clear()
-                self._announce()
-            return
-        self._command(topic, payload)
+        kind = schema.inbound(self.base, self.prefix, topic, payload)
+        if kind == "carrier_left":
+            # another bridge or gateway of this mesh left (its will): we still carry it
+            self._publish(schema.bridge_message(self.base, True))
+            self.log("mqtt", state="another carrier left", action="bridge state online again")
+        elif kind == "homeassistant":
+            self.log("homeassistant", state="online", action="discovery sent again")
+            self._discovery.clear()
+            self._announce()
+        elif kind == "command":
+            self._command(topic, payload)
 
     def _publish(self, message, qos=1):
         if self.connected:
@@ -319,10 +335,7 @@ class Bridge:
         self._send_command((console_cmd, node, signed, key, cmd, field))
 
     def _resolve(self, key):
-        for mac, entry in self.model.nodes.items():
-            if key in (schema.node_key(mac), entry.get("name")):
-                return mac
-        raise schema.Refused("unknown node %r (topics name nodes by MAC without colons)" % key)
+        return schema.resolve_node(key, ((mac, entry.get("name")) for mac, entry in self.model.nodes.items()))
 
     def _command_reply(self, rec):
         if rec.get("cmd") == "status":
@@ -343,7 +356,7 @@ class Bridge:
 
 _MQTT_EVENTS = {"connect": Bridge._on_connect, "disconnect": Bridge._on_disconnect,
                 "puback": Bridge._on_puback, "message": Bridge._on_message,
-                "suback": Bridge._on_suback}
+                "suback": Bridge._on_suback, "connect_fail": Bridge._on_connect_fail}
 
 
 def _shown(args):

@@ -54,12 +54,5 @@ def check_setting(field, value):
     and the core's NodeConfig), as the node will; ValueError says why."""
     from nowmesh.bundle import core
     core.load()         # the firmware's modules, explicitly
-    from mesh.config import ConfigError
     from meshport import settings
-    mac = b"\x02\x00\x00\x00\x00\x01"
-    raw = dict(settings.defaults(mac))
-    raw[field] = value
-    try:
-        settings.split(raw, mac)
-    except ConfigError as exc:
-        raise ValueError(exc.message) from None
+    settings.check_field(field, value)

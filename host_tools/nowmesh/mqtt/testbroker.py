@@ -40,11 +40,18 @@ def available(kind):
 
 
 class LocalBroker:
-    def __init__(self, kind="amqtt", port=None):
+    """`tls=True` (mosquitto only): a second listener, TLS with a certificate
+    for localhost signed by a CA made for the broker (`ca_file`), on
+    `tls_port` (`tls_url`), beside the plain one."""
+
+    def __init__(self, kind="amqtt", port=None, tls=False):
         self.kind = kind
         self.port = port or free_port()
         self.url = "mqtt://127.0.0.1:%d" % self.port
         self.dir = tempfile.mkdtemp(prefix="nowmesh-broker-")
+        self.tls_port = free_port() if tls else None
+        self.tls_url = "mqtts://localhost:%d" % self.tls_port if tls else None
+        self.ca_file = _make_certificates(self.dir) if tls else None
         self.log_path = os.path.join(self.dir, "broker.log")
         self.proc = None
 
@@ -60,6 +67,10 @@ class LocalBroker:
         path = os.path.join(self.dir, "mosquitto.conf")
         with open(path, "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port)
+            if self.tls_port:
+                f.write("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n" % (
+                    self.tls_port, self.ca_file, os.path.join(self.dir, "server.pem"),
+                    os.path.join(self.dir, "server.key")))
         return [shutil.which("mosquitto"), "-c", path]
 
     def start(self, timeout=15.0):
@@ -108,6 +119,47 @@ class LocalBroker:
         self.close()
 
 
+def _make_certificates(folder):
+    """A CA and a server certificate for localhost/127.0.0.1 it signed, in
+    `folder` (ca.pem, server.pem, server.key) -> the CA file's path."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject, issuer, public_key, signing_key, ca):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+                   .public_key(public_key).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nowmesh test CA")])
+    ca_cert = certificate(ca_name, ca_name, ca_key.public_key(), ca_key, True)
+    server_cert = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]), ca_name,
+                              server_key.public_key(), ca_key, False)
+    pem = serialization.Encoding.PEM
+    for name, data in (("ca.pem", ca_cert.public_bytes(pem)), ("server.pem", server_cert.public_bytes(pem)),
+                       ("server.key", server_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL,
+                                                           serialization.NoEncryption()))):
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+        # mosquitto started as root reads them as the user it drops to (test files, no secret)
+        os.chmod(os.path.join(folder, name), 0o644)
+    os.chmod(folder, 0o755)
+    return os.path.join(folder, "ca.pem")
+
+
 class Cable:
     """127.0.0.1:port -> 127.0.0.1:target, byte for byte, until unplugged."""
 
@@ -139,6 +191,10 @@ class Cable:
             except OSError:
                 client.close()
                 continue
+            # the 2 s was for connecting only: left on, a broker silent for 2 s
+            # (no PUBACK due) timed the pipe's recv out and cut the client off
+            # (the gateway's periodic reconnects, the bench's p95 1.7-2.4 s)
+            upstream.settimeout(None)
             with self._lock:
                 self._pairs.append((client, upstream))
             for a, b in ((client, upstream), (upstream, client)):
@@ -243,6 +299,9 @@ class Recorder:
         self.client.disconnect()
 
 
+CHANNEL_EVENTS = ("channel", "gateway_channel", "gateway_wifi")
+
+
 class BoardReadings:
     """A tap on an emulated board's output (Emulation(taps={name: ...})): when
     each (origin id, seq) reading event first appeared there, by
@@ -252,6 +311,7 @@ class BoardReadings:
     def __init__(self):
         self.seen = {}                        # (id, seq) -> monotonic time
         self.values = {}                      # (id, seq) -> {quantity: value}
+        self.channel_events = []              # (monotonic time, event): channel moves, the gateway's Wi-Fi
         self._buf = bytearray()
 
     def __call__(self, data):                 # the board's supervisor thread
@@ -265,6 +325,8 @@ class BoardReadings:
                 key = (parsed.data.get("id"), parsed.data.get("seq"))
                 self.seen.setdefault(key, time.monotonic())
                 self.values[key] = {v[0]: v[1] for v in parsed.data.get("values") or () if len(v) == 3}
+            elif parsed.kind == "event" and parsed.data.get("ev") in CHANNEL_EVENTS:
+                self.channel_events.append((time.monotonic(), parsed.data))
 
     def between(self, start, end):
         return {key for key, t in list(self.seen.items()) if start <= t <= end}

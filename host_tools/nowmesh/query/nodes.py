@@ -61,6 +61,18 @@ def known_nodes(session, learn_names=True):
     return sorted(nodes, key=sort_key)
 
 
+def add_fw(session, nodes):
+    """Each entry's `fw`: the bundle id it runs (an OTA's) or its firmware
+    version, from its hello (one request per node; docs/ota.md)."""
+    ask = [e for e in nodes if "fw" not in e and not e.get("local")]
+    for e, outcome in zip(ask, session.run_many([("hello", None, e["id"]) for e in ask])):
+        e["fw"] = outcome.data.get("fw") if outcome.ok and isinstance(outcome.data, dict) else None
+    for e in nodes:
+        if e.get("local"):
+            e["fw"] = session.command("hello").get("fw")
+    return nodes
+
+
 def _learn_names(session, unnamed):
     if not unnamed:
         return

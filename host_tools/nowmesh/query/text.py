@@ -118,3 +118,7 @@ def send_text(doc):
 
 def reboot_text(doc):
     return "%s is rebooting" % doc["node"]
+
+
+def app_command_text(doc):
+    return "%s: %s %s -> %s" % (doc["node"], doc["command"], " ".join(doc["args"]), json.dumps(doc["result"]))

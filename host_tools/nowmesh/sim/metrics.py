@@ -36,6 +36,7 @@ class Metrics:
         self.params = params
         self.publications = []          # (origin, key, t_us, eligible receivers)
         self.deliveries = {}            # (receiver, origin) -> [(t_us, key, receiver_boot)]
+        self._keys = {}                 # (boot16, seq) -> the one tuple for it
         self.alive_spans = {}           # node -> [[on_us, off_us or None]]
         self.requests = {}              # (src, req_id) -> (dst, t_us)
         self.replies = {}               # (src, req_id) -> t_us
@@ -100,8 +101,12 @@ class Metrics:
                 origin = sim.by_mac.get(event[1])
                 if origin is not None:
                     node = sim.nodes[i]
-                    self.deliveries.setdefault((i, origin), []).append(
-                        (t_us, (event[2] & 0xFFFF, event[3]), node.boot))
+                    # one (boot, seq) tuple object shared by every arrival of
+                    # that key: N receivers x readings arrivals are the bulk
+                    # of a large run's memory
+                    key = (event[2] & 0xFFFF, event[3])
+                    key = self._keys.setdefault(key, key)
+                    self.deliveries.setdefault((i, origin), []).append((t_us, key, node.boot))
             elif kind == "reply":
                 self.replies.setdefault((i, event[1]), t_us)
 

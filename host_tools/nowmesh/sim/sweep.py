@@ -35,6 +35,10 @@ _NOT_IN_SPECS = {"self", "params", "progress", "key"}
 KEYWORDS = frozenset(
     name for fn in (simulate, SimParams.__init__)
     for name in inspect.signature(fn).parameters if name not in _NOT_IN_SPECS)
+# What a run uses for a keyword its spec leaves out.
+DEFAULTS = {name: p.default for fn in (simulate, SimParams.__init__)
+            for name, p in inspect.signature(fn).parameters.items()
+            if name in KEYWORDS and p.default is not inspect.Parameter.empty}
 
 
 class Spec:

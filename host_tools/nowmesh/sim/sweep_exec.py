@@ -32,13 +32,18 @@ def default_workers():
 
 def run_local(todo, workers, on_done, on_error, task=run_one):
     """Runs in a process pool of `workers` processes (`task`: what a run is)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
+    # spawned, not forked: a worker forked from a process with threads (a
+    # test session's, a GUI's) can inherit a lock another thread held at the
+    # fork; after a worker died, a forked one hung for good putting its result
+    context = multiprocessing.get_context("spawn")
     attempts = {}
     remaining = list(todo)
     while remaining:
         lost = []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {pool.submit(task, params): params for params in remaining}
             for future in as_completed(futures):
                 params = futures[future]

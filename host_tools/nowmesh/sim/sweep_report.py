@@ -3,9 +3,10 @@
 Summary rows group runs that differ only in their seed (mean over seeds);
 the CSV has one row per run; the plot draws airtime per reading and delivery
 against the swept variable, one line per protocol (mean over seeds and any
-other axis), with the airtime floor where a result carries one.
+other axis), with the airtime floor of nowmesh.sim.floors where it applies.
 """
 import csv
+import json
 
 # Per-run columns of the CSV and the summary: (column, path into the result).
 METRICS = (
@@ -21,9 +22,9 @@ METRICS = (
     ("loops", ("loops",)),
 )
 SUMMARY_METRICS = ("delivery_ratio", "airtime_per_reading_ms", "latency_p95_ms")
-# Where the protocol-matrix work computes an airtime floor per reading, a
-# result carries it under this key and the plot draws it.
-FLOOR_KEY = "airtime_floor_per_reading_ms"
+# What a run's floor depends on (the protocol is not among them).
+FLOOR_PARAMS = ("topology", "nodes", "seed", "spacing_m", "loss", "reading_interval_s",
+                "environment", "shadowing_db")
 
 
 def metric(result, path):
@@ -145,9 +146,12 @@ def plot(records, path, x=None):
                       for v in xs], marker="o", label=str(protocol))
         bottom.plot(xs, [_mean([metric(r["result"], paths["delivery_ratio"]) for r in points[v]])
                          for v in xs], marker="o", label=str(protocol))
-        floors = [_mean([r["result"].get(FLOOR_KEY) for r in points[v]]) for v in xs]
-        if any(f is not None for f in floors):
-            top.plot(xs, floors, linestyle="--", color="grey", label="%s floor" % protocol)
+    points = _by(records, x)
+    xs = sorted(points, key=_sort_key)
+    cache = {}
+    floor = [_mean([floor_ms(r["params"], cache) for r in points[v]]) for v in xs]
+    if any(f is not None for f in floor):
+        top.plot(xs, floor, linestyle="--", color="grey", label="floor (any protocol)")
     top.set_ylabel("airtime per reading (ms)")
     top.set_yscale("log")
     bottom.set_ylabel("delivery ratio")
@@ -168,3 +172,23 @@ def _by(records, name):
         value = r["params"].get(name)
         groups.setdefault(value if not isinstance(value, (dict, list)) else repr(value), []).append(r)
     return groups
+
+
+def floor_ms(params, cache):
+    """The airtime floor per reading of a run's layout, radio and load
+    (nowmesh.sim.floors, the scenario matrix's floor), or None where it does
+    not apply: it prices frames at 1 Mbps, so only runs at that rate.
+    `cache` keeps one floor per distinct layout and load."""
+    from nowmesh.sim.sweep import DEFAULTS
+    p = dict(DEFAULTS, **params)
+    if p.get("phy_rate") != "1M" or not isinstance(p.get("topology"), str):
+        return None
+    key = json.dumps([p.get(k) for k in FLOOR_PARAMS])
+    if key not in cache:
+        from nowmesh.radio.model import ENVIRONMENTS
+        from nowmesh.radio.topology import make_topology
+        from nowmesh.sim import floors
+        topo = make_topology(p["topology"], p["nodes"], p["seed"], p["spacing_m"])
+        cache[key] = floors.floor_of(topo, p["seed"], p["loss"], p["reading_interval_s"],
+                                     ENVIRONMENTS[p["environment"]], p["shadowing_db"])["floor_ms"]
+    return cache[key]

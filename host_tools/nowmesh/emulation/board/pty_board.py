@@ -129,6 +129,11 @@ class EmulatedBoard:
     def running(self):
         return self._thread is not None and self._thread.is_alive()
 
+    def heap_bytes(self):
+        """The heap this boot gets: `heap` may be a callable asked at every
+        boot (the emulation sizes it by what the flash holds)."""
+        return parse_heap(self.heap() if callable(self.heap) else self.heap)
+
     def start(self):
         if self._thread is not None:
             raise RuntimeError("board already started")
@@ -209,7 +214,7 @@ class EmulatedBoard:
         })
         try:
             proc = subprocess.Popen(
-                [self.micropython, "-X", "heapsize=%d" % (parse_heap(self.heap) + SHIM_HEAP), SHIM],
+                [self.micropython, "-X", "heapsize=%d" % (self.heap_bytes() + SHIM_HEAP), SHIM],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 cwd=self.fs_dir, env=env, pass_fds=(ctl_w,), start_new_session=True,
                 preexec_fn=_die_with_parent)

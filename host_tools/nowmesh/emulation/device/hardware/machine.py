@@ -52,6 +52,9 @@ class WDT:
 
 
 class Pin:
+    """A GPIO: an output's changes go to the test's log (_simsensors.log_pin,
+    EmulatedMesh.actuator_log); an input reads what was last written (no
+    outside world drives it), no irq()."""
     IN = 1
     OUT = 3
     OPEN_DRAIN = 7
@@ -60,18 +63,29 @@ class Pin:
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
         self.id = id
-        self._value = 0 if value is None else int(bool(value))
+        self._out = mode in (Pin.OUT, Pin.OPEN_DRAIN)
+        self._value = None
+        self.value(0 if value is None else value)
+
+    def init(self, mode=-1, pull=-1, value=None):
+        if mode != -1:
+            self._out = mode in (Pin.OUT, Pin.OPEN_DRAIN)
+        if value is not None:
+            self.value(value)
 
     def value(self, v=None):
         if v is None:
             return self._value
-        self._value = int(bool(v))
+        v = int(bool(v))
+        if self._out and v != self._value:
+            _simsensors.log_pin(self.id, v)
+        self._value = v
 
     def on(self):
-        self._value = 1
+        self.value(1)
 
     def off(self):
-        self._value = 0
+        self.value(0)
 
     def __call__(self, v=None):
         return self.value(v)

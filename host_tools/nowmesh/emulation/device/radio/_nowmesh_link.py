@@ -23,6 +23,7 @@ _WELCOME = const(0x81)
 _RX = const(0x82)
 _TXDONE = const(0x83)
 _ERROR = const(0x84)
+_BUFFER = const(2048)          # > the longest message: 3 + 6 + 1 + 8 + a 1470-byte v2 frame
 _RX_SEALED = const(0x85)
 _FLAG_ENCRYPTED = const(0x02)
 _PROTOCOL_DEFAULT = const(7)
@@ -64,8 +65,8 @@ class MediumLink:
         self.protocol = _PROTOCOL_DEFAULT  # WLAN.config(protocol=)
         self.on_rx = None         # callable(src_mac, rssi, frame, key_id or None)
         self.on_txdone = None     # callable(token, ok)
-        self._buffer = bytearray()
-        self._rxbuf = None            # read buffer, allocated once
+        self._buffer = None           # what the medium sent: one fixed buffer, allocated once
+        self._fill = 0                # bytes of it in use (a partial message at most, between reads)
         self._poll = None
         self._token = 0
         self.busy = False         # inside pump(): a scheduled pump must not nest
@@ -189,15 +190,17 @@ class MediumLink:
         self.busy = True
         try:
             while self._poll.poll(timeout_ms):
-                # Read into one preallocated buffer: a fresh 4 KB bytes object
-                # per read fragments a board-sized heap until it fails.
-                if self._rxbuf is None:
-                    self._rxbuf = bytearray(1024)
+                # Read into one preallocated buffer that never grows: a fresh
+                # bytes object per read, or a bytearray that grows under a burst
+                # (OTA pages), fragments a board-sized heap until it fails -- on
+                # a board the ESP-NOW driver's buffers are not on the Python heap.
+                if self._buffer is None:
+                    self._buffer = bytearray(_BUFFER)
                 # readinto on a blocking stream waits to fill the buffer: read
                 # what poll() said is there, without blocking.
                 self.sock.setblocking(False)
                 try:
-                    n = self.sock.readinto(self._rxbuf)
+                    n = self.sock.readinto(memoryview(self._buffer)[self._fill:])
                 finally:
                     self.sock.setblocking(True)
                 if n is None:
@@ -206,7 +209,7 @@ class MediumLink:
                     self.sock.close()
                     self.sock = None
                     raise OSError("emulated node: the medium closed the connection")
-                self._buffer.extend(memoryview(self._rxbuf)[:n])
+                self._fill += n
                 self._dispatch()
                 timeout_ms = 0
         finally:
@@ -227,18 +230,23 @@ class MediumLink:
         return True
 
     def _dispatch(self):
-        buffer = self._buffer
-        used = 0
-        while len(buffer) - used >= 3:
-            length = (buffer[used] << 8) | buffer[used + 1]
-            if len(buffer) - used < 2 + length:
-                break
-            kind = buffer[used + 2]
-            body = bytes(buffer[used + 3:used + 2 + length])
-            used += 2 + length
-            self._handle(kind, body)
-        if used:
-            buffer[:used] = b""       # in place: no new buffer per message
+        buffer, fill, used = self._buffer, self._fill, 0
+        try:
+            while fill - used >= 3:
+                length = (buffer[used] << 8) | buffer[used + 1]
+                if fill - used < 2 + length:
+                    break
+                kind = buffer[used + 2]
+                body = bytes(memoryview(buffer)[used + 3:used + 2 + length])
+                used += 2 + length
+                self._handle(kind, body)
+        finally:
+            # even when a handler raised (a MemoryError in the program's irq):
+            # what was handled is gone, the partial message moves to the front
+            if used:
+                rest = bytes(memoryview(buffer)[used:fill])
+                buffer[:len(rest)] = rest
+                self._fill = len(rest)
 
     def _handle(self, kind, body):
         if kind == _RX:

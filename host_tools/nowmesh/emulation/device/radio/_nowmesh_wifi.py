@@ -23,13 +23,48 @@ STAT_WRONG_PASSWORD = const(202)
 AUTH_OPEN = const(0)
 AUTH_WPA2_PSK = const(3)
 _JOIN_MS = const(300)          # association + DHCP (a board takes 1-3 s)
+_BEACON_TIMEOUT_MS = const(6000)   # ESP-IDF's default: a station that hears no beacon this long has lost its AP
+_AP_FILE_EVERY_MS = const(200)     # how often a station looks at the AP's file (its channel may change)
 _AP_RSSI = const(-55)
 _LOOPBACK = ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
 
 
+_ap_read = [None, None]     # [ticks_ms of the last read of the AP's file, what it said]
+
+
+def _ap_text():
+    # The AP as the emulation says it is now (Emulation.set_ap_channel writes
+    # NOWMESH_AP_FILE), else as it started (NOWMESH_AP); the file is read at
+    # most every _AP_FILE_EVERY_MS.
+    path = os.getenv("NOWMESH_AP_FILE")
+    now = time.ticks_ms()
+    if path and (_ap_read[0] is None or time.ticks_diff(now, _ap_read[0]) >= _AP_FILE_EVERY_MS):
+        _ap_read[0] = now
+        _ap_read[1] = _read_on_host(path)
+    return _ap_read[1] or os.getenv("NOWMESH_AP") or ""
+
+
+def _read_on_host(path):
+    # The board's "/" is its flash folder: the host folder of the file is
+    # mounted for the moment of the read (as _simsensors does).
+    folder, name = path.rsplit("/", 1)
+    point = "/.nowmesh-ap"
+    try:
+        os.mount(os.VfsPosix(folder), point)
+    except OSError:
+        return None
+    try:
+        with open(point + "/" + name) as f:
+            return f.read().strip()
+    except OSError:                 # not written: the AP is where it started
+        return None
+    finally:
+        os.umount(point)
+
+
 def access_point():
     """(ssid, password, channel) of the emulated access point, or None."""
-    text = os.getenv("NOWMESH_AP") or ""
+    text = _ap_text()
     parts = text.rsplit(":", 1)
     if len(parts) != 2 or ":" not in parts[0]:
         return None
@@ -54,12 +89,22 @@ def ap_bssid():
 
 
 class Station:
-    """One station's join state. `link` is the node's medium link (channel)."""
+    """One station's join state. `link` is the node's medium link (channel).
+
+    When the access point moves to another channel, a joined station hears
+    its beacons no more: after ESP-IDF's beacon timeout it has lost it, and
+    MicroPython's driver (reconnects unlimited, its default) joins again by
+    itself, which finds the AP on its new channel and moves the radio there:
+    status() is STAT_GOT_IP until the timeout, STAT_CONNECTING while it
+    joins again, then STAT_GOT_IP on the new channel."""
 
     def __init__(self):
         self.ssid = ""
         self.outcome = STAT_IDLE      # what the join ends in
         self.started = None           # ticks_ms of connect(), None when idle
+        self.link = None
+        self.channel = None           # the channel joined on
+        self.lost = None              # ticks_ms the AP left self.channel, while joined
 
     def connect(self, link, ssid, key):
         if not link.interface_active(0):
@@ -74,18 +119,40 @@ class Station:
         else:
             self.outcome = STAT_GOT_IP
             link.set_channel(ap[2])   # the station follows the AP's channel
+            self.link, self.channel = link, ap[2]
         self.started = time.ticks_ms()
+        self.lost = None
 
     def disconnect(self):
         self.started = None
         self.outcome = STAT_IDLE
+        self.lost = None
 
     def status(self):
         if self.started is None:
             return STAT_IDLE
-        if time.ticks_diff(time.ticks_ms(), self.started) < _JOIN_MS:
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self.started) < _JOIN_MS:
             return STAT_CONNECTING
+        if self.outcome == STAT_GOT_IP:
+            return self._joined(now)
         return self.outcome
+
+    def _joined(self, now):
+        ap = access_point()
+        if self.lost is None:
+            if ap is None or ap[2] == self.channel:
+                return STAT_GOT_IP
+            self.lost = now           # the AP moved: its beacons stop here
+        waited = time.ticks_diff(now, self.lost)
+        if waited < _BEACON_TIMEOUT_MS:
+            return STAT_GOT_IP        # not noticed yet
+        if waited < _BEACON_TIMEOUT_MS + _JOIN_MS or ap is None:
+            return STAT_CONNECTING    # the driver joins again by itself
+        self.lost = None
+        self.channel = ap[2]
+        self.link.set_channel(ap[2])
+        return STAT_GOT_IP
 
     def isconnected(self):
         return self.status() == STAT_GOT_IP

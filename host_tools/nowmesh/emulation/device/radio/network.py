@@ -182,6 +182,10 @@ class WLAN:
         elif name == "channel":
             if not 1 <= int(value) <= 14:
                 raise ValueError("channel must be from 1 to 14")
+            if _nowmesh_wifi.station().status() in (_nowmesh_wifi.STAT_CONNECTING, _nowmesh_wifi.STAT_GOT_IP):
+                # a joined (or joining) station holds the radio on the AP's
+                # channel: ESP-IDF refuses esp_wifi_set_channel then
+                raise OSError("Wifi Invalid State")
             link.set_channel(int(value))
         elif name == "hostname":
             hostname(value)
