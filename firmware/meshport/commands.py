@@ -34,6 +34,9 @@ def _status(app, args):
             "app_errors_total": node.stats.get("app_error", 0), "fw": app.fw()}
     if app.user is not None:          # the user app's state (meshport.userapp)
         data.update(app.user.status())
+    gateway = getattr(app, "gateway", None)
+    if gateway is not None:           # Wi-Fi, broker link and outbox (meshport.gateway)
+        data["gateway"] = gateway.status()
     return data
 
 

@@ -71,6 +71,14 @@ class Gateway:
         self._next_retry = 0
         self.joins = 0
 
+    def status(self):
+        """The gateway's part of `status`: where its Wi-Fi and broker link
+        stand and what waits in the outbox (docs/mqtt.md)."""
+        link = self.link
+        return {"wifi": self._joined, "mqtt": link.connected(), "outbox": len(link.outbox),
+                "published": link.published, "failures": link.failures, "backoff_ms": link.backoff_ms,
+                "joins": self.joins, "dropped": link.outbox.dropped}
+
     # ------------------------------------------------------------ the loop
     def step(self):
         now = self.app.clock.now()

@@ -7,6 +7,7 @@ and firmware, learnt through the mesh (the node's hello)."""
 import json
 import os
 import subprocess
+import time
 
 import paho.mqtt.publish as publish
 
@@ -83,14 +84,21 @@ def test_commands_on_a_gateway_and_discovery_of_every_node(make_emulated_mesh, b
         assert mesh.command("n1", "config_get", field="stats_s") == {"stats_s": 20}
 
         # reboot: answered first, then the gateway boots again and carries on
-        seq = _latest(recorder, "nowmesh/%s/state" % _key(mesh, "n1"))["seq"]
         boot = mesh.command("n1", "status")["boot"]
         send("n1", "reboot")
         assert _answers(recorder, n1, 4)[3] == {"cmd": "reboot", "ok": True, "data": {"rebooting": True}}
+        answered = time.monotonic()
+        # the next boot's first reading (seq 1), published after the answer: the
+        # boot before may have been as young (seq 1 too), so not "a lower seq"
         state_topic = "nowmesh/%s/state" % _key(mesh, "n1")
-        recorder.wait_for(lambda msgs: any(m[1] == state_topic and json.loads(m[2])["seq"] < seq for m in msgs),
-                          60, "a reading of n1's next boot")
-        assert mesh.command("n1", "status")["boot"] > boot
+        recorder.wait_for(lambda msgs: any(m[0] > answered and m[1] == state_topic and json.loads(m[2])["seq"] == 1
+                                           for m in msgs), 60, "the first reading of n1's next boot")
+        status = mesh.command("n1", "status")
+        assert status["boot"] > boot
+        # `status` tells where the gateway stands: joined, connected, what waits
+        gateway = status["gateway"]
+        assert gateway["wifi"] and gateway["mqtt"] and gateway["published"] >= 1, gateway
+        assert isinstance(gateway["outbox"], int) and gateway["dropped"] == 0, gateway
         # the old connection's will (`offline`, when the broker notices it gone) does not stay
         recorder.wait_for(lambda msgs: recorder.on("nowmesh/bridge/state")[-1][2] == b"online", 20,
                           "bridge state online: %s" % [m[2] for m in recorder.on("nowmesh/bridge/state")])
