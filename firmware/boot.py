@@ -5,7 +5,7 @@
 try:
     import meshport
     from meshport import ota_boot
-    ota_boot.run()
+    ota_boot.run(ota_boot.cut_hook())       # no hook on a board: an emulated power switch
     import sys
     del sys.modules["meshport.ota_boot"]      # its heap goes back to the firmware
     del meshport.ota_boot, ota_boot

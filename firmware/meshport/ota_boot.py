@@ -119,6 +119,17 @@ def rollback(journal, cut=None):
     remove(JOURNAL)
 
 
+def cut_hook():
+    """The emulated board's power switch (`_nowmesh_powercut`, emulation
+    only: the tests cut the power before a chosen change to the flash,
+    docs/ota.md); None on a board, where no such module exists."""
+    try:
+        from _nowmesh_powercut import cut
+        return cut
+    except ImportError:
+        return None
+
+
 def run(cut=None):
     """One boot: -> the journal's state after it ("trial", or None)."""
     journal = read_json(JOURNAL)

@@ -17,7 +17,8 @@
 # after MAX_BOOTS unconfirmed boots boot.py rolls back.
 #
 # `cut` (tests only): called before every change to the flash with its
-# name; the tests raise there to cut the power at every step.
+# name; the tests raise there to cut the power at every step. Without one,
+# the emulated board's power switch (ota_boot.cut_hook) is asked instead.
 import gc
 import os
 
@@ -125,7 +126,7 @@ def _keep_old(files, cut):
 def install(store, manifest, running, buf, confirm_s=60, cut=None):
     """Stage, verify, keep the old, commit, switch. -> None; InstallError
     (nothing switched: the old firmware runs on) naming what is wrong."""
-    cut = cut or (lambda step: None)
+    cut = cut or ota_boot.cut_hook() or (lambda step: None)
     files = list(manifest.files())
     for path, _size in files:
         if _protected(path):

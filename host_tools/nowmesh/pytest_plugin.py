@@ -108,10 +108,12 @@ class EmulatedMesh:
         self._close_console(name)
         self.emulation.kill(name)
 
-    def restart(self, name):
-        """Power the node on again (a fresh boot on the same flash); new port path."""
+    def restart(self, name, power_cuts=()):
+        """Power the node on again (a fresh boot on the same flash); new port path.
+        `power_cuts`: OTA steps before which its power goes, one per boot
+        (Emulation.restart, docs/ota.md)."""
         self._close_console(name)
-        return self.emulation.restart(name)
+        return self.emulation.restart(name, power_cuts)
 
     def cut(self, name, on=True):
         """Take the node off the air (it runs on, hearing and heard by nobody)."""

@@ -112,3 +112,25 @@ def test_at_the_timeout_each_missing_node_is_named_with_its_reason():
     assert "n4: still on version 5" in text and "n5: takes no part in OTA" in text and "n1" not in text
     assert "n6: refused 7: space" in text and "n7: holds the bundle but runs 0.1.0" in text
     assert [r["ok"] for r in exc.value.results] == [True] + [False] * 6
+
+
+def test_only_the_given_targets_are_followed_and_asked():
+    # n3 never gets the bundle; with only n1 and n2 as targets that is not a failure
+    session = ScriptedSession({N1: [HOLDS, RUNS], N2: [HOLDS, RUNS], N3: [hello()]})
+    clock, sleep = _clock()
+    activated = []
+    results = follow(lambda: session, 7, BUNDLE, 60, activate=lambda s, n: activated.append(n),
+                     clock=clock, sleep=sleep, nodes={N1: "n1", N2: "n2"})
+    assert [(r["name"], r["ok"]) for r in results] == [("n1", True), ("n2", True)]
+    assert sorted(activated) == [N1, N2]
+
+
+def test_targets_by_name_or_mac_and_an_unknown_one_is_refused():
+    from nowmesh.commands.ota import _targets
+    from nowmesh.errors import InputError
+    session = ScriptedSession({N1: [RUNS], N2: [RUNS], N3: [RUNS]})
+    assert _targets(session, None) == {N1: "n1", N2: "n2", N3: "n3"}
+    assert _targets(session, ["n3", N2]) == {N3: "n3", N2: "n2"}
+    with pytest.raises(InputError) as exc:
+        _targets(session, ["n9"])
+    assert "'n9' is not a node this mesh knows (n1, n2, n3)" in str(exc.value)

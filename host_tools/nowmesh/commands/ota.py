@@ -16,6 +16,7 @@ not (rolled back, refused, still holding, no answer) and why, 2 for bad input.
 Examples:
   nowmesh ota /dev/ttyUSB0
   nowmesh ota /dev/ttyUSB0 --now --json
+  nowmesh ota /dev/ttyUSB0 --node greenhouse-3 --node greenhouse-4
   nowmesh ota /dev/ttyUSB0 --firmware-dir ./firmware --timeout 600 --json
 """
 import contextlib
@@ -42,6 +43,9 @@ def add_arguments(p):
                    help="each node installs as soon as it holds the bundle (default: all hold, then all switch)")
     p.add_argument("--confirm-s", type=int, default=60, metavar="S",
                    help="a new bundle must hear a neighbour within S seconds of booting (5-3600, default 60)")
+    p.add_argument("--node", action="append", metavar="NAME", default=None,
+                   help="update only this node (name or MAC; repeat for more; default every node the "
+                        "mesh knows): the others still carry the bundle, and with --now install it too")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--baud", type=int, default=115200)
 
@@ -64,6 +68,23 @@ def _signed_bundle(session, args):
                                          root=args.firmware_dir, version=version,
                                          activate="now" if args.now else None, confirm_s=args.confirm_s)
     return version, signed, image, bundle, operator_key
+
+
+def _targets(session, picked):
+    """{node id: name} of the nodes to follow: every node the mesh knows, or
+    those --node names (InputError for a name the mesh does not know)."""
+    from nowmesh.query.nodes import known_nodes
+    known = dict((e["id"], e["name"]) for e in known_nodes(session))
+    if not picked:
+        return known
+    out = {}
+    for want in picked:
+        found = [i for i, name in known.items() if want in (name, i)]
+        if not found:
+            raise InputError("command line", "--node", "%r is not a node this mesh knows (%s)" % (
+                want, ", ".join(sorted(n or i for i, n in known.items()))))
+        out[found[0]] = known[found[0]]
+    return out
 
 
 @contextlib.contextmanager
@@ -93,6 +114,9 @@ def run(args):
     if not 5 <= args.confirm_s <= 3600:
         raise InputError("command line", "--confirm-s", "must be 5..3600 seconds")
     with _open(args) as session:
+        # the targets before the hand-over: with --now the node on the port
+        # installs and restarts, and then knows only itself for a while
+        targets = _targets(session, args.node)
         version, signed, image, bundle, operator_key = _signed_bundle(session, args)
         _progress("bundle %s version %d: %d bytes, %d pages" % (
             bundle, version, len(image), -(-len(image) // OTA_PAGE_SIZE)))
@@ -103,7 +127,7 @@ def run(args):
     activate = None if args.now else activate_with(operator_key, version)
     try:
         results = follow(lambda: _open(args), version, bundle,
-                         args.timeout, _progress, activate)
+                         args.timeout, _progress, activate, nodes=targets)
         failed = None
     except OtaFailed as exc:
         results, failed = exc.results, exc

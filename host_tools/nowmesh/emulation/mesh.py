@@ -206,7 +206,7 @@ class Emulation:
                 return node
         raise InputError("command line", "node", 'no node "%s" in this emulation' % name)
 
-    def start_node(self, node):
+    def start_node(self, node, power_cuts=()):
         os.makedirs(self.sim_dir(node.name), exist_ok=True)
         env = {"NOWMESH_MAC": node.mac.hex(":"),
                "NOWMESH_SIM_DIR": self.sim_dir(node.name),
@@ -214,6 +214,8 @@ class Emulation:
                "NOWMESH_CHIP": self.board_profile["chip"],
                "NOWMESH_ESPNOW_MAX_DATA_LEN": str(self.max_data_len(node.name)),
                "NOWMESH_FLASH_SIZE": str(int(self.board_profile["flash_size"][:-2]) << 20)}
+        if power_cuts:      # emulation only: the power goes before these flash changes (docs/ota.md)
+            env["NOWMESH_POWERCUT"] = ",".join(power_cuts)
         if self.ap:
             env["NOWMESH_AP"] = "%s:%s:%d" % self.ap
             env["NOWMESH_AP_FILE"] = self.ap_file()
@@ -270,12 +272,16 @@ class Emulation:
             node.board = None
         self.write_nodes_file()
 
-    def restart(self, name):
-        """Power a node on again (a fresh boot: new boot counter, same flash)."""
+    def restart(self, name, power_cuts=()):
+        """Power a node on again (a fresh boot: new boot counter, same flash).
+        `power_cuts`: steps of an OTA install or boot (the names
+        meshport/ota_stage.py gives its cut hook, e.g. "rename main.py") before
+        which the power goes, one per boot, in order: the board's supervisor
+        kills the interpreter there and powers it on again (resets["power"])."""
         node = self.node(name)
         if node.board is not None:
             node.board.stop()
-        self.start_node(node)
+        self.start_node(node, power_cuts)
         self.write_nodes_file()
         return node
 

@@ -100,15 +100,17 @@ class _Round:
 
 
 def follow(connect, version, bundle, timeout_s, progress=None, activate=None,
-           clock=time.monotonic, sleep=time.sleep):
+           clock=time.monotonic, sleep=time.sleep, nodes=None):
     """Poll every node until each *runs* the bundle -> [per-node result];
     OtaFailed naming each node that did not (rolled back, refused, still
     holding, no answer) and why. connect() opens a session to the node on
     the port (again each round: that node restarts too). activate(session,
     node id): the operator's go for a node that holds the bundle, sent once
-    every node holds it (two-phase); None when the manifest says "now"."""
-    with connect() as session:
-        nodes = dict((e["id"], e["name"]) for e in known_nodes(session))
+    every node holds it (two-phase); None when the manifest says "now".
+    nodes: {id: name} to follow (default: every node the mesh knows now)."""
+    if nodes is None:
+        with connect() as session:
+            nodes = dict((e["id"], e["name"]) for e in known_nodes(session))
     deadline, asked = clock() + timeout_s, {}
     states = dict((n, (None, "no answer")) for n in nodes)
     while True:

@@ -104,7 +104,7 @@ class EmulatedBoard:
         self.env = dict(env or {})
         self.tap = tap
         self.port = None
-        self.resets = {"soft": 0, "hard": 0, "crash": 0}
+        self.resets = {"soft": 0, "hard": 0, "crash": 0, "power": 0}
         self._proc = None
         self._master = self._slave = None
         self._thread = None
@@ -116,6 +116,7 @@ class EmulatedBoard:
         self._hold_until = None
         self._last_out = 0
         self._button = False
+        self._power_cut = False       # the firmware met the step NOWMESH_POWERCUT names
         # the chip's RAM that a soft reset keeps: the Wi-Fi driver's state
         self._ram = None
 
@@ -331,6 +332,10 @@ class EmulatedBoard:
                         self._intr = None if b == 0xFF else b
                     elif b == ord("K"):
                         self._ctl_arg = True
+                    elif b == ord("P"):            # _emunode_powercut: the power goes now
+                        self._power_cut = True
+                        self._kill()
+                        break
                     elif b == ord("X"):
                         self._state = "exec"
                         self._intr = 3
@@ -361,7 +366,13 @@ class EmulatedBoard:
     def _after_exit(self, code):
         if self._stop.is_set():
             return
-        if self._button:
+        if self._power_cut:
+            self._power_cut = False
+            self.resets["power"] += 1
+            self._next_power_cut()
+            self._emit(b"\r\n" + POWERON_LINE)
+            self._spawn("friendly", "power")
+        elif self._button:
             self._button = False
             self.resets["hard"] += 1
             self._emit(b"\r\n" + POWERON_LINE)
@@ -381,6 +392,15 @@ class EmulatedBoard:
                 return
             self._emit(HARD_RESET_LINE)
             self._spawn("friendly", "hard")
+
+    def _next_power_cut(self):
+        """NOWMESH_POWERCUT lists steps, one cut per boot: the next boot
+        gets the rest of the list."""
+        rest = self.env.get("NOWMESH_POWERCUT", "").split(",")[1:]
+        if rest:
+            self.env["NOWMESH_POWERCUT"] = ",".join(rest)
+        else:
+            self.env.pop("NOWMESH_POWERCUT", None)
 
     @staticmethod
     def _read(fd):

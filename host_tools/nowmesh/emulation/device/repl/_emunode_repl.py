@@ -50,7 +50,8 @@ def _set_state(s):
 
 
 # modules user code gets in a board-like variant (files beside this one)
-_WRAPPERS = {"os": "_emunode_os", "micropython": "_emunode_micropython"}
+_WRAPPERS = {"os": "_emunode_os", "micropython": "_emunode_micropython",
+             "_nowmesh_powercut": "_emunode_powercut"}
 
 
 def _kbd_intr(c):
@@ -180,6 +181,8 @@ def _setup_fs():
                     loading.pop()
                 if top == "micropython":
                     mod._notify = _kbd_intr
+                elif top == "_nowmesh_powercut" and _ctl is not None:
+                    mod._ctl = _ctl.write
             return mod
         d = where.get(top)
         if d is None or name in sys.modules:
