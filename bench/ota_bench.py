@@ -215,6 +215,8 @@ def run(quick):
     out = run_scenario(quick, "random-100")
     out["held_out"] = run_scenario(quick, "grid-100")
     out["v2"] = run_scenario(quick, "random-100-v2")
+    from ota_live import run as live     # 10 emulated boards, through nowmesh ota (bench/ota_live.py)
+    out["live"] = live(quick)
     return out
 
 

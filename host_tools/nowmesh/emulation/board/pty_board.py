@@ -48,6 +48,7 @@ SHIM = os.path.join(REPL_DIR, "_emunode_repl.py")
 BOARD_MODULES = HARDWARE_DIR
 HOLD_S = 0.5              # how long input is held after a Ctrl-C for the shim to reach a prompt
 CRASH_RESTART_S = 1.0
+DRAIN_WAIT_S = 0.05          # how long a full port waits for its reader before the oldest output goes
 
 POWERON_LINE = b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
 HARD_RESET_LINE = b"rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
@@ -487,8 +488,15 @@ class EmulatedBoard:
                 n = os.write(self._master, view)
                 view = view[n:]
             except BlockingIOError:
-                # nobody reads the port: drop what waits there (oldest first), as a
-                # board's output is lost when no host listens
+                # The port is full. A host that reads (slowly, or descheduled
+                # on a loaded machine) gets a moment to drain it: flushing
+                # under a reader between its select() and its read() gives
+                # it "ready but no data", which pyserial takes for an
+                # unplugged device. Still full: nobody reads the port, so
+                # drop what waits there (oldest first), as a board's output
+                # is lost when no host listens.
+                if select.select([], [self._master], [], DRAIN_WAIT_S)[1]:
+                    continue
                 try:
                     termios.tcflush(self._slave, termios.TCIFLUSH)
                 except termios.error:
