@@ -143,6 +143,7 @@ class PowerCutSim(Simulation):
         self.bundle, self.roots = bundle, roots
         self.parts = {}
         self.verified_at = {}
+        self.offered_at = {}            # node -> when it took the manifest (its fetch begins)
         self.held_at_boot = {}          # node -> pages its store kept at each boot
 
     def power_on(self, i):
@@ -159,6 +160,8 @@ class PowerCutSim(Simulation):
         for event in events:
             if event[:2] == ("ota", "verified"):
                 self.verified_at.setdefault(node.index, self.q.now_ms)
+            elif event[:2] == ("ota", "offered"):
+                self.offered_at.setdefault(node.index, self.q.now_ms)
         node.proto._events[:0] = events          # the metrics see them too
         super()._feed(node, outgoing)
 
@@ -233,7 +236,11 @@ def _transfer_cut(seed, rng, bundle, base, node, out):
     if not pilot.run_until_verified():
         out["failure"] = "the pilot run (no cut) did not verify everywhere"
         return None
+    # half the cuts anywhere from the offer (most land before a far node
+    # has anything: the wave has not reached it), half within its own fetch
     start, end = int(OFFER_AT_S * 1e6), pilot.verified_at[node] * 1000
+    if rng.random() < 0.5:
+        start = pilot.offered_at.get(node, start // 1000) * 1000
     at_us = rng.randint(start, max(start, end - 1))
     back_us = at_us + rng.randint(100_000, 3_000_000)
     torn = rng.choice(TORN)
