@@ -57,14 +57,26 @@ def figures(results):
         "unbootable": sum(len(r.get("unbootable", [])) for r in results),
         "mixed": sum(len(r.get("mixed", [])) for r in results),
         "transfer_cuts_holding_pages": len(held),
+        "transfer_cuts_while_manifest_arrived": sum(1 for r in transfer if r.get("staged_at_cut")),
         "transfer_cuts_with_pages_to_keep": len(keep),
         "resumed_from_held": sum(1 for r in keep if r.get("resumed")),
         "kept_every_expected_page": sum(1 for r in keep if r.get("held_after_boot") == r.get("expect_held")),
         "torn_writes": _count(transfer, "torn"),
         "install_cut_then_boot_cut": sum(1 for r in results if r.get("boot_step")),
+        "all_verified_s": _spread([r["all_verified_s"] for r in results if "all_verified_s" in r]),
         "failures": [{"seed": r["seed"], "phase": r["phase"], "failure": r["failure"]}
                      for r in results if not r["ok"]],
     }
+
+
+def _spread(values):
+    """Median, 95th percentile and max of how long runs took to verify
+    everywhere (after the offer), and how many took over 60 s (a stall)."""
+    if not values:
+        return None
+    values = sorted(values)
+    return {"median": values[len(values) // 2], "p95": values[int(0.95 * (len(values) - 1))],
+            "max": values[-1], "over_60s": sum(1 for v in values if v > 60)}
 
 
 def _count(results, key):
