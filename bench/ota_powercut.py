@@ -64,6 +64,9 @@ def figures(results):
         "torn_writes": _count(transfer, "torn"),
         "install_cut_then_boot_cut": sum(1 for r in results if r.get("boot_step")),
         "all_verified_s": _spread([r["all_verified_s"] for r in results if "all_verified_s" in r]),
+        "slow": [{"seed": r["seed"], "phase": r["phase"], "all_verified_s": r["all_verified_s"],
+                  "node": r["node"], "at_ms": r.get("at_ms")}
+                 for r in results if r.get("all_verified_s", 0) > 60],
         "failures": [{"seed": r["seed"], "phase": r["phase"], "failure": r["failure"]}
                      for r in results if not r["ok"]],
     }
