@@ -100,7 +100,8 @@ def run(quick, workers=WORKERS, seeds=None):
           "(%d with pages to keep), resumed from them %d; %d failures; %.1f s on %d workers"
           % (out["runs"], ", ".join("%s %d" % kv for kv in sorted(out["cuts_by_phase"].items(), key=str)),
              out["unbootable"], out["mixed"], out["transfer_cuts_holding_pages"],
-             out["transfer_cuts_with_pages_to_keep"], out["resumed_from_held"], len(out["failures"]), out["wall_s"], workers), flush=True)
+             out["transfer_cuts_with_pages_to_keep"], out["resumed_from_held"], len(out["failures"]),
+             out["wall_s"], workers), flush=True)
     for f in out["failures"][:20]:
         print("    seed %(seed)s (%(phase)s): %(failure)s" % f)
     return out

@@ -179,16 +179,16 @@ class PowerCutSim(Simulation):
         self.verified_at[0] = now
         self._feed(self.nodes[0], [])
 
-    def run_until_verified(self, cut_node=None, back_us=None):
-        """Run until every node holds the verified bundle (and the cut node
-        is back on), or the window ends. -> True if every node verified."""
+    def run_until_verified(self, back_us=None):
+        """Run until every node holds the whole verified bundle (and a cut
+        node is back on by then), or the window ends. -> True if they do."""
         end = int((OFFER_AT_S + WINDOW_S) * 1e6)
         t = int(OFFER_AT_S * 1e6)
         while t < end:
             t += 500_000
             self.q.run_until(t)
-            if len(self.verified_at) == len(self.nodes) and (back_us is None or t > back_us):
-                return all(self.parts[i].complete() for i in range(len(self.nodes)))
+            if (back_us is None or t > back_us) and all(p.complete() for p in self.parts.values()):
+                return True
         return False
 
 
@@ -266,7 +266,7 @@ def _transfer_cut(seed, rng, bundle, base, node, out):
         out["held_after_boot"] = sim.held_at_boot[node][-1]
     sim.q.at(at_us, off)
     sim.q.at(back_us, on)
-    ok = sim.run_until_verified(node, back_us)
+    ok = sim.run_until_verified(back_us)
     if "held_after_boot" not in out:
         out["failure"] = "the node never came back"
     elif out["held_after_boot"] != out["expect_held"]:
