@@ -8,7 +8,8 @@ connected dominating set: the non-leaf nodes of a BFS tree over the links
 the nodes themselves use, from the node the laptop feeds) and against
 flooding every data frame once from every node; the control share of OTA
 transmissions (adverts + requests); readings delivery and p95 latency with
-and without the update. docs/ota.md quotes the results.
+and without the update; then 1000 power-cut runs (bench/ota_powercut.py).
+docs/ota.md quotes the results.
 """
 import os
 import sys
@@ -211,10 +212,14 @@ def run_scenario(quick, scenario, baseline=True):
 
 
 def run(quick):
-    """The bench's scenario, then the held-out one."""
+    """The bench's scenario, then the held-out one, the v2 one, and the
+    power-cut runs (bench/ota_powercut.py: 1000, or 100 with --quick)."""
     out = run_scenario(quick, "random-100")
     out["held_out"] = run_scenario(quick, "grid-100")
     out["v2"] = run_scenario(quick, "random-100-v2")
+    sys.path.insert(0, HERE)
+    import ota_powercut
+    out["power_cuts"] = ota_powercut.run(quick)
     from ota_live import run as live     # 10 emulated boards, through nowmesh ota (bench/ota_live.py)
     out["live"] = live(quick)
     return out

@@ -181,7 +181,7 @@ MODULE_BENCHES = {
     "sweep200": "sweep_bench",       # a 200-run sweep: local processes vs a Dask LocalCluster
     "mqtt": "mqtt_bench",            # nowmesh bridge: board -> broker latency, outage loss, CPU
     "matrix": "matrix",              # issue 14's scenario matrix: three protocols per cell, and a floor
-    "ota": "ota_bench",              # a 64 KB signed bundle over random-100 at 10% loss (mesh/ota.py)
+    "ota": "ota_bench",              # a 64 KB signed bundle over random-100 at 10% loss (mesh/ota.py); 1000 power-cut runs
     "app": "app_bench",              # the user app API: ping p95 before/after the asyncio loop, heap on 32 bits
 }
 # Benchmarks with a longer form behind --full: run(quick, full).
