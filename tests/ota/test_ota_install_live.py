@@ -58,6 +58,7 @@ def _nodes_once_known(capsys, port, count, timeout=60.0):
 
 def test_every_node_runs_the_new_bundle_then_a_crashing_one_rolls_back(mesh, tmp_path, capsys):
     port = mesh.node("n1").port
+    assert len(_nodes_once_known(capsys, port, 3)) == 3       # `nowmesh ota` follows the nodes n1 knows
     changed = _tree(tmp_path, "changed", ("meshport/__init__.py", lambda t: t + "# changed\n"))
     rc, out = _ota(capsys, port, "--firmware-dir", changed)
     assert rc == 0 and out["ok"], out

@@ -87,6 +87,18 @@ def _targets(session, picked):
     return out
 
 
+def _known_now(session):
+    """The nodes the node on the port knows after the hand-over (a mesh that
+    just booted is still being learnt when the command starts); {} if it is
+    already restarting into the bundle (--now)."""
+    from nowmesh.errors import ToolError
+    from nowmesh.query.nodes import known_nodes
+    try:
+        return dict((e["id"], e["name"]) for e in known_nodes(session))
+    except (ToolError, ConsoleError):
+        return {}
+
+
 @contextlib.contextmanager
 def _open(args, tries=3):
     """A session to the node on the port; again (2 s later) if the node
@@ -124,6 +136,8 @@ def run(args):
             offer(session, signed, image, OTA_PAGE_SIZE, _progress)
         except ConsoleError as exc:
             raise OtaFailed("%s did not take the bundle: %s" % (session.local_name or args.port, exc))
+        if not args.node:
+            targets.update(_known_now(session))
     activate = None if args.now else activate_with(operator_key, version)
     try:
         results = follow(lambda: _open(args), version, bundle,

@@ -49,10 +49,17 @@ async def main(mesh):
     asyncio.create_task(count_readings(mesh))
 
     async def ask(target):
-        try:
-            state["asked"] = await mesh.request(target, "echo", {"x": 9}, timeout_s=10)
-        except (OSError, ValueError) as e:
-            state["asked"] = repr(e)
+        # over a lossy mesh a request can go unanswered (OSError): an app asks again
+        for attempt in (1, 2):
+            try:
+                state["asked"] = await mesh.request(target, "echo", {"x": 9}, timeout_s=10)
+                return
+            except OSError as e:
+                if attempt == 2:
+                    state["asked"] = repr(e)
+            except ValueError as e:
+                state["asked"] = repr(e)
+                return
     mesh.on_command("ask", lambda args: asyncio.create_task(ask(args[0])) and {"asking": args[0]})
     mesh.on_command("asked", lambda args: state.get("asked"))
     if mesh.me.name != "n1":
