@@ -141,7 +141,13 @@ class Ota:
     def _on_adv(self, sender, version, held, total, now_ms):
         mine = self.version()
         if version == mine and held == self.held():
-            self.trickle.heard_consistent()
+            # Equal and whole: consistent, our advert may stay quiet. Equal
+            # and short of the bundle: not consistent. Neighbours stuck at the
+            # same page would otherwise silence one another, and a node that
+            # holds it all would never hear that they are behind (a line's
+            # far end waited for Trickle's 60 s maximum: docs/ota.md).
+            if self.complete():
+                self.trickle.heard_consistent()
             return []
         if version != mine or held < self.held():
             self.trickle.reset(now_ms)      # it lacks what we have, or the reverse: talk more

@@ -167,3 +167,21 @@ def test_page_chunks_arrive_in_any_order_and_the_request_names_the_missing():
     assert rx.want() == (2, 0b1)
     rx.add(2, chunks[2])
     assert rx.complete() and bytes(rx.buf) == data
+
+
+def test_only_a_node_with_the_whole_bundle_is_quieted_by_an_equal_advert():
+    # Neighbours stuck at the same page must not silence one another: their
+    # adverts are how a node holding the whole bundle learns they are behind
+    # (a line's far end waited for Trickle's maximum interval without this).
+    net, nodes, parts = _line(1)
+    store = parts[0].store
+    _seed(parts[0])
+    whole = parts[0]
+    before = whole.trickle.count
+    whole._on_adv(b"\x02" * 6, 100, whole.held(), whole.held(), 10)
+    assert whole.trickle.count == before + 1                 # consistent: it may stay quiet
+    store._pages = store._pages[:5]
+    short = ota.Ota(nodes[0], nodes[0].policy.parts, store, PUB, 1, 0)
+    before = short.trickle.count
+    short._on_adv(b"\x02" * 6, 100, 5, len(mv.IMAGE) // PAGE + 1, 10)
+    assert short.trickle.count == before                      # equal but short: not consistent
