@@ -73,8 +73,8 @@ def _signed_bundle(session, args):
 def _targets(session, picked):
     """{node id: name} of the nodes to follow: every node the mesh knows, or
     those --node names (InputError for a name the mesh does not know)."""
-    from nowmesh.query.nodes import known_nodes
-    known = dict((e["id"], e["name"]) for e in known_nodes(session))
+    from nowmesh.ota.push import known_names
+    known = known_names(session)
     if not picked:
         return known
     out = {}
@@ -92,9 +92,9 @@ def _known_now(session):
     just booted is still being learnt when the command starts); {} if it is
     already restarting into the bundle (--now)."""
     from nowmesh.errors import ToolError
-    from nowmesh.query.nodes import known_nodes
+    from nowmesh.ota.push import known_names
     try:
-        return dict((e["id"], e["name"]) for e in known_nodes(session))
+        return known_names(session)
     except (ToolError, ConsoleError):
         return {}
 

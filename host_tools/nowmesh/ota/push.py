@@ -99,6 +99,11 @@ class _Round:
         self.failed = dict((n, _failed(h, version)) for n, (h, _e) in states.items() if _failed(h, version))
 
 
+def known_names(session):
+    """{node id: name or None} of every node the node on the session knows."""
+    return dict((e["id"], e["name"]) for e in known_nodes(session))
+
+
 def follow(connect, version, bundle, timeout_s, progress=None, activate=None,
            clock=time.monotonic, sleep=time.sleep, nodes=None):
     """Poll every node until each *runs* the bundle -> [per-node result];
@@ -110,7 +115,7 @@ def follow(connect, version, bundle, timeout_s, progress=None, activate=None,
     nodes: {id: name} to follow (default: every node the mesh knows now)."""
     if nodes is None:
         with connect() as session:
-            nodes = dict((e["id"], e["name"]) for e in known_nodes(session))
+            nodes = known_names(session)
     deadline, asked = clock() + timeout_s, {}
     states = dict((n, (None, "no answer")) for n in nodes)
     while True:
