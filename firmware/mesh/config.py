@@ -118,7 +118,8 @@ _FIELDS = (
     "settle_sync", False, _check_bool, None,
     # a pending relayed reading heard this many times from others is not sent (0 = never)
     "relay_suppress", 0, 0, 255,
-    # every two-hop neighbour covered by this many relays (MPR coverage)
+    # ignored: relays are decided by the coverage condition (mesh/relays.py),
+    # not picked per two-hop neighbour; kept so configs that set it still load
     "relay_coverage", 1, 1, 8,
     # a reading this late (past its origin's usual interval) is pulled from neighbours
     "pull_grace_ms", 1500, 100, 600000,

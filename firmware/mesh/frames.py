@@ -15,6 +15,7 @@ HELLO_MPR = const(0x80)     # entry flag: the sender picked this neighbour as a 
 HELLO_Q = const(0x7F)       # entry: how well the sender hears this neighbour, 0..127
 HELLO_SYNC = const(1)       # hello flag: sender just booted, its table is empty
 HELLO_V2 = const(2)         # hello flag: sender takes frames up to MAX_FRAME_V2 (ESP-NOW v2)
+HELLO_RELAYS = const(4)     # hello flag: sender rebroadcasts readings (mesh/relays.py)
 PULL_FULL = const(1)        # pull flag: send me everything you hold
 _HELLO_ENTRY = const(7)
 _PULL_ENTRY = const(10)

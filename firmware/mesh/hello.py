@@ -1,30 +1,32 @@
-# Link state for the mesh policy: Trickle-timed hellos (two-hop neighbourhood,
-# link quality, relay choice), relay (MPR) selection, and one probe for a
-# neighbour gone silent.
+# Link state for the mesh policy: Trickle-timed hellos (two-hop
+# neighbourhood, link quality, whether we relay), our own relaying decision
+# (mesh/relays.py), and one probe for a neighbour gone silent.
 #
 # Control follows change, not the clock: the hello interval doubles from
 # hello_min_ms to beacon_ms while our advertised neighbourhood (who we list,
-# whom we picked as relays) stays the same, and is reset by news: a neighbour
-# up or down, a new relay, a neighbour whose hello does not list us yet.
+# whether we relay) stays the same, and is reset by news: a neighbour up or
+# down, a neighbour whose hello does not list us yet.
 # Liveness is learnt from every authenticated frame a neighbour sends
 # (readings, relays, acks), so hellos are not what keeps links alive; a
 # neighbour silent past its timeout gets one unicast probe (an empty pull
 # addressed to it, MAC-acknowledged) and is dropped only if that fails.
 from micropython import const
 
-from .frames import HELLO_SYNC, HELLO_V2, T_HELLO, T_PULL, decode_hello, encode_hello, encode_pull
-from .relays import select_relays
+from .frames import HELLO_RELAYS, HELLO_SYNC, HELLO_V2, T_HELLO, T_PULL, decode_hello, encode_hello, encode_pull
+from .relays import forward_rank, must_forward
 from .trickle import Trickle
 from .unicast import BROADCAST
 from .wire import MAX_FRAME, MAX_FRAME_V2
 
-_Q2_MIN = const(64)         # two-hop links heard at >= 50% count for relay selection
-_Q2_KEEP = const(48)        # ... and stay counted down to 38%
-_RELAY_COST_MAX = const(32)  # neighbours worse than ETX 4 are not picked as relays
-_RELAY_COST_KEEP = const(44)  # ... and current relays are kept up to ETX 5.5
+# A neighbour's link to a third node counts for the relaying decision when it
+# hears that node at >= 75 %, and stays counted down to 62 %: a chain of
+# weaker links is no replacement for our own rebroadcast (counted from 50 %,
+# the line and corridor cells of the scenario matrix lost far more readings).
+_Q2_MIN = const(96)
+_Q2_KEEP = const(80)
 _PROBE_WAIT_MS = const(1000)  # a probe's MAC ack comes in ms; none after this: down
 # A due hello that would say what the last one said (same neighbours and
-# relay choice) is skipped when other broadcasts of ours
+# relaying) is skipped when other broadcasts of ours
 # went out since: they already told every neighbour we are alive and let it
 # measure our link. At most this many in a row, so that a neighbour that
 # lost the last full hello still hears one every few minutes.
@@ -39,8 +41,8 @@ class LinkState:
         self.ae = ae
         cfg = node.config
         self.trickle = Trickle(cfg.hello_min_ms, cfg.beacon_ms, 0, node.rng, now_ms)
-        self.relays = []            # neighbours we picked as relays (sorted ids)
-        self.dirty = False          # relays to choose again
+        self.relays_all = False     # we rebroadcast readings (decided as hellos come; the start-up flood covers the first)
+        self.dirty = False          # to decide again whether we relay
         self._probe = {}            # neighbour id -> [sent, when it fell silent]
         self._said = None           # what our last hello said (_gist), and when:
         self._said_ctr = 0          # ... our broadcast counter after it
@@ -50,7 +52,7 @@ class LinkState:
     # ------------------------------------------------------------ news
 
     def reset(self, now_ms):
-        """News (a neighbour admitted or lost, a new relay): two hellos soon,
+        """News (a neighbour admitted or lost): two hellos soon,
         the second for neighbours that lost the first, then the Trickle
         interval goes on where it was. A hello is news for one hop only, so
         restarting Trickle at imin (about seven hellos until it is back at
@@ -71,18 +73,19 @@ class LinkState:
         n.hello = True
         n.max_frame = MAX_FRAME_V2 if flags & HELLO_V2 else MAX_FRAME
         me = self.node.id
-        sym, selects, q_out = False, False, -1
+        n.relays = bool(flags & HELLO_RELAYS)
+        sym, q_out = False, -1
         two = []
         canonical = self.node.readings.canonical
-        for nid, q, mpr in entries:
+        for nid, q, _relay_bit in entries:
             if nid == me:
-                sym, selects, q_out = True, mpr, q
+                sym, q_out = True, q
             elif q >= _Q2_MIN or (q >= _Q2_KEEP and nid in n.two_hop):
-                two.append(canonical(nid))   # hysteresis: a wobbling estimate does not churn relays
+                two.append(canonical(nid))   # hysteresis: a wobbling estimate does not flip our decision
         two = tuple(two)
         if two != n.two_hop or sym != n.sym:
             self.dirty = True
-        n.sym, n.selects_me, n.q_out, n.two_hop = sym, selects, q_out, two
+        n.sym, n.q_out, n.two_hop = sym, q_out, two
         if sym:
             self.node.neighbours.vouched(n)
         if sym and held >= len(self.node.readings) + 2:
@@ -90,38 +93,38 @@ class LinkState:
             # grow unevenly while a mesh forms)
             self.ae.neighbour_up(sender, now_ms)
 
-    # ------------------------------------------------------------ relays
+    # ------------------------------------------------------------ relaying
 
-    def update_relays(self, now_ms):
+    def update_relaying(self):
+        """Decide again whether we relay (mesh/relays.py), over our admitted,
+        symmetric neighbours and their good links. Nothing to tell anyone at
+        once: the next hello carries it, and our neighbours only use it to
+        know how long we may stay silent."""
         if not self.dirty:
             return
         self.dirty = False
-        cands = []
+        members = []
         for n in self.node.neighbours.values():
-            c = n.cost()
-            if n.sym and n.stable and (c <= _RELAY_COST_MAX or (c <= _RELAY_COST_KEEP and n.id in self.relays)):
-                cands.append((n.id, n.two_hop, c))
-        rel = select_relays(self.node.id, cands, self.node.config.relay_coverage, self.relays)
-        if rel != self.relays:
-            added = [r for r in rel if r not in self.relays]
-            self.relays = rel
-            if added:   # new relays must hear it soon; dropped ones can wait
-                self.reset(now_ms)
+            if n.sym and n.stable:
+                members.append((n.id, n.two_hop))
+        self.relays_all = must_forward(self.node.id, members, forward_rank)
 
     # ------------------------------------------------------------ hellos
 
     def _payload(self, now_ms):
-        # Costs drift without marking relays dirty (a young link improving
-        # past _RELAY_COST_MAX): choose afresh for every hello we send.
-        self.dirty = True
-        self.update_relays(now_ms)
-        rel = self.relays
+        self.dirty = True      # a neighbour's admission may have lapsed since: no event tells
+        self.update_relaying()
         entries = []
         for n in sorted(self.node.neighbours.values(), key=lambda n: -n.q_in):
             if n.stable:      # admitted (>= 50 %, kept down to 25 %): fringe links are useless to anyone
-                entries.append((n.id, min(127, n.q_in >> 1), n.id in rel))
+                # The relay bit is set on every entry: firmware from before
+                # the coverage condition relays only what a neighbour picked
+                # it for, so next to ours it relays everything, as in its
+                # start-up flood. We ignore the bit.
+                entries.append((n.id, min(127, n.q_in >> 1), True))
         cfg = self.node.config
-        flags = (0 if self.ae.synced else HELLO_SYNC) | (HELLO_V2 if cfg.max_frame >= MAX_FRAME_V2 else 0)
+        flags = (0 if self.ae.synced else HELLO_SYNC) | (HELLO_V2 if cfg.max_frame >= MAX_FRAME_V2 else 0) \
+            | (HELLO_RELAYS if self.relays_all else 0)
         return encode_hello(self.node.name, flags, len(self.node.readings), entries)
 
     def _hello(self, now_ms, news=False):
@@ -142,8 +145,8 @@ class LinkState:
         return self._said is not None
 
     def _gist(self, payload):
-        """What a hello says that its receivers act on at once: flags, the
-        ids listed and our relay choice (in id order: the list is strongest
+        """What a hello says that its receivers act on at once: flags (our
+        relaying among them), the ids listed (in id order: the list is strongest
         first, and that order drifts). Link quality is left out: with 10 %
         loss the estimate moves by more than a tenth between two hellos, so
         no hello would ever be skipped; a full hello every _SKIP_MAX + 1
@@ -191,7 +194,7 @@ class LinkState:
         unicast is already in flight there, whose outcome says as much)."""
         out = []
         if self.dirty:
-            self.update_relays(now_ms)
+            self.update_relaying()
         if self.trickle.due(now_ms):
             out += self._hello(now_ms)
         if self._news and now_ms >= self._news[0]:
@@ -216,5 +219,5 @@ class LinkState:
         return min(d, self._news[0]) if self._news else d
 
     def snapshot(self):
-        return (self.trickle.snapshot(), self.relays, self.dirty, sorted([(k, tuple(v)) for k, v in self._probe.items()]),
+        return (self.trickle.snapshot(), self.relays_all, self.dirty, sorted([(k, tuple(v)) for k, v in self._probe.items()]),
                 self._said, self._said_ctr, self._skipped, tuple(self._news))

@@ -68,8 +68,8 @@ class MeshPolicy:
 
     @property
     def relays(self):
-        """The neighbours we picked as relays (sorted ids)."""
-        return self.links.relays
+        """True if we rebroadcast the readings we receive (mesh/relays.py)."""
+        return self.links.relays_all
 
     # ------------------------------------------------------------ receive
 
@@ -101,14 +101,16 @@ class MeshPolicy:
         node = self.node
         n = node.neighbours.get(sender)
         cost = n.cost() if n is not None else INFINITY
-        # Relay when the sender picked us (MPR flooding), when we do not know
-        # its choice yet, and for everything while the neighbourhood forms
-        # after our boot (relay sets need a few hello rounds to settle), and
-        # for a while after we pushed our table to a new member. A sender our
-        # full table does not track (n is None) cannot have picked us: we
-        # never listed it, so to it we are no symmetric neighbour.
+        # Relay when our neighbourhood says we must (mesh/relays.py: the same
+        # for every origin); for a neighbour whose hello we have not heard
+        # (our decision cannot have weighed whom it reaches); for everything
+        # while the neighbourhood forms after our boot (hellos need a few
+        # rounds to tell it); and for a while after we pushed our table to a
+        # new member. A sender our full table does not track is no neighbour
+        # of ours to weigh: it rides on the decision.
         ae = self.ae
-        relay = (n is not None and (not n.hello or n.selects_me)) or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
+        relay = self.links.relays_all or (n is not None and not n.hello) \
+            or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
             or (sender == ae.sync_from and now_ms < ae.sync_until) or now_ms < ae.push_until
         limit = self.cfg.hop_limit
         canonical = node.readings.canonical   # one id object per origin in every table

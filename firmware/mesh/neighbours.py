@@ -60,7 +60,7 @@ class Neighbour:
         self.gap_hi = gap_ms     # longest gap lately: forgotten at 1/8 of the time that passes
         self.hello = False       # got a hello from it
         self.sym = False         # its hello lists us
-        self.selects_me = False  # its hello picked us as a relay (MPR)
+        self.relays = True       # its hello says it rebroadcasts readings (busy: silence is news)
         self.two_hop = ()        # ids it hears well (from its hello)
         self.max_frame = MAX_FRAME  # largest frame it takes: v1 until its hello says more
         self.stable = False      # admitted: a good link for a while (hysteresis, see _admit)
@@ -78,7 +78,7 @@ class Neighbour:
     def as_tuple(self):
         return (self.id, self.slot, self.mac, self.name, self.rssi, self.last_ms,
                 self.boot, self.ctr, self.ctr0, self.got, self.q_in, self.q_out, self.gap, self.hello, self.sym,
-                self.selects_me, self.two_hop, self.max_frame, self.stable, self.gap_hi)
+                self.relays, self.two_hop, self.max_frame, self.stable, self.gap_hi)
 
 
 class NeighbourTable:
@@ -235,10 +235,15 @@ class NeighbourTable:
             self.on_change(n, False)
 
     def _timeout(self, n):
+        # A neighbour that relays nothing sends a reading and a hello a
+        # minute or so, in no steady rhythm; its short gaps after a burst
+        # (its boot, a repair) said nothing about the quiet that follows, and
+        # probing every such neighbour once the mesh settled cost more than
+        # the readings. It has the configured failure time.
+        if n.gap == 0 or not n.relays:
+            return self.timeout_ms
         # expected silence grows as the link gets lossier: 8 gaps at q = 100 %,
         # 20 at 40 %, so a weak but alive link is not declared down by chance
-        if n.gap == 0:
-            return self.timeout_ms
         t = max(n.gap * _SILENCE_FACTOR * _Q_ONE // max(n.q_in, 32), _HI_FACTOR * n.gap_hi)
         return max(self.min_timeout_ms, min(self.timeout_ms, t))
 

@@ -2,7 +2,8 @@
 # a relay, a reboot's flood and a repair over many seeds (their whole range,
 # not one sample), the hop count a relay and a push carry, the hop limit,
 # counter-based suppression of relays and of repairs, when a neighbour's
-# reading is relayed (start-up flood, after a push), the route cost limit,
+# reading is relayed (our relaying decision, start-up flood, after a push),
+# the route cost limit,
 # and the answer to a full pull. Frames reach node a from neighbours sealed
 # with the network key on a clock the test drives; what a sends is decoded.
 # Plain test functions: run under pytest and MicroPython.
@@ -142,15 +143,20 @@ def test_a_repair_someone_else_sent_first_is_dropped():
     assert _run(a, 60000, 62000)[0][1] == [(node_id(9), 0)]                       # a repair: hop 0
 
 
-def test_a_neighbour_that_picked_us_is_relayed_one_that_did_not_only_while_the_mesh_forms():
-    for boot_ms, now, picked, relayed in ((0, 50000, False, False), (0, 50000, True, True),
-                                          (40000, 50000, False, True), (0, 15000, False, False),
-                                          (0, 14999, False, True)):
+def test_a_node_linking_two_neighbours_relays_one_that_does_not_only_while_the_mesh_forms():
+    # b (2) and c (3) both hear a; when b lists c as well heard, a need not relay
+    for boot_ms, now, linked, relayed in ((0, 50000, True, False), (0, 50000, False, True),
+                                          (40000, 50000, True, True), (0, 15000, True, False),
+                                          (0, 14999, True, True)):
         a = make_node(1, now_ms=boot_ms, startup_flood_ms=15000)
         feed = Feed(a)
-        feed.hello(2, [(node_id(1), 100, picked)], now - 1)
+        feed.hello(3, [(node_id(1), 120, False)], now - 3)
+        feed.hello(2, [(node_id(1), 120, False)] + ([(node_id(3), 120, False)] if linked else []), now - 2)
+        for i in (2, 3):
+            a.neighbours.get(node_id(i)).stable = True      # admitted (the table's hysteresis, tested there)
+        a.tick(now - 1)                                       # the decision is taken on a tick
         feed.readings(2, [(origin_raw(9), 0)], now)
-        assert (_run(a, now, now + 2000) != []) == relayed, (boot_ms, now, picked)
+        assert (_run(a, now, now + 2000) != []) == relayed, (boot_ms, now, linked)
 
 
 def test_a_neighbour_without_a_hello_is_relayed():

@@ -1,14 +1,14 @@
 # Link state (mesh/hello.py) at its edges: what a neighbour's hello tells us
-# (symmetry, whether it picked us, its two-hop links with their hysteresis,
-# a bigger table), which neighbours are relay candidates (cost limits and
-# the keep margin for current relays), what our hello says, and the probe of
-# a silent neighbour (sent once, answered or not, given up after two waits).
+# (symmetry, whether it relays, its two-hop links with their hysteresis, a
+# bigger table), which neighbours our relaying decision weighs, what our
+# hello says, and the probe of a silent neighbour (sent once, answered or
+# not, given up after two waits).
 # Neighbours are entered through the table's own `heard` (what Node.receive
 # calls for an authenticated frame), their link estimates set where a
 # boundary is the point. Plain test functions: run under pytest and MicroPython.
 from meshhelp import full_pulls, make_node, node_id
 
-from mesh.frames import HELLO_SYNC, HELLO_V2, T_HELLO, T_PULL, decode_hello, encode_pull
+from mesh.frames import HELLO_RELAYS, HELLO_SYNC, HELLO_V2, T_HELLO, T_PULL, decode_hello, encode_pull
 from mesh.unicast import BROADCAST
 
 ME = node_id(1)
@@ -27,15 +27,15 @@ def _nbr(a, i, q_in=256, rssi=-50, now=0, stable=True):
     return n
 
 
-def _hello(a, i, entries, held=0, now=0, name="n"):
-    a.policy.links.on_hello(node_id(i), (name, 0, held, entries), now)
+def _hello(a, i, entries, held=0, now=0, name="n", flags=0):
+    a.policy.links.on_hello(node_id(i), (name, flags, held, entries), now)
     return a.neighbours.get(node_id(i))
 
 
-def _choose(links, now=0):
-    links.dirty = True              # what every hello we send does: costs drift
-    links.update_relays(now)
-    return links.relays
+def _decide(links):
+    links.dirty = True              # what every hello we send does: admissions lapse unannounced
+    links.update_relaying()
+    return links.relays_all
 
 
 # ------------------------------------------------------------ on_hello
@@ -43,34 +43,34 @@ def _choose(links, now=0):
 def test_a_hello_listing_us_makes_the_link_symmetric_and_says_if_we_relay():
     a, _links = _node()
     _nbr(a, 2)
-    n = _hello(a, 2, [(ME, 100, True)], name="bee")
-    assert (n.name, n.hello, n.sym, n.selects_me, n.q_out) == ("bee", True, True, True, 100)
+    n = _hello(a, 2, [(ME, 100, False)], name="bee", flags=HELLO_RELAYS)
+    assert (n.name, n.hello, n.sym, n.relays, n.q_out) == ("bee", True, True, True, 100)
     n = _hello(a, 2, [(node_id(3), 100, True)])
-    assert (n.sym, n.selects_me, n.q_out) == (False, False, -1)
+    assert (n.sym, n.relays, n.q_out) == (False, False, -1)
     assert n.cost() == 255          # it no longer hears us
 
 
-def test_two_hop_links_count_from_half_and_stay_down_to_38_percent():
+def test_two_hop_links_count_from_75_and_stay_down_to_62_percent():
     a, _links = _node()
     _nbr(a, 2)
     c, d, e, f = node_id(3), node_id(4), node_id(5), node_id(6)
-    n = _hello(a, 2, [(c, 64, False), (d, 63, False), (e, 48, False), (f, 47, False)])
-    assert n.two_hop == (c,)        # a new two-hop link needs 64
-    n = _hello(a, 2, [(c, 48, False), (d, 48, False)])
-    assert n.two_hop == (c,)        # a counted one stays at 48, a new one at 48 does not count
-    n = _hello(a, 2, [(c, 47, False)])
+    n = _hello(a, 2, [(c, 96, False), (d, 95, False), (e, 80, False), (f, 79, False)])
+    assert n.two_hop == (c,)        # a new two-hop link needs 96
+    n = _hello(a, 2, [(c, 80, False), (d, 80, False)])
+    assert n.two_hop == (c,)        # a counted one stays at 80, a new one at 80 does not count
+    n = _hello(a, 2, [(c, 79, False)])
     assert n.two_hop == ()
 
 
-def test_relays_are_chosen_again_only_when_a_hello_changes_the_neighbourhood():
+def test_relaying_is_decided_again_only_when_a_hello_changes_the_neighbourhood():
     a, links = _node()
     _nbr(a, 2)
     c = node_id(3)
-    links.update_relays(0)
+    links.update_relaying()
     assert not links.dirty
     _hello(a, 2, [(c, 100, False)])
     assert links.dirty                      # a new two-hop link
-    links.update_relays(0)
+    links.update_relaying()
     _hello(a, 2, [(c, 100, False)])
     assert not links.dirty                  # the same hello again
     _hello(a, 2, [(c, 100, False), (ME, 100, False)])
@@ -101,52 +101,66 @@ def test_a_neighbour_holding_two_more_readings_than_us_gets_a_sync():
     assert (pulls_b, pulls_c) == (1, 0)                      # two more: a sync with it
 
 
-# ------------------------------------------------------------ relay choice
+# ------------------------------------------------------------ relaying
 
-def _sym(a, i, q_out, two, q_in=128):
-    """Neighbour i hears us at q_out (0..127) and lists `two`; cost from q_in."""
+def _sym(a, i, two, q_in=256):
+    """Neighbour i hears us and lists `two` (heard at 100 of 127)."""
     _nbr(a, i, q_in=q_in)
-    return _hello(a, i, [(ME, q_out, False)] + [(t, 100, False) for t in two])
+    return _hello(a, i, [(ME, 120, False)] + [(t, 100, False) for t in two])
 
 
-def test_a_neighbour_is_a_relay_candidate_up_to_etx_4():
-    x = node_id(9)
-    for q_out, cost, picked in ((63, 32, True), (61, 33, False)):
-        a, links = _node()
-        n = _sym(a, 2, q_out, [x])
-        assert n.cost() == cost
-        assert _choose(links) == ([node_id(2)] if picked else [])
-
-
-def test_a_current_relay_is_kept_up_to_etx_5_5_and_a_new_one_not_taken_there():
-    x = node_id(9)
-    for q_out, cost, kept in ((45, 44, True), (44, 45, False)):
-        a, links = _node()
-        n = _sym(a, 2, 100, [x])
-        assert _choose(links) == [node_id(2)]
-        _hello(a, 2, [(ME, q_out, False), (x, 100, False)])
-        assert n.cost() == cost
-        assert _choose(links) == ([node_id(2)] if kept else [])
+def test_we_relay_while_two_of_our_neighbours_are_linked_only_through_us():
     a, links = _node()
-    _sym(a, 2, 45, [x])                      # ETX 5.5, never a relay: not taken
-    assert _choose(links) == []
+    assert not links.relays_all              # nothing known yet (the start-up flood relays meanwhile)
+    b, c = node_id(2), node_id(3)
+    _sym(a, 2, [])
+    assert not _decide(links)                # one neighbour: a leaf never relays
+    _sym(a, 3, [])
+    assert _decide(links)                    # b and c hear only us
+    _sym(a, 2, [c])
+    assert not _decide(links)                # b hears c well: whatever one sends, the other hears
+    _hello(a, 2, [(ME, 120, False), (c, 90, False)])
+    assert not _decide(links)                # 90 of 127 (71 %): a counted link stays down to 80
+    _hello(a, 2, [(ME, 120, False), (c, 79, False)])
+    assert _decide(links) and b in [n.id for n in a.neighbours.values()]
 
 
-def test_a_neighbour_that_does_not_hear_us_yet_is_no_relay_and_still_needs_covering():
+def test_only_admitted_neighbours_that_hear_us_are_weighed():
     a, links = _node()
-    x = node_id(9)
-    _nbr(a, 9)                               # heard, no hello from it yet
-    _sym(a, 2, 100, [x])                     # b hears x: our only way to reach x well
-    assert _choose(links) == [node_id(2)]
+    _sym(a, 2, [])
+    _nbr(a, 3)                               # heard, no hello from it yet: not yet one of ours
+    assert not _decide(links)
+    _hello(a, 3, [(node_id(7), 120, False)]) # its hello does not list us
+    assert not _decide(links)
+    _sym(a, 3, [])
+    assert _decide(links)
+    a.neighbours.get(node_id(3)).stable = False   # its admission lapsed
+    assert not _decide(links)
 
 
-def test_the_current_relay_is_kept_when_a_cheaper_one_covers_the_same():
+def test_our_hello_says_whether_we_relay_and_sets_every_relay_bit():
     a, links = _node()
-    x = node_id(9)
-    _sym(a, 2, 63, [x])                      # ETX 4
-    assert _choose(links) == [node_id(2)]
-    _sym(a, 3, 127, [x], q_in=256)           # cheaper, same coverage
-    assert _choose(links) == [node_id(2)]
+    _sym(a, 2, [])
+    _sym(a, 3, [])
+    for relays in (True, False):
+        if not relays:
+            _sym(a, 2, [node_id(3)])
+        _name, flags, _held, entries = decode_hello(links._payload(0))
+        assert bool(flags & HELLO_RELAYS) == relays
+        assert len(entries) == 2 and [e[2] for e in entries] == [True, True]
+
+
+def test_a_change_of_relaying_is_no_news():
+    a, links = _node(hello_min_ms=1000, beacon_ms=60000)
+    t = _grown(a, links)
+    _sym(a, 2, [])
+    assert not _decide(links)
+    _sym(a, 3, [])
+    links._news = []                          # the admissions were news; not what is tested
+    snap = links.trickle.snapshot()
+    assert _decide(links)                     # from not relaying to relaying
+    assert links._news == [] and links.trickle.snapshot() == snap
+    assert _hellos_sent(a, t, t + 30000) == []      # the next regular hello carries it
 
 
 def _grown(a, links):
@@ -166,25 +180,6 @@ def _hellos_sent(a, start, until):
         t = max(t, a.next_deadline())
         sent += [t for dst, f in a.tick(t) if dst == BROADCAST and f[1] & 0x7F == T_HELLO]
     return sent
-
-
-def test_a_new_relay_is_news_two_hellos_soon_a_dropped_one_is_not():
-    a, links = _node(hello_min_ms=1000, beacon_ms=60000)
-    t = _grown(a, links)
-    snap = links.trickle.snapshot()
-    x = node_id(9)
-    _sym(a, 2, 100, [x], q_in=256)
-    links._news = []                          # the neighbour's admission was news; not what is tested
-    _choose(links, t)
-    assert links.relays == [node_id(2)]
-    first = links._news[0]
-    assert t + 500 <= first <= t + 1000 and links._news == [first, first + 4000]
-    assert links.trickle.snapshot() == snap   # Trickle goes on where it was
-    assert _hellos_sent(a, t, first + 4001) == [first, first + 4000]
-    t = first + 4001
-    _hello(a, 2, [(ME, 100, False)])          # x gone: no relay needed any more
-    _choose(links, t)
-    assert links.relays == [] and links._news == []
 
 
 def test_news_while_trickle_runs_fast_or_already_owed_adds_no_hello():
@@ -214,7 +209,7 @@ def test_a_hello_saying_nothing_new_is_skipped_after_other_broadcasts_three_time
         sent.append([1 for dst, f in a.tick(t) if f[1] & 0x7F == T_HELLO] != [])
     assert sent == [False, False, False, True] * 2    # three skipped, then a full one
     assert a.stats["hello_skipped"] == 6
-    _sym(a, 2, 100, [], q_in=256)                        # news: a new neighbour listed
+    _sym(a, 2, [], q_in=256)                        # news: a new neighbour listed
     links._news = []
     a.publish([("temp", 1.0, "C")], t)
     assert _hellos_sent(a, t, t + 60000) != []           # a different hello is never skipped
@@ -312,11 +307,3 @@ def test_a_probe_that_never_got_out_is_given_up_after_two_waits():
     links.tick(5000 + 2 * PROBE_WAIT + 1, busy)
     assert links.next_deadline(7001) != 7001
     assert ("%r" % (links.snapshot()[3],)) == "[]"
-
-
-def test_equal_relay_candidates_keep_the_first_listed():
-    from mesh.relays import select_relays
-    b, c, x = node_id(2), node_id(3), node_id(9)
-    assert select_relays(ME, [(b, (x,), 10), (c, (x,), 10)], 1) == [b]
-    assert select_relays(ME, [(c, (x,), 10), (b, (x,), 10)], 1) == [c]
-    assert select_relays(ME, [(b, (x,), 12), (c, (x,), 10)], 1) == [c]     # else the cheaper

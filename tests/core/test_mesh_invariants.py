@@ -10,7 +10,7 @@ from mesh.fragments import Reassembly, split
 from mesh.neighbours import NeighbourTable
 from mesh.node import UNICAST_STREAM, _CTR_LIMIT
 from mesh.prng import Rng
-from mesh.relays import select_relays
+from mesh.relays import forward_rank, must_forward
 from mesh.replay import ReplayTable
 from mesh.routes import INFINITY, RouteTable, _unpack
 from mesh.wire import T_READINGS, Reading, encode_reading
@@ -167,44 +167,49 @@ def test_replay_table_evicts_the_least_recently_updated_seeded():
     _seeded(29, _replay_steps, check_replay_eviction)
 
 
-# ------------------------------------------------------------------ relays
-# A neighbourhood: (coverage 1..3, [(neighbour 1..8, [two-hop ids 1..14], cost)]).
+# ------------------------------------------------------------------ forwarders
+# A random connected graph in which every node knows its neighbours and
+# theirs (as hellos tell it): the nodes that must_forward picks, plus the
+# source, carry a broadcast from any source to every node.
 
-def _relay_case(rng):
-    nbrs = []
-    for nid in range(1, 1 + rng.below(8) + 1):
-        two = [1 + rng.below(14) for _ in range(rng.below(6))]
-        nbrs.append((nid, two, 8 + rng.below(30)))
-    prefer = [n[0] for n in nbrs if rng.below(3) == 0]
-    return 1 + rng.below(3), nbrs, prefer
-
-
-def check_relay_coverage(case):
-    coverage, raw, prefer = case
-    me = node_id(100)
-    ids = {}
-    for nid, _two, _cost in raw:
-        ids[nid] = node_id(nid)
-    nbrs = [(ids[nid], tuple([node_id(t) for t in two]), cost) for nid, two, cost in raw]
-    chosen = select_relays(me, nbrs, coverage, [node_id(p) for p in prefer])
-    assert chosen == sorted(chosen) and len(set(chosen)) == len(chosen)
-    one_hop = [n for n, _t, _c in nbrs]
-    for r in chosen:
-        assert r in one_hop
-    providers = {}
-    for n, two, _c in nbrs:
-        for t in two:
-            if t not in one_hop and t != me:
-                providers.setdefault(t, []).append(n)
-    for t, ps in providers.items():       # every strict two-hop neighbour covered enough
-        got = len([p for p in set(ps) if p in chosen])
-        assert got >= min(coverage, len(set(ps))), (t, got)
-    for r in chosen:                      # no relay that covers nobody
-        assert [t for t in providers if r in providers[t]] != []
+def _forward_case(rng):
+    count = 2 + rng.below(13)
+    edges = {}
+    for v in range(1, count):                      # a random spanning tree: connected
+        u = rng.below(v)
+        edges[(u, v)] = True
+    for _ in range(rng.below(count * 3)):
+        a, b = rng.below(count), rng.below(count)
+        if a != b:
+            edges[(min(a, b), max(a, b))] = True
+    return count, sorted(edges)
 
 
-def test_relays_cover_every_two_hop_neighbour_seeded():
-    _seeded(31, _relay_case, check_relay_coverage)
+def check_forwarders_carry_every_broadcast(case):
+    count, edges = case
+    ids = [node_id(10 + i) for i in range(count)]
+    adj = [[] for _ in range(count)]
+    for a, b in edges:
+        adj[a].append(b)
+        adj[b].append(a)
+    forwards = []
+    for v in range(count):
+        members = [(ids[u], tuple([ids[w] for w in adj[u]])) for u in adj[v]]   # their lists name v too
+        forwards.append(must_forward(ids[v], members, forward_rank))
+    for source in range(count):
+        reached, wave = {source: True}, [source]
+        while wave:
+            v = wave.pop()
+            if v == source or forwards[v]:
+                for u in adj[v]:
+                    if u not in reached:
+                        reached[u] = True
+                        wave.append(u)
+        assert len(reached) == count, (source, edges, forwards)
+
+
+def test_forwarders_carry_every_broadcast_seeded():
+    _seeded(37, _forward_case, check_forwarders_carry_every_broadcast, cases=120)
 
 
 def test_prng_is_xorshift32_and_stays_in_range():
@@ -388,12 +393,16 @@ if given is not None:
     def test_replay_table_evicts_the_least_recently_updated(steps):
         check_replay_eviction(steps)
 
-    @given(st.tuples(st.integers(1, 3),
-                     st.lists(st.tuples(st.integers(1, 8), st.lists(st.integers(1, 14), max_size=6),
-                                        st.integers(8, 40)), max_size=8, unique_by=lambda n: n[0]),
-                     st.lists(st.integers(1, 8), max_size=3)))
-    def test_relays_cover_every_two_hop_neighbour(case):
-        check_relay_coverage(case)
+    @given(st.integers(2, 14), st.lists(st.tuples(st.integers(0, 13), st.integers(0, 13)), max_size=40))
+    def test_forwarders_carry_every_broadcast(count, extra):
+        edges = {}
+        for v in range(1, count):                  # a path: connected
+            edges[(v - 1, v)] = True
+        for a, b in extra:
+            a, b = a % count, b % count
+            if a != b:
+                edges[(min(a, b), max(a, b))] = True
+        check_forwarders_carry_every_broadcast((count, sorted(edges)))
 
     @given(st.lists(st.integers(23, 223), min_size=1, max_size=40))
     def test_frames_are_packed_within_the_limit(sizes):

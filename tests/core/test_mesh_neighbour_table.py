@@ -20,11 +20,11 @@ def _table(timeout_ms=10000, min_timeout_ms=None, rejoins=None):
     return t, events
 
 
-def test_a_newcomer_starts_unproven_with_no_hello_and_the_first_free_slot():
+def test_a_newcomer_starts_unproven_with_no_hello_counted_busy_and_the_first_free_slot():
     t, events = _table()
     a = t.heard(node_id(2), -50, 700)
     assert a.as_tuple() == (node_id(2), 0, node_id(2), None, -50, 700, -1, 0, 0, 0, 96, -1, 0,
-                            False, False, False, (), MAX_FRAME, False, 0)
+                            False, False, True, (), MAX_FRAME, False, 0)
     assert events == [("neighbour", node_id(2), "up")]
     b, c = t.heard(node_id(3), -50, 700), t.heard(node_id(4), -50, 700)
     assert (b.slot, c.slot) == (1, 2)
@@ -116,6 +116,16 @@ def test_the_timeout_has_a_floor_and_a_cap_for_weak_links():
     n.q_in = 16
     t.heard(node_id(2), -50, 1000)
     assert n.due == 1000 + 1000 * 8 * 256 // 32           # q below 32 counts as 32
+
+
+def test_a_neighbour_whose_hello_says_it_relays_nothing_has_the_whole_failure_time():
+    t, _ = _table(200000, min_timeout_ms=500)
+    n = t.heard(node_id(2), -50, 0)
+    t.heard(node_id(2), -50, 10)
+    assert n.due == 10 + 500              # busy until its hello says otherwise: a burst's gaps
+    n.relays = False
+    t.heard(node_id(2), -50, 20)
+    assert n.due == 20 + 200000           # quiet by design: its gaps say nothing
 
 
 def test_a_table_without_callbacks_expires_and_hears_rejoins_quietly():

@@ -5,7 +5,7 @@ import legacy_flood
 from mesh.fragments import Reassembly, split
 from mesh.frames import MAX_BODY
 from mesh.neighbours import NeighbourTable
-from mesh.relays import select_relays
+from mesh.relays import must_forward
 from mesh.routes import INFINITY, RouteTable
 from mesh.wire import Reading
 from meshhelp import KEY, Net, make_node, node_id
@@ -45,30 +45,42 @@ def test_frames_round_trip():
             pass
 
 
-def test_relay_selection_covers_two_hop_neighbours():
-    a, b, c, d = [node_id(i) for i in (1, 2, 3, 4)]
-    x, y = node_id(8), node_id(9)
-    # b reaches x and y, c only x, d nothing new: b alone covers everything.
-    got = select_relays(a, [(b, (x, y), 8), (c, (x,), 8), (d, (), 8)], 1)
-    assert got == [b]
-    # coverage 2: x needs b and c; y has only b.
-    assert select_relays(a, [(b, (x, y), 8), (c, (x,), 8), (d, (), 8)], 2) == [b, c]
-    # hysteresis: an equally good current relay is kept
-    assert select_relays(a, [(b, (x,), 8), (c, (x,), 8)], 1, prefer=[c]) == [c]
+def _ranked(*pairs):
+    """-> rank(id) over (node number, rank) pairs; us (node 1) at 5."""
+    ranks = {node_id(1): 5}
+    for i, r in pairs:
+        ranks[node_id(i)] = r
+    return ranks.get
 
 
-def test_relay_selection_is_greedy_on_coverage_then_cost():
-    me = node_id(1)
-    b, c, d, e = [node_id(i) for i in (2, 3, 4, 5)]
-    x, y, z = node_id(8), node_id(9), node_id(10)
-    # b covers all three two-hop nodes, each of c, d, e one: b alone, though dearer
-    nbrs = [(b, (x, y, z), 20), (c, (x,), 8), (d, (y,), 8), (e, (z,), 8)]
-    assert select_relays(me, nbrs, 1) == [b]
-    assert select_relays(me, nbrs, 1, prefer=[b, c]) == [b]       # preference keeps coverage first
-    # equal coverage: the cheaper link
-    assert select_relays(me, [(b, (x, y), 20), (c, (x, y), 9), (d, (x, y), 30)], 1) == [c]
-    # coverage 2 with three providers of x: exactly two, the cheapest
-    assert select_relays(me, [(b, (x,), 20), (c, (x,), 9), (d, (x,), 10)], 2) == [c, d]
+def test_a_node_between_two_that_cannot_hear_each_other_relays():
+    me, b, c = node_id(1), node_id(2), node_id(3)
+    rank = _ranked((2, 1), (3, 9))
+    # b -- me -- c on a line: nothing else links them
+    assert must_forward(me, [(b, (me,)), (c, (me,))], rank)
+    # a leaf (one neighbour) and a node whose neighbours all hear each other never relay
+    assert not must_forward(me, [(b, (me,))], rank)
+    assert not must_forward(me, [(b, (c,)), (c, (b,))], rank)
+    assert not must_forward(me, [], rank)
+
+
+def test_only_higher_ranked_nodes_may_link_two_neighbours_for_us():
+    me, b, c, d, e = node_id(1), node_id(2), node_id(3), node_id(4), node_id(5)
+    # b and c are linked through our neighbour d (b - d - c); whether that
+    # excuses us depends on d's rank (of us and d, one relays)
+    members = [(b, (d,)), (c, (d,)), (d, (b, c))]
+    assert not must_forward(me, members, _ranked((2, 1), (3, 2), (4, 7)))
+    assert must_forward(me, members, _ranked((2, 1), (3, 2), (4, 3)))
+    # a link heard by only one of its ends counts (either hello may list it)
+    assert not must_forward(me, [(b, (d,)), (c, ()), (d, (c,))], _ranked((2, 1), (3, 2), (4, 7)))
+    # a chain of higher-ranked neighbours: b - d - e - c
+    chain = [(b, (d,)), (c, (e,)), (d, (e,)), (e, ())]
+    assert not must_forward(me, chain, _ranked((2, 1), (3, 2), (4, 7), (5, 8)))
+    assert must_forward(me, chain, _ranked((2, 1), (3, 2), (4, 7), (5, 4)))   # e ranks below us
+    # only through our own neighbours: a node two hops away (x, the far
+    # corner of a square whose sides are b and c) links nothing for us
+    x = node_id(9)
+    assert must_forward(me, [(b, (x,)), (c, (x,))], _ranked((2, 1), (3, 2), (9, 8)))
 
 
 def test_routes_feasibility_condition():
@@ -95,8 +107,8 @@ def test_readings_converge_on_a_line_with_few_relays():
     nodes, net = _line(6, beacon_ms=2000)
     net.run_until(20000)                            # hellos: everyone knows its two-hop set
     for n in nodes[1:-1]:
-        assert n.policy.relays, n.name              # inner nodes picked relays
-    assert nodes[0].policy.relays == [nodes[1].id]
+        assert n.policy.relays, n.name              # inner nodes relay: nothing else links their neighbours
+    assert not nodes[0].policy.relays and not nodes[-1].policy.relays
     for k in range(3):
         _publish_all(net, nodes, k)
         net.run_until(net.now + 3000)

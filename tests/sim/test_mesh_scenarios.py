@@ -31,14 +31,14 @@ def test_readings_table_converges_on_a_grid():
     sim, r = _run(build("grid", 16, seed=3), 60.0, loss=0.1)
     assert r["delivery_ratio"] >= 0.98, r        # includes the start-up, before any repair
     assert r["loops"] == 0
-    relays = set()
+    relays = 0
     for node in sim.nodes:
-        relays.update(node.proto.policy.relays)
+        relays += 1 if node.proto.policy.relays else 0
         assert len(node.proto.readings) == 16
     for a in range(16):
         for b in range(16):
             assert _holds_latest(sim, a, b), (a, b)
-    assert len(relays) < 16                      # not everybody relays
+    assert 0 < relays < 16                       # some relay, not everybody
 
 
 def test_unicast_over_six_hops_on_a_line():
