@@ -88,12 +88,12 @@ def test_the_link_estimate_young_then_averaged_with_missed_frames():
     assert n.q_in == q - (q >> 4) + 16                    # 197
 
 
-def _rejoin_after(silence, q_in=128, gap=100, timeout_ms=10000):
+def _rejoin_after(silence, q_in=128, gap=100, timeout_ms=10000, relays=True):
     rejoins = []
     t, _ = _table(timeout_ms, rejoins=rejoins)
     n = t.heard(node_id(2), -50, 0)
     t.heard(node_id(2), -50, gap)
-    n.q_in = q_in
+    n.q_in, n.relays = q_in, relays
     t.heard(node_id(2), -50, gap + silence)
     return rejoins
 
@@ -104,6 +104,12 @@ def test_a_rejoin_is_a_silence_past_half_the_timeout_and_8_gaps_on_a_good_link()
     assert _rejoin_after(5001, q_in=127) == []            # a link below 50 % is no news
     assert _rejoin_after(8001, gap=1000) == [node_id(2)]  # 8 gaps of 1 s
     assert _rejoin_after(8000, gap=1000) == []
+
+
+def test_a_neighbour_that_relays_nothing_rejoins_only_after_the_whole_failure_time():
+    assert _rejoin_after(5001, relays=False) == []        # half the timeout is its normal quiet
+    assert _rejoin_after(10000, relays=False) == []
+    assert _rejoin_after(10001, relays=False) == [node_id(2)]
 
 
 def test_the_timeout_has_a_floor_and_a_cap_for_weak_links():
