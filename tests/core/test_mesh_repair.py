@@ -258,15 +258,21 @@ def test_settle_sync_asks_once_more_when_the_start_up_flood_ends():
 def test_a_neighbour_is_a_stranger_when_its_own_reading_is_overdue():
     a, feed = _node_with_b()
     ae = a.policy.ae
-    assert ae.overdue(node_id(9), 0)                        # never heard: a stranger
     r1, r2 = _raws(9, (0, 2000))
     feed.readings(2, [(r1, 1)], 10000)
-    # no interval known: half the stale time (30 s) and the grace
-    assert not ae.overdue(node_id(9), 10000 + 30000 + GRACE)
-    assert ae.overdue(node_id(9), 10000 + 30000 + GRACE + 1)
+    # no interval learnt anywhere: the mesh is forming, nobody is late
+    assert not ae.overdue(node_id(9), 10000 + 600000) and not ae.overdue(node_id(8), 600000)
     feed.readings(2, [(r2, 1)], 12000)
     assert not ae.overdue(node_id(9), 12000 + 2000 + GRACE)  # its interval and the grace
     assert ae.overdue(node_id(9), 12000 + 2000 + GRACE + 1)
+    # origin 8: never heard, late one (mesh) interval after our boot; origin 7:
+    # heard once, late one (mesh) interval after that
+    boot = ae.boot_ms
+    assert not ae.overdue(node_id(8), boot + 2000 + GRACE) and ae.overdue(node_id(8), boot + 2000 + GRACE + 1)
+    feed.readings(2, [(_raws(7, (0,))[0], 1)], 20000)
+    assert not ae.overdue(node_id(7), 20000 + 2000 + GRACE) and ae.overdue(node_id(7), 20000 + 2000 + GRACE + 1)
+
+
 def _sync_times(a, until, to):
     times = []
     for t, out in tick_through(a, until, a.now_ms):
@@ -277,8 +283,10 @@ def _sync_times(a, until, to):
 def test_a_stranger_gets_a_sync_after_the_start_up_flood_but_not_twice_within_the_holdoff():
     a = make_node(1)
     feed = Feed(a)
-    feed.readings(2, [(_raws(9, (0,))[0], 1)], 10)
+    r1, r2 = _raws(9, (0, 2000))
+    feed.readings(2, [(r1, 1)], 10)
     a.publish([("temp", 1.0, "C")], 20)
+    feed.readings(2, [(r2, 1)], 2010)                          # an interval learnt: strangers can be late
     _sync_times(a, 15999, B)
     assert a.stats["syncs"] == 1
     feed.send(4, T_PULL, encode_pull(0, [], bytes(6)), 16000)
