@@ -11,7 +11,7 @@ from .wire import (ID_LEN, MAX_PAYLOAD, FrameError, _ascii, _take_text,
 T_HELLO = const(4)
 T_PULL = const(5)
 
-HELLO_MPR = const(0x80)     # entry flag: the sender picked this neighbour as a relay
+HELLO_MPR = const(0x80)     # entry flag: "relay what I send" (set on every entry; older firmware reads it, see protocol.md)
 HELLO_Q = const(0x7F)       # entry: how well the sender hears this neighbour, 0..127
 HELLO_SYNC = const(1)       # hello flag: sender just booted, its table is empty
 HELLO_V2 = const(2)         # hello flag: sender takes frames up to MAX_FRAME_V2 (ESP-NOW v2)
