@@ -29,7 +29,7 @@ def must_forward(me, members, rank):
     source reaches every node.
 
     Chains may not pass through nodes two hops away, though the condition
-    allows it: on the scenario matrix that smaller relay set saved ~1 % of
+    allows it: on the scenario matrix that smaller relay set saved under 1 % of
     airtime and lost readings in the dense cells (delivery 1.0 -> 0.998,
     below managed flooding's), where a chain of two 75 % links stood in for
     a relay. A square grid without diagonal links then relays everywhere.
