@@ -159,22 +159,6 @@ def test_a_node_linking_two_neighbours_relays_one_that_does_not_only_while_the_m
         assert (_run(a, now, now + 2000) != []) == relayed, (boot_ms, now, linked)
 
 
-def test_a_neighbour_our_decision_did_not_weigh_is_relayed():
-    # b (2) and c (3) are linked, so a need not relay, except what comes from
-    # a neighbour it does not count (not admitted, or not hearing us): after
-    # a reboot its link is young again, and on a line its readings stopped at a
-    for stable, lists_us, relayed in ((True, True, False), (False, True, True), (True, False, True)):
-        a = make_node(1)
-        feed = Feed(a)
-        feed.hello(3, [(node_id(1), 120, False), (node_id(2), 120, False)], 49997)
-        feed.hello(2, ([(node_id(1), 120, False)] if lists_us else []) + [(node_id(3), 120, False)], 49998)
-        a.neighbours.get(node_id(3)).stable = True
-        a.neighbours.get(node_id(2)).stable = stable
-        a.tick(49999)
-        feed.readings(2, [(origin_raw(9), 0)], 50000)
-        assert (_run(a, 50000, 52000) != []) == relayed, (stable, lists_us)
-
-
 def test_a_neighbour_without_a_hello_is_relayed():
     a = make_node(1)
     Feed(a).readings(2, [(origin_raw(9), 0)], 50000)
