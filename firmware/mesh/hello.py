@@ -86,6 +86,7 @@ class LinkState:
         if two != n.two_hop or sym != n.sym:
             self.dirty = True
         n.sym, n.q_out, n.two_hop = sym, q_out, two
+        n.lone = len(entries) == (1 if sym else 0)
         if sym:
             self.node.neighbours.vouched(n)
         if sym and held >= len(self.node.readings) + 2:
@@ -108,6 +109,17 @@ class LinkState:
             if n.sym and n.stable:
                 members.append((n.id, n.two_hop))
         self.relays_all = must_forward(self.node.id, members, forward_rank)
+
+    def carries_alone(self, n):
+        """True if what neighbour n sends may reach no one unless we relay it:
+        our decision did not weigh n (it is not an admitted, symmetric
+        neighbour of ours) and its hello lists nobody but us. On a
+        line, a neighbour we do not admit yet (a young or one-way link) is
+        exactly that, and its readings would stop at us. A neighbour with
+        other links is weighed by those neighbours' decisions instead:
+        relaying for every one we do not admit cost 30 % more airtime on the
+        random-100 mesh (docs/protocol.md, Relays)."""
+        return n.hello and n.lone and not (n.sym and n.stable)
 
     # ------------------------------------------------------------ hellos
 

@@ -103,13 +103,14 @@ class MeshPolicy:
         cost = n.cost() if n is not None else INFINITY
         # Relay when our neighbourhood says we must (mesh/relays.py: the same
         # for every origin); for a neighbour whose hello we have not heard
-        # (our decision cannot have weighed whom it reaches); for everything
+        # (our decision cannot have weighed whom it reaches) or one that has
+        # no good link but us (LinkState.carries_alone); for everything
         # while the neighbourhood forms after our boot (hellos need a few
         # rounds to tell it); and for a while after we pushed our table to a
         # new member. A sender our full table does not track is no neighbour
         # of ours to weigh: it rides on the decision.
         ae = self.ae
-        relay = self.links.relays_all or (n is not None and not n.hello) \
+        relay = self.links.relays_all or (n is not None and (not n.hello or self.links.carries_alone(n))) \
             or now_ms - ae.boot_ms < self.cfg.startup_flood_ms \
             or (sender == ae.sync_from and now_ms < ae.sync_until) or now_ms < ae.push_until
         limit = self.cfg.hop_limit

@@ -62,6 +62,7 @@ class Neighbour:
         self.sym = False         # its hello lists us
         self.relays = True       # its hello says it rebroadcasts readings (busy: silence is news)
         self.two_hop = ()        # ids it hears well (from its hello)
+        self.lone = False        # its hello lists nobody but us
         self.max_frame = MAX_FRAME  # largest frame it takes: v1 until its hello says more
         self.stable = False      # admitted: a good link for a while (hysteresis, see _admit)
 
@@ -78,7 +79,8 @@ class Neighbour:
     def as_tuple(self):
         return (self.id, self.slot, self.mac, self.name, self.rssi, self.last_ms,
                 self.boot, self.ctr, self.ctr0, self.got, self.q_in, self.q_out, self.gap, self.hello, self.sym,
-                self.relays, self.two_hop, self.max_frame, self.stable, self.gap_hi)
+                self.relays, self.two_hop, self.max_frame, self.stable, self.gap_hi,
+                self.lone)
 
 
 class NeighbourTable:

@@ -24,7 +24,7 @@ def test_a_newcomer_starts_unproven_with_no_hello_counted_busy_and_the_first_fre
     t, events = _table()
     a = t.heard(node_id(2), -50, 700)
     assert a.as_tuple() == (node_id(2), 0, node_id(2), None, -50, 700, -1, 0, 0, 0, 96, -1, 0,
-                            False, False, True, (), MAX_FRAME, False, 0)
+                            False, False, True, (), MAX_FRAME, False, 0, False)
     assert events == [("neighbour", node_id(2), "up")]
     b, c = t.heard(node_id(3), -50, 700), t.heard(node_id(4), -50, 700)
     assert (b.slot, c.slot) == (1, 2)

@@ -15,9 +15,11 @@ from mesh.wire import T_READINGS
 from meshhelp import Net, make_node
 
 
-def _settled(n, pairs):
+def _settled(n, pairs, deaf=()):
     nodes = [make_node(i + 1, beacon_ms=2000, startup_flood_ms=6000) for i in range(n)]
     net = Net(nodes, [(nodes[a], nodes[b]) for a, b in pairs])
+    for a, b in deaf:                 # a never hears b: a one-way link
+        net.lose(nodes[b], nodes[a], 1)
     for _ in range(3):
         for node in nodes:
             net.now += 37
@@ -104,6 +106,21 @@ def test_line_every_inner_node_relays_once_and_the_ends_never():
     senders, _air, _d = _spread(nodes, net, nodes[2])   # from the middle: both ways, ends quiet
     assert sorted(senders) == sorted([n.id for n in nodes[1:5]])
     _check_rule(net, nodes[2], senders)
+
+
+def test_a_neighbour_we_do_not_admit_and_that_hears_only_us_is_carried_on():
+    # node1 never hears node2, so it lists nobody and node2 does not count it
+    # as a symmetric neighbour: node2's decision weighs node3 alone and says
+    # "no relaying", yet node1's readings reach node3 only through node2.
+    nodes, net = _settled(3, [(0, 1), (1, 2)], deaf=[(0, 1)])
+    end, middle = nodes[0], nodes[1]
+    assert not middle.policy.links.relays_all
+    senders, _air, _d = _spread(nodes, net, end)
+    assert senders == [end.id, middle.id]
+    # ... and only for it: node3 is weighed (admitted, symmetric) and is an
+    # end of the line, so its readings stop at node2
+    senders, _air, _d = _spread(nodes[1:], net, nodes[2])
+    assert senders == [nodes[2].id]
 
 
 def test_grid_and_bridged_cliques_relay_through_one_small_set_whatever_the_origin():
