@@ -16,7 +16,7 @@ from .frames import HELLO_RELAYS, HELLO_SYNC, HELLO_V2, T_HELLO, T_PULL, decode_
 from .relays import forward_rank, must_forward
 from .trickle import Trickle
 from .unicast import BROADCAST
-from .wire import MAX_FRAME, MAX_FRAME_V2
+from .wire import MAX_FRAME, MAX_FRAME_V2, T_BEACON, encode_beacon
 
 # A neighbour's link to a third node counts for the relaying decision when it
 # hears that node at >= 75 %, and stays counted down to 62 %: a chain of
@@ -28,8 +28,11 @@ _PROBE_WAIT_MS = const(1000)  # a probe's MAC ack comes in ms; none after this: 
 # A due hello that would say what the last one said (same neighbours and
 # relaying) is skipped when other broadcasts of ours
 # went out since: they already told every neighbour we are alive and let it
-# measure our link. At most this many in a row, so that a neighbour that
-# lost the last full hello still hears one every few minutes.
+# measure our link. When none did, it shrinks to a name-only beacon: a sign
+# of life and a counter to measure the link by, a third of a 20-neighbour
+# hello's airtime, and a frame every firmware since the first understands.
+# At most this many in a row, so that a neighbour that lost the last full
+# hello still hears one every few minutes.
 _SKIP_MAX = const(3)
 _NEWS_REPEAT = const(4)     # news: a second hello this many imin after the first
 
@@ -143,11 +146,16 @@ class LinkState:
         payload = self._payload(now_ms)
         gist = self._gist(payload)
         node = self.node
-        if not news and gist == self._said and node.broadcasts > self._said_ctr and self._skipped < _SKIP_MAX:
+        if not news and gist == self._said and self._skipped < _SKIP_MAX:
             self._skipped += 1
+            if node.broadcasts > self._said_ctr:
+                out = []
+                node.count("hello_skipped")
+            else:
+                out = self.send(BROADCAST, T_BEACON, encode_beacon(node.name))
+                node.count("hello_short")
             self._said_ctr = node.broadcasts
-            node.count("hello_skipped")
-            return []
+            return out
         out = self.send(BROADCAST, T_HELLO, payload)
         self._said, self._said_ctr, self._skipped = gist, node.broadcasts, 0
         return out

@@ -263,6 +263,13 @@ def decode_readings(buf):
 # name from one (the retired flood policy sent them).
 
 
+def encode_beacon(name):
+    """A name-only beacon: what a hello that would repeat itself shrinks to
+    (mesh/hello.py), and what the first firmware sent."""
+    raw = _ascii(name, "name")
+    return bytes((len(raw),)) + raw
+
+
 def decode_beacon(payload):
     name, off = _take_text(payload, 0, len(payload))
     if off != len(payload) or not name:

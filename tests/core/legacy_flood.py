@@ -16,7 +16,7 @@ from micropython import const
 
 from mesh.dedup import DupCache
 from mesh.wire import (MAX_PAYLOAD, T_BEACON, T_DATA, T_READINGS, FrameError, _ascii,
-                       decode_beacon, decode_readings_at, encode_reading, encode_readings)
+                       decode_beacon, decode_readings_at, encode_beacon, encode_reading, encode_readings)
 
 # T_DATA kinds of the flood policy
 DATA_REQUEST = const(0)
@@ -35,11 +35,6 @@ _PONG = b"pong"
 # Beacon: name_len(u8) name(ascii).
 # Readings frame: readings block + one hop count (u8) per reading, in order.
 # Data: kind(u8) origin(6) dst(6) req_id(u16) hops(u8) hop_limit(u8) body.
-
-
-def encode_beacon(name):
-    n = _ascii(name, "name")
-    return bytes((len(n),)) + n
 
 
 def encode_readings_frame(readings, hops):

@@ -10,6 +10,7 @@ from meshhelp import full_pulls, make_node, node_id
 
 from mesh.frames import HELLO_RELAYS, HELLO_SYNC, HELLO_V2, T_HELLO, T_PULL, decode_hello, encode_pull
 from mesh.unicast import BROADCAST
+from mesh.wire import T_BEACON
 
 ME = node_id(1)
 PROBE_WAIT = 1000
@@ -193,11 +194,54 @@ def test_news_while_trickle_runs_fast_or_already_owed_adds_no_hello():
     assert links._news == owed and len(owed) == 2
 
 
+def _kinds_sent(a, start, count, also=None):
+    """Tick a through its deadlines with nothing else sent, its neighbours
+    kept alive -> per hello due: [(frame kind, length)]; also(t, frames)."""
+    names = {T_HELLO: "hello", T_BEACON: "beacon"}
+    kinds, t = [], start
+    while len(kinds) < count:
+        t = max(t, a.next_deadline())
+        for nid in list(a.neighbours.table):
+            a.neighbours.touch(nid, t)
+        frames = [f for dst, f in a.tick(t) if dst == BROADCAST and f[1] & 0x7F in names]
+        if frames:
+            kinds.append([(names[f[1] & 0x7F], len(f)) for f in frames])
+            if also is not None:
+                also(t, frames)
+    return kinds
+
+
+def test_a_hello_saying_nothing_new_shrinks_to_a_beacon_when_nothing_else_was_sent():
+    a, links = _node(hello_min_ms=1000, beacon_ms=60000)
+    t = _grown(a, links)
+    for i in range(2, 12):
+        _sym(a, i, [], q_in=256)          # news: a full hello lists ten neighbours
+    b = make_node(12)
+    heard = []
+
+    def hear(t, frames):
+        for f in frames:
+            b.receive(f, ME, -50, t)
+        n = b.neighbours.get(ME)
+        heard.append(n is not None and n.last_ms == t and n.name == a.name)
+    kinds = _kinds_sent(a, t, 20, hear)
+    said = [k[0][0] for k in kinds]
+    last = len(said) - 1 - said[::-1].index("hello", 0, 12)    # past the news, the interval grown
+    steady = said[last - 7:last + 1]
+    assert steady == ["beacon", "beacon", "beacon", "hello"] * 2, said
+    size = dict([k[0] for k in kinds])
+    assert size["beacon"] < size["hello"] - 60          # ten entries of 7 bytes left out
+    assert a.stats["hello_short"] >= 6
+    assert heard == [True] * len(heard)                 # a sign of life to every neighbour, and our name
+
+
 def test_a_hello_saying_nothing_new_is_skipped_after_other_broadcasts_three_times_at_most():
     a, links = _node(hello_min_ms=1000, beacon_ms=60000)
     t = _grown(a, links)
-    assert _hellos_sent(a, t, t + 60000) != []           # nothing else sent: hellos keep us alive
-    t += 60000
+    said = [k[0][0] for k in _kinds_sent(a, t, 4)]     # nothing else sent: beacons and hellos keep us alive
+    while said[-1] != "hello":                          # ... until a full one
+        said = [k[0][0] for k in _kinds_sent(a, t, 1)]
+    t = a.next_deadline() + 1
     sent = []
     while len(sent) < 8:
         t = links.trickle.next_deadline()

@@ -127,7 +127,8 @@ def test_serial_newer():
 
 
 def test_beacon_payload():
-    assert legacy_flood.encode_beacon("kitchen") == b"\x07kitchen"
+    assert wire.encode_beacon("kitchen") == b"\x07kitchen"
+    assert legacy_flood.encode_beacon is wire.encode_beacon
     assert wire.decode_beacon(b"\x07kitchen") == "kitchen"
     _raises(lambda: wire.decode_beacon(b"\x07kitche"))
     _raises(lambda: wire.decode_beacon(b"\x07kitchenX"))
