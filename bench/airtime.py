@@ -12,8 +12,8 @@ simulation and splits every transmission's airtime (what the simulator's
   else's reading at hops 0: a pull's answer), `sync` (unicast: a full-table
   push), and the frame's fixed cost (`overhead`, 67 bytes of MAC, header and
   tag plus the preamble) shared the same way;
-- `hello` (broadcast), `probe` (an empty pull unicast to a silent
-  neighbour), `pull` (broadcast), `sync-request` (unicast full pull), `data`
+- `hello` (broadcast), `beacon` (a repeated hello shrunk to the name),
+  `probe` (an empty pull unicast to a silent neighbour), `pull` (broadcast), `sync-request` (unicast full pull), `data`
   (routed request/reply), other types by number;
 - `mac-retry` (a unicast's MAC retransmissions) and `ack`.
 
@@ -36,7 +36,7 @@ from nowmesh.radio.medium import KIND_ACK  # noqa: E402
 from mesh import frames, wire  # noqa: E402  (loaded by the spec import)
 
 _NAMES = {frames.T_HELLO: ("hello", "probe"), frames.T_PULL: ("pull", "sync-request"),
-          wire.T_DATA: ("data", "data")}
+          wire.T_DATA: ("data", "data"), wire.T_BEACON: ("beacon", "beacon")}
 
 
 def _reading_kinds(sender, payload, unicast):
@@ -107,7 +107,7 @@ def run(args):
     result = sim.run()
     published = sum(1 for p in sim.metrics.publications if p[2] >= bd.from_us)
     minutes = (args.duration - args.from_s) / 60.0
-    control = sum(bd.frames.get(k, 0) for k in ("hello", "probe", "pull", "sync-request"))
+    control = sum(bd.frames.get(k, 0) for k in ("hello", "beacon", "probe", "pull", "sync-request"))
     stats = {}
     for node in sim.nodes:
         for k, v in (node.proto.stats if node.alive else {}).items():
