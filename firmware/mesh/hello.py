@@ -46,6 +46,7 @@ class LinkState:
         self.trickle = Trickle(cfg.hello_min_ms, cfg.beacon_ms, 0, node.rng, now_ms)
         self.relays_all = False     # we rebroadcast readings (decided as hellos come; the start-up flood covers the first)
         self.dirty = False          # to decide again whether we relay
+        self._view = None           # hash of the neighbourhood last decided on
         self._probe = {}            # neighbour id -> [sent, when it fell silent]
         self._said = None           # what our last hello said (_gist), and when:
         self._said_ctr = 0          # ... our broadcast counter after it
@@ -111,7 +112,13 @@ class LinkState:
         for n in self.node.neighbours.values():
             if n.sym and n.stable:
                 members.append((n.id, n.two_hop))
-        self.relays_all = must_forward(self.node.id, members, forward_rank)
+        # Most hellos change nothing we weigh (it is decided again before
+        # each of ours, and as theirs arrive): a hash of the view skips the
+        # quadratic check. Not kept in snapshots: CPython salts it per process.
+        view = hash(tuple(members))
+        if view != self._view:
+            self._view = view
+            self.relays_all = must_forward(self.node.id, members, forward_rank)
 
     def carries_alone(self, n):
         """True if what neighbour n sends may reach no one unless we relay it:
