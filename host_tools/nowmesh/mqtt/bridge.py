@@ -32,8 +32,10 @@ from nowmesh.monitor.session import MonitorSession
 from nowmesh.mqtt import schema
 from nowmesh.mqtt.options import check_setting
 from nowmesh.query.admin import signed_args
+from nowmesh.query.session import LOST
 
 SIGNED = ("config_set", "reboot")   # run on another node only with an operator token
+STATUS_TRIES = 2            # the target's status (for its token) is asked again once if the mesh lost it
 WINDOW = 50                 # messages published and not yet acknowledged
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 8
 KEEPALIVE_S = 15
@@ -63,7 +65,7 @@ class Bridge:
         self._info = {}                # mac -> {"board", "fw"} from the node's hello
         self._asked_hello = set()
         self._commands = []            # [(console cmd, node, args, topic key, mqtt cmd, field)]
-        self._to_sign = []             # the same, waiting for the target's status (boot, admin_seq)
+        self._to_sign = []             # [(the same), tries]: waiting for the target's status (boot, admin_seq)
         self.client = self._make_client()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -309,7 +311,7 @@ class Bridge:
             pending = (console_cmd, node, args, key, cmd, (args or {}).get("field"))
             if node is not None and console_cmd in SIGNED:
                 # through the mesh these need the operator's token, made from the target's status
-                self._to_sign.append(pending)
+                self._to_sign.append([pending, 1])
                 self.link.request("status", None, node)
                 continue
             self._send_command(pending)
@@ -339,8 +341,14 @@ class Bridge:
 
     def _command_reply(self, rec):
         if rec.get("cmd") == "status":
-            for i, pending in enumerate(self._to_sign):
+            for i, (pending, tries) in enumerate(self._to_sign):
                 if pending[1] == rec.get("node"):
+                    if not rec.get("ok") and rec.get("error") in LOST and tries < STATUS_TRIES:
+                        # a mesh request is one try (docs/app-api.md): a lost
+                        # status must not fail the user's command
+                        self._to_sign[i][1] += 1
+                        self.link.request("status", None, pending[1])
+                        return
                     del self._to_sign[i]
                     self._sign(pending, rec)
                     return

@@ -27,7 +27,7 @@ HELLO_TRIES = 2           # an emulated node may miss the first line after its p
 # nothing, or (config_set) set the same value again. Not ping: the node
 # already tries three times, and its "timeout" is the answer a user wants.
 RETRYABLE = ("hello", "status", "neighbours", "routes", "nodes", "readings", "config_get", "config_set")
-_LOST = ("no answer", "timeout", "restarted")
+LOST = ("no answer", "timeout", "restarted")   # errors that mean the mesh lost a request or its answer
 
 
 class FirmwareError(ToolError):
@@ -206,7 +206,7 @@ class MeshSession:
     def _lost(requests, results, retried):
         """Indexes of retryable requests the mesh lost, each once. Never a
         signed one: its token works once, and a lost answer may mean it ran."""
-        return [i for i, r in enumerate(results) if r is not None and not r.ok and r.error in _LOST
+        return [i for i, r in enumerate(results) if r is not None and not r.ok and r.error in LOST
                 and i not in retried and requests[i][0] in RETRYABLE
                 and "auth" not in (requests[i][1] or {})]
 

@@ -1,0 +1,79 @@
+"""A set or reboot for a node other than the board needs the target's status
+first (its boot and admin counter make the operator's token). A mesh request
+is one try, so a status the mesh lost is asked once more before the command
+is answered with an error; an answer that is an error of the node's own is
+not asked again."""
+import json
+import queue
+
+from nowmesh.mqtt import schema
+from nowmesh.mqtt.bridge import Bridge
+from nowmesh.mqtt.options import parse_broker_url
+from nowmesh.mqtt.outbox import Outbox
+
+LOCAL, REMOTE = "02:4e:4d:00:00:01", "02:4e:4d:00:00:02"
+
+
+class RecordingLink:
+    url = "scripted"
+
+    def __init__(self):
+        self.records = queue.Queue()
+        self.asked = []
+
+    def request(self, cmd, args=None, node=None):
+        self.asked.append((cmd, node))
+
+    def remember_remote(self, ids):
+        pass
+
+
+def _bridge(tmp_path):
+    link = RecordingLink()
+    bridge = Bridge(link, parse_broker_url("mqtt://127.0.0.1:1"), Outbox(str(tmp_path / "out.sqlite")),
+                    allow_commands=True, operator_key_file=str(tmp_path / "no-key.json"))
+    published = []
+    bridge._publish = lambda message, qos=1: published.append(message)
+    for rec in ({"ev": "hello", "t": 0.5, "id": LOCAL, "name": "n1", "proto": 1, "fw": "0.1.0", "board": "x"},
+                {"ev": "reading", "t": 1.0, "id": REMOTE, "name": "n2", "seq": 1, "values": [["temp", 21.5, "C"]]}):
+        link.records.put(rec)
+    bridge.session.drain()
+    return bridge, link, published
+
+
+def _status_reply(**fields):
+    return dict({"ev": "reply", "t": 2.0, "cmd": "status", "node": REMOTE}, **fields)
+
+
+def _responses(bridge, published):
+    topic = "%s/%s/response" % (bridge.base, schema.node_key(REMOTE))
+    return [json.loads(payload) for t, payload, _retain in published if t == topic]
+
+
+def _feed(bridge, link, rec):
+    link.records.put(rec)
+    bridge.session.drain()
+
+
+def test_a_lost_status_is_asked_once_more_then_the_command_fails_with_the_reason(tmp_path):
+    bridge, link, published = _bridge(tmp_path)
+    bridge._command("%s/%s/set" % (bridge.base, schema.node_key(REMOTE)), b'{"stats_s": 20}')
+    assert [a for a in link.asked if a[0] == "status"] == [("status", REMOTE)]
+    _feed(bridge, link, _status_reply(ok=False, error="timeout"))
+    assert [a for a in link.asked if a[0] == "status"] == [("status", REMOTE)] * 2
+    assert _responses(bridge, published) == []                  # not answered while asked again
+    _feed(bridge, link, _status_reply(ok=False, error="timeout"))
+    assert [a for a in link.asked if a[0] == "status"] == [("status", REMOTE)] * 2
+    [answer] = _responses(bridge, published)
+    assert answer["ok"] is False and "timeout" in answer["error"] and answer["cmd"] == "set"
+    bridge.outbox.close()
+
+
+def test_a_status_refused_by_the_node_is_not_asked_again(tmp_path):
+    bridge, link, published = _bridge(tmp_path)
+    bridge._command("%s/%s/reboot" % (bridge.base, schema.node_key(REMOTE)), b"")
+    _feed(bridge, link, _status_reply(ok=False, error="busy"))
+    assert [a for a in link.asked if a[0] == "status"] == [("status", REMOTE)]
+    [answer] = _responses(bridge, published)
+    assert answer["ok"] is False and "busy" in answer["error"]
+    bridge.outbox.close()
