@@ -119,16 +119,16 @@ def _split(nodes, duration):
     core = split["core"] + split["receive"]
     out = {"nodes": nodes, "simulated_s": duration, "cpu_s": data["cpu_s"],
            "core_cpu_s": round(core, 2), "core_share": round(core / data["cpu_s"], 3),
-           "radio_setup_cpu_s": split["radio_setup"], "select_relays_cpu_s": split["select_relays"],
+           "radio_setup_cpu_s": split["radio_setup"], "relaying_cpu_s": split["relaying"],
            "receptions": int(split["receive_calls"]),
            "core_receive_us": round(1e6 * split["receive"] / max(1, split["receive_calls"]), 1),
            "receptions_per_node_s": round(split["receive_calls"] / (nodes * duration), 1),
            "bound_if_simulator_free": round(data["cpu_s"] / core, 2)}
     print("  where the CPU goes (%d nodes x %gs, instrumented run): core %.1f of %.1f s (%.0f %%; radio model"
-          " set-up %.1f s, relay selection %.1f s); %d receptions (%.1f per node-second), core receive"
+          " set-up %.1f s, relaying decision %.1f s); %d receptions (%.1f per node-second), core receive"
           " %.1f us each; a simulator costing nothing would be at most %.2fx faster" % (
               nodes, duration, core, data["cpu_s"], 100 * out["core_share"], out["radio_setup_cpu_s"],
-              out["select_relays_cpu_s"], out["receptions"], out["receptions_per_node_s"],
+              out["relaying_cpu_s"], out["receptions"], out["receptions_per_node_s"],
               out["core_receive_us"], out["bound_if_simulator_free"]), flush=True)
     return out
 
