@@ -1,8 +1,12 @@
-"""A set or reboot for a node other than the board needs the target's status
-first (its boot and admin counter make the operator's token). A mesh request
-is one try, so a status the mesh lost is asked once more before the command
-is answered with an error; an answer that is an error of the node's own is
-not asked again."""
+"""What the bridge asks the board again when the mesh lost a request or its
+answer (a mesh request is one try):
+
+- a remote node's hello (its board and firmware): asked again with its next
+  reading, never given up on (the device would stay named by its MAC in Home
+  Assistant);
+- a target's status before a signed set or reboot (its boot and admin
+  counter make the operator's token): asked once more, then the command is
+  answered with the error; an error of the node's own is not asked again."""
 import json
 import queue
 
@@ -15,6 +19,7 @@ LOCAL, REMOTE = "02:4e:4d:00:00:01", "02:4e:4d:00:00:02"
 
 
 class RecordingLink:
+    """The board as records; what the bridge asks of it is kept."""
     url = "scripted"
 
     def __init__(self):
@@ -26,6 +31,37 @@ class RecordingLink:
 
     def remember_remote(self, ids):
         pass
+
+
+def _reading(seq):
+    return {"ev": "reading", "t": 1.0 + seq, "id": REMOTE, "name": None, "seq": seq,
+            "values": [["temp", 21.5, "C"]]}
+
+
+def _feed(bridge, link, *records):
+    for record in records:
+        link.records.put(record)
+    bridge.session.drain()
+
+
+def test_a_lost_hello_is_asked_again_with_the_next_reading_and_not_after_an_answer(tmp_path):
+    link = RecordingLink()
+    bridge = Bridge(link, parse_broker_url("mqtt://127.0.0.1:1"), Outbox(str(tmp_path / "out.sqlite")))
+    hello = {"ev": "hello", "t": 0.5, "id": LOCAL, "name": "n1", "proto": 1, "fw": "0.1.0", "board": "x"}
+    _feed(bridge, link, hello, _reading(1))
+    assert link.asked == [("hello", REMOTE)]
+    _feed(bridge, link, _reading(2))
+    assert link.asked == [("hello", REMOTE)]            # asked once while the answer may come
+    _feed(bridge, link, {"ev": "reply", "t": 3.5, "cmd": "hello", "node": REMOTE, "ok": False,
+                         "error": "timeout"})
+    _feed(bridge, link, _reading(3))
+    assert link.asked == [("hello", REMOTE)] * 2         # lost: asked again
+    answer = {"ev": "reply", "t": 4.5, "cmd": "hello", "node": REMOTE, "ok": True,
+              "data": {"id": REMOTE, "name": "n2", "fw": "0.1.0", "board": "esp32-devkitc", "proto": 1}}
+    _feed(bridge, link, answer, _reading(4), _reading(5))
+    assert link.asked == [("hello", REMOTE)] * 2         # answered: never asked again
+    assert bridge._info[REMOTE] == {"board": "esp32-devkitc", "fw": "0.1.0"}
+    bridge.outbox.close()
 
 
 def _bridge(tmp_path):
@@ -48,11 +84,6 @@ def _status_reply(**fields):
 def _responses(bridge, published):
     topic = "%s/%s/response" % (bridge.base, schema.node_key(REMOTE))
     return [json.loads(payload) for t, payload, _retain in published if t == topic]
-
-
-def _feed(bridge, link, rec):
-    link.records.put(rec)
-    bridge.session.drain()
 
 
 def test_a_lost_status_is_asked_once_more_then_the_command_fails_with_the_reason(tmp_path):
