@@ -29,8 +29,9 @@ _PROBE_WAIT_MS = const(1000)  # a probe's MAC ack comes in ms; none after this: 
 # relaying) is skipped when other broadcasts of ours
 # went out since: they already told every neighbour we are alive and let it
 # measure our link. When none did, it shrinks to a name-only beacon: a sign
-# of life and a counter to measure the link by, a third of a 20-neighbour
-# hello's airtime, and a frame every firmware since the first understands.
+# of life and a counter to measure the link by, well under half of a
+# 20-neighbour hello's airtime, and a frame every firmware since the first
+# understands.
 # At most this many in a row, so that a neighbour that lost the last full
 # hello still hears one every few minutes.
 _SKIP_MAX = const(3)

@@ -103,8 +103,8 @@ class MeshPolicy:
         cost = n.cost() if n is not None else INFINITY
         # Relay when our neighbourhood says we must (mesh/relays.py: the same
         # for every origin); for a neighbour whose hello we have not heard
-        # (our decision cannot have weighed whom it reaches) or one that has
-        # no good link but us (LinkState.carries_alone); for everything
+        # (our decision cannot have weighed whom it reaches) or whose hello
+        # lists nobody but us (LinkState.carries_alone); for everything
         # while the neighbourhood forms after our boot (hellos need a few
         # rounds to tell it); and for a while after we pushed our table to a
         # new member. A sender our full table does not track is no neighbour
