@@ -13,8 +13,9 @@ simulation and splits every transmission's airtime (what the simulator's
   push), and the frame's fixed cost (`overhead`, 67 bytes of MAC, header and
   tag plus the preamble) shared the same way;
 - `hello` (broadcast), `beacon` (a repeated hello shrunk to the name),
-  `probe` (an empty pull unicast to a silent neighbour), `pull` (broadcast), `sync-request` (unicast full pull), `data`
-  (routed request/reply), other types by number;
+  `probe` (an empty pull unicast to a silent neighbour), `pull`
+  (broadcast), `sync-request` (unicast full pull), `data` (routed
+  request/reply), other types by number;
 - `mac-retry` (a unicast's MAC retransmissions) and `ack`.
 
 `--from S` counts only transmissions after S seconds (steady state). The
