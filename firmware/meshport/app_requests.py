@@ -60,8 +60,9 @@ class _Named:
 async def learn_name(app, ref, deadline_ms):
     """Ask every node this one holds a reading of, and knows no name of, for
     its `hello` (as the host tools resolve a name: nowmesh.query.nodes); the
-    answers teach app.names. Returns once one is named `ref` or at
-    deadline_ms (app.clock), or when there is nobody to ask. A hello that
+    answers teach app.names. Returns once one is named `ref` or when there
+    is nobody left to ask (True), or at deadline_ms (app.clock) with answers
+    still missing (False: a timeout, not proof the name is unknown). A hello that
     got no answer is asked again, and when every request slot is in flight
     (the app's own requests hold them too) the rest wait for a free one."""
     todo = [o for o in list(app.node.readings.keys()) if app.name_of(o) is None]
@@ -76,7 +77,7 @@ async def learn_name(app, ref, deadline_ms):
             pending.append(todo.pop(0))
         left = deadline_ms - app.clock.now()
         if left <= 0:
-            return
+            return ref in app.names.values()
         # answers come only while this task waits: no wake-up is lost between
         # the test and the wait; a slot freed by another request wakes nobody,
         # so with nodes still to ask, look again after _SLOT_WAIT_MS
@@ -85,6 +86,7 @@ async def learn_name(app, ref, deadline_ms):
             await asyncio.wait_for_ms(woke.wait(), min(left, _SLOT_WAIT_MS) if todo else left)
         except asyncio.TimeoutError:
             pass
+    return True
 
 
 async def request(app, node, name, data, timeout_s):
@@ -94,8 +96,10 @@ async def request(app, node, name, data, timeout_s):
     try:
         app.resolve(node)
     except CommandError:              # a name no hello or reply taught us yet: ask around
-        if isinstance(node, str):
-            await learn_name(app, node, deadline)
+        # a lookup cut short by lost answers is a timeout (OSError: asking
+        # again may help), not an unknown name (ValueError, from ask below)
+        if isinstance(node, str) and not await learn_name(app, node, deadline):
+            raise OSError("no answer from %s (asking the mesh for its name timed out)" % node)
     body = b"U" + json.dumps({"n": name, "d": data}).encode()
     answer = await ask(app, node, body, max(0, deadline - app.clock.now()))
     if answer is None:
