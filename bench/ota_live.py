@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from nowmesh.bundle.tree import firmware_dir
+from nowmesh.bundle.tree import changed_firmware
 from nowmesh.emulation.mesh import Emulation
 
 SPINE = ["n%d" % i for i in range(1, 7)]
@@ -35,11 +35,8 @@ def _topology_file(folder):
 
 
 def _changed_firmware(folder):
-    root = os.path.join(folder, "firmware")
-    shutil.copytree(firmware_dir(), root, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(os.path.join(root, "meshport", "__init__.py"), "a") as f:
-        f.write("# changed for the OTA bench\n")
-    return root
+    return changed_firmware(os.path.join(folder, "firmware"),
+                            {"meshport/__init__.py": lambda t: t + "# changed for the OTA bench\n"})
 
 
 def _cli(*args):

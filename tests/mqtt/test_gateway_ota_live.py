@@ -7,20 +7,15 @@ import json
 import subprocess
 import time
 
+from nowmesh.bundle.tree import changed_firmware
 from nowmesh.mqtt.testbroker import Cable
 
 from test_gateway_live import _key, make_gateway
 
 
 def _tree(tmp_path):
-    import os
-    import shutil
-    from nowmesh.bundle.tree import firmware_dir
-    root = str(tmp_path / "changed")
-    shutil.copytree(firmware_dir(), root, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(os.path.join(root, "meshport", "__init__.py"), "a") as f:
-        f.write("# changed for the gateway's update\n")
-    return root
+    return changed_firmware(str(tmp_path / "changed"),
+                            {"meshport/__init__.py": lambda t: t + "# changed for the gateway's update\n"})
 
 
 def test_a_gateway_is_updated_over_the_mesh_and_publishes_again(make_emulated_mesh, broker, recorder, nowmesh_cli,

@@ -6,12 +6,11 @@ firmware crashes on import rolls back on every node within 3 boots, and
 """
 import json
 import os
-import shutil
 import time
 
 import pytest
 
-from nowmesh.bundle.tree import firmware_dir
+from nowmesh.bundle.tree import changed_firmware
 from nowmesh.cli import main
 from nowmesh.query import MeshSession
 
@@ -23,14 +22,8 @@ def mesh(make_emulated_mesh_module):
 
 def _tree(tmp_path, name, change):
     """A copy of the firmware tree with one file changed."""
-    root = str(tmp_path / name)
-    shutil.copytree(firmware_dir(), root, ignore=shutil.ignore_patterns("__pycache__"))
     path, edit = change
-    with open(os.path.join(root, path)) as f:
-        text = f.read()
-    with open(os.path.join(root, path), "w") as f:
-        f.write(edit(text))
-    return root
+    return changed_firmware(str(tmp_path / name), {path: edit})
 
 
 def _ota(capsys, port, *args):

@@ -3,6 +3,7 @@ call works in a checkout (`pip install -e .` maps the packages to firmware/,
 boards/ and examples/) and in an installed wheel (they are package data)."""
 import importlib.resources
 import os
+import shutil
 
 from nowmesh.errors import ToolError
 
@@ -29,3 +30,18 @@ def boards_dir():
 def examples_dir():
     """Example topologies and scenarios (the simulator's demo farm)."""
     return _folder("nowmesh.bundle.examples")
+
+
+def changed_firmware(dest, edits):
+    """A copy of the firmware tree at `dest` (no caches) with `edits`
+    ({path inside the tree: function(text) -> new text}) applied: a bundle
+    that differs from the running one, for a test or a bench to deploy or
+    push over the mesh. -> dest."""
+    shutil.copytree(firmware_dir(), dest, ignore=shutil.ignore_patterns("__pycache__"))
+    for path, edit in edits.items():
+        full = os.path.join(dest, path)
+        with open(full) as f:
+            text = f.read()
+        with open(full, "w") as f:
+            f.write(edit(text))
+    return dest
