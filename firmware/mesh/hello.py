@@ -197,8 +197,9 @@ class LinkState:
         if n.hello and not n.sym:
             # its hello does not list us: it does not hear us, so a probe
             # could only fail. Its silence is news only at the configured
-            # failure time (dropping it sooner churned our hellos: on the
-            # random-100 mesh, 130 of 775 probes went to such one-way links)
+            # failure time. Probing it failed on the air six times, and the
+            # drop churned our hellos: 217 of 989 probes failed in the
+            # random-100, every-300-s hour, nearly all on such links
             left = n.last_ms + self.node.neighbours.timeout_ms - now_ms
             return left if left > 0 else None
         if p is not None and now_ms - p[1] <= 2 * _PROBE_WAIT_MS:
