@@ -7,7 +7,6 @@ key first, which costs next to nothing when the board already has it.
 import json
 import os
 import pty
-import shutil
 import signal
 import stat
 import subprocess
@@ -22,6 +21,7 @@ from nowmesh.cli import main
 from nowmesh.console.client import ConsoleClient, open_port
 from nowmesh.deploy import DeployOptions, deploy_board
 from nowmesh.bundle import PACKAGES, SOURCE_FILES, Compiler, firmware_dir
+from nowmesh.bundle.tree import changed_firmware
 from nowmesh.bundle import board_files as firmware_tree
 from nowmesh.deploy.device import stage_programs
 from nowmesh.deploy.rawrepl import DeviceGone
@@ -263,14 +263,11 @@ class _UnpluggedAfter:
 
 def _changed_firmware(tmp_path):
     """The firmware with every module changed, so a deploy has much to send."""
-    tree = tmp_path / "firmware"
-    shutil.copytree(FIRMWARE, tree, ignore=shutil.ignore_patterns("__pycache__"))
-    for root, _dirs, files in os.walk(tree):
-        for name in files:
-            if name.endswith(".py") and name not in SOURCE_FILES:
-                with open(os.path.join(root, name), "a") as f:
-                    f.write("\n_DEPLOY_TEST_MARK = 1\n")
-    return str(tree)
+    modules = [os.path.relpath(os.path.join(root, name), FIRMWARE)
+               for root, _dirs, files in os.walk(FIRMWARE) if "__pycache__" not in root
+               for name in files if name.endswith(".py") and name not in SOURCE_FILES]
+    return changed_firmware(str(tmp_path / "firmware"),
+                            {path: lambda text: text + "\n_DEPLOY_TEST_MARK = 1\n" for path in modules})
 
 
 def _upload_bytes(tree):
