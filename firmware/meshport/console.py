@@ -22,7 +22,12 @@ class Console:
             poller = select.poll()
             poller.register(self._in, select.POLLIN)
         self._poll = poller
-        self._buf = ""
+        # The line being typed, kept in place: a str grown one character at
+        # a time is a new, longer string per character (a 512-character
+        # ota_put line allocated ~130 KB in blocks of up to 512 bytes, and
+        # on the emulated 256K heap the hand-over failed out of memory).
+        self._line = bytearray(_MAX_LINE)
+        self._len = 0
 
     def send(self, obj):
         # Three writes, no concatenation: PREFIX + text + "\n" needed two more
@@ -57,16 +62,32 @@ class Console:
             if not ch:
                 break
             if ch in "\r\n":
-                line, self._buf = self._buf, ""
+                line = str(memoryview(self._line)[:self._len], "utf-8")
+                self._len = 0
                 cmd = self._parse(line)
                 if cmd is not None:
                     found.append(cmd)
-            elif len(self._buf) < _MAX_LINE:
-                self._buf += ch
-            else:
-                self._buf = ""
+            elif not self._add(ch):
+                self._len = 0
                 self.event("console_error", error="line too long")
         return found
+
+    def _add(self, ch):
+        """Append one typed character (UTF-8) -> False if the line is full."""
+        code = ord(ch)
+        at = self._len
+        if code < 128:
+            if at >= _MAX_LINE:
+                return False
+            self._line[at] = code
+            self._len = at + 1
+            return True
+        data = ch.encode()
+        if at + len(data) > _MAX_LINE:
+            return False
+        self._line[at:at + len(data)] = data
+        self._len = at + len(data)
+        return True
 
     def _parse(self, line):
         line = line.strip()

@@ -1,5 +1,5 @@
-"""`nowmesh ota` installs on a live emulated mesh (3 nodes in a line, the
-default heap): after a firmware file changed, every node runs the new
+"""`nowmesh ota` installs on a live emulated mesh (3 nodes in a line, 320K:
+the default heap): after a firmware file changed, every node runs the new
 bundle (`fw` in its hello and in `nowmesh nodes --json`); a bundle whose
 firmware crashes on import rolls back on every node within 3 boots, and
 `nowmesh ota` exits 1 naming each node and the reason. docs/ota.md.

@@ -4,10 +4,9 @@ and the board refuses, with a reason and without taking anything, what the
 issue lists: forged, truncated, too large, a tampered page, an old version
 replayed. docs/ota.md.
 
-The nodes run with a 320K heap (the one an app's mesh gets): at the default
-256K the signed manifest is taken (it is assembled and checked on flash),
-but with today's dissemination n1 fails small allocations (~400 bytes, 11 KB
-free) while it serves pages (docs/ota.md, "Board memory").
+The nodes run with a 320K heap, the emulation's default since 5 December: at
+256K the firmware has ~15 KB left at boot and n1 fails the hand-over
+(docs/ota.md, "Board memory").
 """
 import json
 import os

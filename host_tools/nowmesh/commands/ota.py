@@ -125,6 +125,7 @@ def run(args):
         raise InputError("command line", "--timeout", "must be a positive number of seconds")
     if not 5 <= args.confirm_s <= 3600:
         raise InputError("command line", "--confirm-s", "must be 5..3600 seconds")
+    failed = None
     with _open(args) as session:
         # the targets before the hand-over: with --now the node on the port
         # installs and restarts, and then knows only itself for a while
@@ -135,17 +136,21 @@ def run(args):
         try:
             offer(session, signed, image, OTA_PAGE_SIZE, _progress)
         except ConsoleError as exc:
-            raise OtaFailed("%s did not take the bundle: %s" % (session.local_name or args.port, exc))
-        if not args.node:
+            # said like any other outcome (a script reading --json gets its object)
+            failed = OtaFailed("%s did not take the bundle: %s" % (session.local_name or args.port, exc))
+        if not args.node and failed is None:
             targets.update(_known_now(session))
-    activate = None if args.now else activate_with(operator_key, version)
-    try:
-        results = follow(lambda: _open(args), version, bundle,
-                         args.timeout, _progress, activate, nodes=targets)
-        failed = None
-    except OtaFailed as exc:
-        results, failed = exc.results, exc
+    results = []
+    if failed is None:
+        activate = None if args.now else activate_with(operator_key, version)
+        try:
+            results = follow(lambda: _open(args), version, bundle,
+                             args.timeout, _progress, activate, nodes=targets)
+        except OtaFailed as exc:
+            results, failed = exc.results, exc
     out = {"bundle": bundle, "version": version, "ok": failed is None, "nodes": results}
+    if failed is not None:
+        out["error"] = str(failed)
     if args.json:
         print(json.dumps(out))
     else:
