@@ -11,7 +11,8 @@
 # the manifest before they are stored, so a node serves only verified pages.
 # All OTA frames are broadcast: a neighbour that needs the same page takes it
 # too (the pipeline Deluge relies on). RAM: one page (or the manifest) being
-# assembled; the bundle goes to the page store (flash on a board).
+# assembled and up to AHEAD pages after it whose chunks came first; the
+# bundle goes to the page store (flash on a board).
 #
 # Frame T_OTA, first byte the kind:
 #   ADV  | version u32 | bundle 8 | held u16 | total u16
@@ -32,7 +33,7 @@ from micropython import const
 from .lms import signature_len
 from .ota_answer import (ANSWERS, BURST, DATA_FORMAT, DATA_HEAD, K_DATA, MAX_RUN,  # noqa: F401
                          OWE_MS, SERVE_WAIT, Answer)
-from .ota_assembly import CHUNK, ITEM_MANIFEST, Assembly, window
+from .ota_assembly import CHUNK, ITEM_MANIFEST, Ahead, Assembly, window
 from .ota_manifest import HEAD_LEN, OtaError, accept_from, body_len
 from .trickle import Trickle
 from .unicast import BROADCAST
@@ -49,6 +50,7 @@ ASK_SPREAD = const(50)         # ms over which the neighbours that need the same
 FRAME_GAP = const(15)          # ms a burst's next frame may take (airtime, backoff, a busy channel)
 SWITCH_MARGIN = const(4)       # 1/8 ETX a source must be better by to replace ours
 _NO_LINK = const(255)
+AHEAD = const(3)               # pages after ours whose chunks are kept (one page buffer each)
 
 _ADV = "<BI8sHH"
 _REQ = "<BI6sHHI"
@@ -85,7 +87,7 @@ class Ota:
         self.manifest = None
         self.refused = 0              # a version refused once is not fetched again
         self.rx = None                # Assembly in progress: the manifest or the next page
-        self.ahead = None             # ... and the page after it, whose chunks may come first
+        self.ahead = Ahead(AHEAD)     # ... and the pages after it whose chunks came first
         self.source = None            # id of the neighbour we fetch from
         self.source_version = 0       # ... and the version it advertised
         self.ask_at = None            # when to (re)send our request
@@ -236,9 +238,9 @@ class Ota:
         while self.rx is not None and self.rx.complete():
             rx, self.rx = self.rx, None
             self._finish(rx, now_ms)
-            ahead = self.ahead
-            if ahead is not None and self.manifest is not None and ahead.item == self.store.held():
-                self.rx, self.ahead = ahead, None     # its chunks came early: it is next
+            if self.manifest is not None:
+                # its chunks came early: it is next
+                self.rx = self.ahead.take(self.manifest.version, self.store.held())
         if self.ask_at is not None:
             # ask for what is still missing once the burst is over: `left`
             # frames of it are still to come (if its last is lost, a little later)
@@ -277,12 +279,10 @@ class Ota:
             return None
         if item == held:
             if self.rx is None or self.rx.item != item or self.rx.version != version:
-                self.rx = Assembly(version, item, m.page_len(item))
+                self.rx = self.ahead.take(version, item) or Assembly(version, item, m.page_len(item))
             return self.rx
-        if item == held + 1:
-            if self.ahead is None or self.ahead.item != item or self.ahead.version != version:
-                self.ahead = Assembly(version, item, m.page_len(item))
-            return self.ahead
+        if held < item <= held + AHEAD:
+            return self.ahead.get(version, item, held, m.page_len(item))
         return None
 
     def _finish(self, rx, now_ms):
@@ -385,7 +385,7 @@ class Ota:
         first, mask = rx.want()
         m = self.manifest
         if item != ITEM_MANIFEST and item + 1 < m.pages:
-            mask = window(first, mask, rx, self.ahead, m.page_len(item + 1))
+            mask = window(first, mask, rx, self.ahead.find(version, item + 1), m.page_len(item + 1))
         # back off while unanswered: a busy channel is not made quieter by asking
         self.ask_at = now_ms + REQUEST_WAIT * self.tries + self.node.rng.below(REQUEST_WAIT)
         self.node.count("ota_tx_req")

@@ -215,17 +215,45 @@ def test_a_run_is_as_long_as_the_max_payload_allows():
     assert ota.DATA_HEAD == struct.calcsize("<BIHHB")
 
 
-def test_chunks_of_the_page_after_ours_are_kept_and_stored_once_ours_is_in():
+def test_chunks_of_the_pages_after_ours_are_kept_and_stored_once_ours_is_in():
     n, p = _part(2)
     page = lambda k: mv.IMAGE[k * PAGE:(k + 1) * PAGE]      # noqa: E731
-    _data(p, node_id(1), 2, 0, page(2), 100)         # two pages ahead: no room for it
-    _data(p, node_id(1), 1, 0, page(1), 110)         # the next but one: kept aside
-    assert p.store.held() == 0 and p.ahead is not None and p.ahead.item == 1
+    far = ota.AHEAD + 1
+    _data(p, node_id(1), far, 0, page(far), 100)       # beyond what is kept: no room for it
+    for k in range(ota.AHEAD, 0, -1):                  # the next AHEAD pages: kept aside
+        _data(p, node_id(1), k, 0, page(k), 110 - k)
+    assert p.store.held() == 0 and sorted(a.item for a in p.ahead.pages) == list(range(1, ota.AHEAD + 1))
     _data(p, node_id(1), 0, 0, page(0), 120)
-    assert p.store.held() == 2 and p.ahead is None
-    assert [p.store.read(k, 0, PAGE) for k in range(2)] == [page(0), page(1)]
+    assert p.store.held() == ota.AHEAD + 1 and p.ahead.pages == []
+    assert [p.store.read(k, 0, PAGE) for k in range(ota.AHEAD + 1)] == [page(k) for k in range(ota.AHEAD + 1)]
     reqs = _sent(n, p, 120, 1000, ota.K_REQ)
-    assert reqs[0][3:6] == (2, 0, 0b11)               # page 2, and page 3 in the same request
+    assert reqs[0][3:6] == (far, 0, 0b11)              # the page not kept, and the one after it
+
+
+def test_the_pages_kept_ahead_are_bounded():
+    n, p = _part(2)
+    for k in range(PAGES - 1, 0, -1):                  # every page but ours, the farthest first
+        _data(p, node_id(1), k, 0, mv.IMAGE[k * PAGE:(k + 1) * PAGE], 100 - k)
+        assert len(p.ahead.pages) <= ota.AHEAD
+    assert sorted(a.item for a in p.ahead.pages) == list(range(1, ota.AHEAD + 1))
+
+
+def test_a_page_buffer_the_heap_has_no_room_for_is_not_kept():
+    from mesh import ota_assembly
+
+    class _Full(ota_assembly.Assembly):
+        def __init__(self, *args, **kwargs):
+            raise MemoryError("no 64-byte block")
+    n, p = _part(2)
+    real = ota_assembly.Assembly
+    ota_assembly.Assembly = _Full
+    try:
+        _data(p, node_id(1), 1, 0, mv.IMAGE[PAGE:2 * PAGE], 100)     # ahead: dropped, no error
+    finally:
+        ota_assembly.Assembly = real
+    assert p.ahead.pages == [] and p.store.held() == 0
+    _data(p, node_id(1), 1, 0, mv.IMAGE[PAGE:2 * PAGE], 200)         # room again: kept
+    assert [a.item for a in p.ahead.pages] == [1]
 
 
 def test_a_chunk_a_neighbour_sends_of_the_windows_second_page_is_dropped_from_our_burst():
