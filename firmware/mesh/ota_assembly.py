@@ -102,7 +102,7 @@ class Ahead:
     in its own Assembly, at most `count` of them (RAM: one page buffer
     each). Neighbours drift a page or two apart (each loses other chunks),
     so a burst for a page a little ahead of ours is worth keeping: with three
-    pages kept instead of one, OTA airtime fell ~17 % on the bench's random
+    pages kept instead of one, OTA airtime fell 14-22 % on the bench's random
     layout and 7-16 % on its grid, on every seed tried (docs/ota.md)."""
 
     def __init__(self, count):

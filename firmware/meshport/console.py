@@ -23,9 +23,9 @@ class Console:
             poller.register(self._in, select.POLLIN)
         self._poll = poller
         # The line being typed, kept in place: a str grown one character at
-        # a time is a new, longer string per character (a 512-character
-        # ota_put line allocated ~130 KB in blocks of up to 512 bytes, and
-        # on the emulated 256K heap the hand-over failed out of memory).
+        # a time is a new, longer string per character (a 485-character
+        # ota_put line allocated 142 KB of strings of up to 485 bytes; in
+        # this buffer, 2 KB: docs/ota.md, "The console's line reader").
         self._line = bytearray(_MAX_LINE)
         self._len = 0
 
