@@ -52,6 +52,7 @@ class MeshPolicy:
         self.ae.hello_out = self.links.said_hello
         self._batch = {}            # origin -> [hops, is_repair]
         self._batch_at = None
+        self._v1_lost_ms = None     # when a neighbour that takes only v1 frames was last dropped
         node.neighbours.on_change = self._neighbour_change
         node.neighbours.on_rejoin = self._neighbour_rejoin
         node.neighbours.on_silent = self.links.silent
@@ -160,6 +161,8 @@ class MeshPolicy:
                 self.ae.neighbour_up(nid, now)    # we just booted
         else:
             self.links.forget(nid)
+            if n.max_frame < self.cfg.max_frame:
+                self._v1_lost_ms = now
             if n.stable:      # we listed it: who counts on that must hear
                 self.links.reset(now)
             self.routes.drop_via(n.slot)
@@ -262,17 +265,32 @@ class MeshPolicy:
     def frame_limit(self, dst):
         """The largest frame every intended receiver of a frame to dst takes:
         our own radio's limit and, for each receiver, what its hello said (v1
-        until it says more). A broadcast must fit every neighbour, and with
-        no neighbour known nothing is assumed."""
+        until it says more). A broadcast must fit every neighbour, and also
+        any v1 node that may be listening unseen (_v1_may_listen); with no
+        neighbour known nothing is assumed."""
         limit = self.cfg.max_frame
         if limit <= MAX_FRAME:
             return limit
+        if dst == BROADCAST and self._v1_may_listen():
+            return MAX_FRAME
         receivers = [n for n in self.node.neighbours.values() if dst == BROADCAST or n.mac == dst]
         if not receivers:
             return MAX_FRAME
         for n in receivers:
             limit = min(limit, n.max_frame)
         return limit
+
+    def _v1_may_listen(self):
+        """A v1 node may be in range though not in our table: while the
+        neighbourhood forms after our boot (nodes powered on together say
+        their hellos in any order), and for a failure time after a v1
+        neighbour was dropped (a reboot, a failed unicast: it is back before
+        we hear it). A broadcast it cannot take is lost to it entirely."""
+        now = self.node.now_ms
+        if now - self.ae.boot_ms < self.cfg.startup_flood_ms:
+            return True
+        lost = self._v1_lost_ms
+        return lost is not None and now - lost < self.node.neighbours.timeout_ms
 
     def _frames(self, dst, entries):
         store = self.node.readings.raw

@@ -8,6 +8,7 @@ from mesh.wire import Reading
 from meshhelp import BROADCAST, Net, make_node, node_id
 
 V1, V2 = wire.MAX_FRAME, wire.MAX_FRAME_V2
+SETTLED = 16000     # past the default startup_flood_ms: broadcasts no longer assume v1
 
 
 def _star(*limits):
@@ -16,7 +17,7 @@ def _star(*limits):
     nodes = [make_node(i + 1, max_frame=m) for i, m in enumerate(limits)]
     hub = nodes[0]
     net = Net(nodes, [(hub, leaf) for leaf in nodes[1:]])
-    net.run_until(3000)
+    net.run_until(SETTLED)
     for k in range(80):
         hub.store_reading(Reading(node_id(100 + k), 1, 1, 1000, [("temp", 20.0 + k, "C")]), net.now)
     return hub, nodes[1:], net
@@ -91,3 +92,34 @@ def test_a_v2_neighbour_that_reboots_as_v1_is_believed():
     net.run_until(net.now + 3000)
     assert hub.neighbours.get(leaf.id).max_frame == V1
     assert max(_sizes(hub.policy.push_all(leaf.id))) <= V1
+
+
+def test_broadcasts_fit_v1_while_the_neighbourhood_forms():
+    # nodes powered on together say their hellos in any order: a v1 one
+    # not heard yet must not miss the first broadcasts
+    hub, leaf = make_node(1, max_frame=V2), make_node(2, max_frame=V2)
+    net = Net([hub, leaf], [(hub, leaf)])
+    net.run_until(3000)
+    assert hub.neighbours.get(leaf.id).max_frame == V2
+    assert hub.policy.frame_limit(leaf.id) == V2          # unicast: its hello said so
+    assert hub.policy.frame_limit(BROADCAST) == V1
+    net.run_until(SETTLED)
+    assert hub.policy.frame_limit(BROADCAST) == V2
+
+
+def test_a_dropped_v1_neighbour_keeps_broadcasts_small_for_a_failure_time():
+    # a v1 neighbour dropped (rebooting, a failed unicast) is back before we
+    # hear it: a 447-byte broadcast once reached a restarted v1 board so
+    hub, (v2, v1), net = _star(V2, V2, V1)
+    hub.now_ms = net.now
+    hub.policy.link_failed(v1.id, net.now)
+    assert hub.neighbours.get(v1.id) is None
+    assert hub.policy.frame_limit(BROADCAST) == V1
+    hub.now_ms = net.now + hub.config.neighbour_timeout_ms - 1
+    assert hub.policy.frame_limit(BROADCAST) == V1
+    hub.now_ms = net.now + hub.config.neighbour_timeout_ms
+    assert hub.policy.frame_limit(BROADCAST) == V2
+    # a v2 neighbour dropped leaves broadcasts as they are
+    hub2, (v2b, _v1b), net2 = _star(V2, V2, V2)
+    hub2.policy.link_failed(v2b.id, net2.now)
+    assert hub2.policy.frame_limit(BROADCAST) == V2

@@ -179,7 +179,7 @@ def test_a_node_without_a_source_asks_the_neighbour_it_hears_serving():
 def _v2_pair(*limits):
     nodes = [make_node(i + 1, max_frame=m) for i, m in enumerate(limits)]
     net = Net(nodes, [(nodes[0], other) for other in nodes[1:]])
-    net.run_until(3000)
+    net.run_until(16000)    # past startup_flood_ms: broadcasts may be v2
     parts = [ota.attach(x, MemoryPageStore(), PUB, 1, net.now) for x in nodes]
     return net, nodes, parts
 
