@@ -50,6 +50,11 @@ ASK_SPREAD = const(50)         # ms over which the neighbours that need the same
 FRAME_GAP = const(15)          # ms a burst's next frame may take (airtime, backoff, a busy channel)
 SWITCH_MARGIN = const(4)       # 1/8 ETX a source must be better by to replace ours
 _NO_LINK = const(255)
+# A first request for a page our source is known to lack (its advert, or
+# its own request for that page, says so) waits for the source to have it:
+# such a request is owed, and most owed answers lapsed before the page was
+# in (docs/ota.md). Waited at most this long; after it we ask anyway.
+LEAD_WAIT = const(1000)
 AHEAD = const(3)               # pages after ours whose chunks are kept (one page buffer each)
 
 _ADV = "<BI8sHH"
@@ -92,6 +97,8 @@ class Ota:
         self.source_version = 0       # ... and the version it advertised
         self.ask_at = None            # when to (re)send our request
         self.tries = 0                # requests to our source left unanswered
+        self.lead = None              # [source id, pages it holds] as last heard
+        self.wait_until = None        # a first request held back until then (LEAD_WAIT)
         self.answer = Answer(self)    # the one answer we owe our neighbours
         self.done_reported = False
         self._page_buf = None         # page_buffer()
@@ -137,7 +144,7 @@ class Ota:
         if kind == K_ADV:
             return self._on_adv(sender, msg[1], msg[3], msg[4], now_ms)
         if kind == K_REQ:
-            return self._on_req(msg[1], msg[2], msg[3], msg[4], msg[5], now_ms)
+            return self._on_req(sender, msg[1], msg[2], msg[3], msg[4], msg[5], now_ms)
         return self._on_data(sender, msg[1], msg[2], msg[3], msg[4], msg[5], now_ms)
 
     def _on_adv(self, sender, version, held, total, now_ms):
@@ -150,6 +157,7 @@ class Ota:
             # far end waited for Trickle's 60 s maximum: docs/ota.md).
             if self.complete():
                 self.trickle.heard_consistent()
+            self._source_holds(sender, held, now_ms)
             return []
         if version != mine or held < self.held():
             self.trickle.reset(now_ms)      # it lacks what we have, or the reverse: talk more
@@ -157,6 +165,8 @@ class Ota:
             self._fetch_from(sender, version, now_ms)   # a newer bundle: its manifest first
         elif version == mine and self.manifest is not None and held > self.held():
             self._fetch_from(sender, version, now_ms)
+        if version == mine:
+            self._source_holds(sender, held, now_ms)
         return []
 
     def _fetch_from(self, sender, version, now_ms):
@@ -179,7 +189,9 @@ class Ota:
         if other != self.source and self._cost(other) + SWITCH_MARGIN <= self._cost(self.source):
             self.source = bytes(other)
 
-    def _on_req(self, version, target, item, first, mask, now_ms):
+    def _on_req(self, sender, version, target, item, first, mask, now_ms):
+        if item != ITEM_MANIFEST and version == self.version():
+            self._source_holds(sender, item, now_ms)    # it asks for its next page
         if target != self.node.id:
             self._overheard_req(version, target, item, now_ms)
             return []
@@ -210,6 +222,29 @@ class Ota:
             if self._cost(target) < _NO_LINK and self._cost(target) <= self._cost(self.source):
                 self.source = bytes(target)
 
+    def _source_holds(self, sender, held, now_ms):
+        """Our source holds `held` pages (its advert says so, or its request
+        for the next): a request held back for one of them goes now."""
+        if sender != self.source:
+            return
+        self.lead = [self.source, held]
+        if self.wait_until is not None and self.ask_at is not None and self.store.held() < held:
+            self.wait_until = None
+            self.ask_at = min(self.ask_at, now_ms + 1 + self.node.rng.below(ASK_SPREAD))
+
+    def _hold_back(self, item, now_ms):
+        """-> True if our first request for page item waits for our source,
+        which does not hold it yet (LEAD_WAIT)."""
+        lead = self.lead
+        if self.tries or lead is None or lead[0] != self.source or lead[1] > item:
+            return False
+        if self.wait_until is None:
+            self.wait_until = now_ms + LEAD_WAIT
+        if now_ms >= self.wait_until:
+            return False
+        self.ask_at = self.wait_until
+        return True
+
     def _next_wanted(self):
         """-> (version, item) we would ask for next, or None."""
         if self.source is None:
@@ -223,6 +258,9 @@ class Ota:
     def _on_data(self, sender, version, item, chunk, left, data, now_ms):
         count = (len(data) + CHUNK - 1) // CHUNK
         self.answer.heard(version, item, chunk, count)
+        lead = self.lead
+        if lead is not None and lead[0] == sender and item != ITEM_MANIFEST and item >= lead[1]:
+            self.lead = None    # it holds more than we knew; how much more, its next request says
         rx = self._expecting(version, item)
         if rx is None:
             return []
@@ -325,6 +363,7 @@ class Ota:
             self.node.count("ota_page_bad")
             return "page"
         self.store.append(data)
+        self.wait_until = None
         self.answer.page_in(m.version, index, now_ms)
         if self.store.held() == m.pages:
             self.trickle.reset(now_ms)      # we can serve it all: say so soon
@@ -381,6 +420,9 @@ class Ota:
             self.source = self.ask_at = None
             self.tries = 0
             return []
+        if item != ITEM_MANIFEST and self._hold_back(item, now_ms):
+            return []
+        self.wait_until = None
         self.tries += 1
         first, mask = rx.want()
         m = self.manifest

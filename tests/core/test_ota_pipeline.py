@@ -261,3 +261,51 @@ def test_a_chunk_a_neighbour_sends_of_the_windows_second_page_is_dropped_from_ou
     _req(p, 100, 1, 0, 0b11, 1000)                    # page 1 and page 2
     _data(p, node_id(7), 2, 0, mv.IMAGE[2 * PAGE:3 * PAGE], 1001)
     assert [(g[2], g[3]) for g in _sent(n, p, 1000, 1100, ota.K_DATA)] == [(1, 0)]
+
+
+def _req_from(p, sender, item, target, now, version=100):
+    p.handle(sender, ota.decode(struct.pack("<BI6sHHI", ota.K_REQ, version, target, item, 0, 1)), now)
+
+
+def _fetching_from(a):
+    """A node holding pages 0-1 whose source a advertised 3 pages and sent page 2."""
+    n, p = _part(2, pages=2)
+    _link(n, a, 200)
+    _adv(p, a, 3, 100)
+    assert p.source == a
+    assert [r[3] for r in _sent(n, p, 100, 200, ota.K_REQ)] == [2]
+    _data(p, a, 2, 0, mv.IMAGE[2 * PAGE:3 * PAGE], 300)
+    assert p.store.held() == 3
+    return n, p
+
+
+def test_a_first_request_waits_while_our_source_lacks_the_page():
+    # the source's advert said 3 pages: it lacks page 3, and a request for it
+    # would only be owed; ours waits until the source's own request for page
+    # 4 says it has page 3 now, then goes within ASK_SPREAD
+    a = node_id(1)
+    n, p = _fetching_from(a)
+    assert _sent(n, p, 300, 1200, ota.K_REQ) == []
+    _req_from(p, a, 4, node_id(5), 1200)
+    reqs = _sent(n, p, 1200, 1200 + ota.ASK_SPREAD + 1, ota.K_REQ)
+    assert [(r[2], r[3]) for r in reqs] == [(a, 3)]
+
+
+def test_a_request_held_back_goes_after_LEAD_WAIT_when_no_news_comes():
+    a = node_id(1)
+    n, p = _fetching_from(a)
+    reqs = _sent(n, p, 300, 300 + ota.LEAD_WAIT + 100, ota.K_REQ)
+    assert [(r[3]) for r in reqs] == [3] and reqs[0][0] >= 300 + ota.LEAD_WAIT
+
+
+def test_a_source_known_to_hold_the_page_is_asked_at_once():
+    # its request for page 4 (or its serving page 3) says it holds page 3
+    for news in ("req", "data"):
+        a = node_id(1)
+        n, p = _fetching_from(a)
+        if news == "req":
+            _req_from(p, a, 4, node_id(5), 250)
+        else:
+            _data(p, a, 3, 0, mv.IMAGE[3 * PAGE:3 * PAGE + 10], 310)   # a part of page 3
+        reqs = _sent(n, p, 310, 310 + ota.ASK_SPREAD + 1, ota.K_REQ)
+        assert [(r[2], r[3]) for r in reqs] == [(a, 3)], news
