@@ -23,42 +23,33 @@
 # one costs one chunk). One asker, one sender per neighbourhood and round:
 # the neighbours that need the same item ask at random points of ASK_SPREAD
 # and one that overhears a request for it waits for the answer (whose burst
-# tells it when to ask for what it still misses); a node asks the neighbour it hears best, or the one its neighbours
-# already ask; a responder waits SERVE_WAIT to serve every asker with one
-# burst, drops chunks it overhears a neighbour send meanwhile, and owes a
-# request for the page it is itself receiving (served as soon as it is in).
+# tells it when to ask for what it still misses); a node asks the neighbour
+# it hears best, or the one its neighbours already ask (mesh/ota_ask.py); a
+# responder waits SERVE_WAIT to serve every asker with one burst, drops
+# chunks it overhears a neighbour send meanwhile, and owes a request for the
+# page it is itself receiving (served as soon as it is in; mesh/ota_answer.py).
 import struct
 from micropython import const
 
 from .lms import signature_len
 from .ota_answer import (ANSWERS, BURST, DATA_FORMAT, DATA_HEAD, K_DATA, MAX_RUN,  # noqa: F401
                          OWE_MS, SERVE_WAIT, Answer)
-from .ota_assembly import CHUNK, ITEM_MANIFEST, Ahead, Assembly, window
+from .ota_ask import (ASK_SPREAD, K_REQ, LEAD_WAIT, MAX_TRIES, REQ_FORMAT, REQUEST_WAIT,  # noqa: F401
+                      SWITCH_MARGIN, Asking)
+from .ota_assembly import CHUNK, ITEM_MANIFEST, Ahead, Assembly
 from .ota_manifest import HEAD_LEN, OtaError, accept_from, body_len
 from .trickle import Trickle
 from .unicast import BROADCAST
 from .wire import FrameError
 
 T_OTA = const(0x20)            # outside the routing range 4..15 (mesh/wire.py)
-K_ADV, K_REQ = const(1), const(2)
+K_ADV = const(1)
 MAX_MANIFEST = const(20480)    # body <= 16 KB + signature
 TRICKLE_IMIN, TRICKLE_IMAX, TRICKLE_K = const(2000), const(60000), const(1)
-REQUEST_WAIT = const(300)      # ms before asking again (loss or a silent neighbour)
-MAX_TRIES = const(5)           # unanswered requests before another source is sought
-ASK_SPREAD = const(50)         # ms over which the neighbours that need the same item ask:
-                               # the first one's request is overheard, the others wait for its answer
 FRAME_GAP = const(15)          # ms a burst's next frame may take (airtime, backoff, a busy channel)
-SWITCH_MARGIN = const(4)       # 1/8 ETX a source must be better by to replace ours
-_NO_LINK = const(255)
-# A first request for a page our source is known to lack (its advert, or
-# its own request for that page, says so) waits for the source to have it:
-# such a request is owed, and most owed answers lapsed before the page was
-# in (docs/ota.md). Waited at most this long; after it we ask anyway.
-LEAD_WAIT = const(1000)
 AHEAD = const(3)               # pages after ours whose chunks are kept (one page buffer each)
 
 _ADV = "<BI8sHH"
-_REQ = "<BI6sHHI"
 
 
 def decode(payload):
@@ -70,8 +61,8 @@ def decode(payload):
     try:
         if kind == K_ADV and len(payload) == struct.calcsize(_ADV):
             return struct.unpack(_ADV, payload)
-        if kind == K_REQ and len(payload) == struct.calcsize(_REQ):
-            return struct.unpack(_REQ, payload)
+        if kind == K_REQ and len(payload) == struct.calcsize(REQ_FORMAT):
+            return struct.unpack(REQ_FORMAT, payload)
         head = DATA_HEAD
         if kind == K_DATA and head < len(payload) <= head + MAX_RUN * CHUNK:
             return struct.unpack(DATA_FORMAT, payload[:head]) + (payload[head:],)
@@ -80,7 +71,7 @@ def decode(payload):
     raise FrameError("malformed")
 
 
-class Ota:
+class Ota(Asking):
     """The dissemination part. `public_key`: the operator's LMS key (56
     bytes); `running`: the version this node runs; `store`: the page store;
     `free_bytes`: the flash a bundle may take (None: no limit)."""
@@ -169,26 +160,6 @@ class Ota:
             self._source_holds(sender, held, now_ms)
         return []
 
-    def _fetch_from(self, sender, version, now_ms):
-        """Fetch from sender unless a fetch of this (or a newer) version runs
-        from a neighbour we hear at least as well (the best link, not the
-        first advert heard: fewer lost chunks, fewer repeats)."""
-        if self.source is None or self.ask_at is None or version > self.source_version:
-            self.source, self.source_version = bytes(sender), version
-            self.ask_at = now_ms + 1 + self.node.rng.below(ASK_SPREAD)
-        elif version == self.source_version:
-            self._prefer(sender)
-
-    def _cost(self, node_id):
-        """Our link cost to a neighbour (1/8 ETX), _NO_LINK if unknown."""
-        n = self.node.neighbours.get(node_id)
-        return n.cost() if n is not None else _NO_LINK
-
-    def _prefer(self, other):
-        """Take other as our source if we hear it clearly better than ours."""
-        if other != self.source and self._cost(other) + SWITCH_MARGIN <= self._cost(self.source):
-            self.source = bytes(other)
-
     def _on_req(self, sender, version, target, item, first, mask, now_ms):
         if item != ITEM_MANIFEST and version == self.version():
             self._source_holds(sender, item, now_ms)    # it asks for its next page
@@ -211,49 +182,6 @@ class Ota:
         if item == ITEM_MANIFEST:
             return self.store.manifest_size()
         return m.page_len(item) if item < self.held() else None
-
-    def _overheard_req(self, version, target, item, now_ms):
-        """Another node asked for what we need next: its answer is broadcast,
-        so wait for it rather than ask too (Deluge's request suppression),
-        and ask that same neighbour if we must ask again and hear it well
-        enough: one sender per neighbourhood serves everyone (MNP)."""
-        if self.ask_at is not None and self._next_wanted() == (version, item):
-            self.ask_at = max(self.ask_at, now_ms + REQUEST_WAIT)
-            if self._cost(target) < _NO_LINK and self._cost(target) <= self._cost(self.source):
-                self.source = bytes(target)
-
-    def _source_holds(self, sender, held, now_ms):
-        """Our source holds `held` pages (its advert says so, or its request
-        for the next): a request held back for one of them goes now."""
-        if sender != self.source:
-            return
-        self.lead = [self.source, held]
-        if self.wait_until is not None and self.ask_at is not None and self.store.held() < held:
-            self.wait_until = None
-            self.ask_at = min(self.ask_at, now_ms + 1 + self.node.rng.below(ASK_SPREAD))
-
-    def _hold_back(self, item, now_ms):
-        """-> True if our first request for page item waits for our source,
-        which does not hold it yet (LEAD_WAIT)."""
-        lead = self.lead
-        if self.tries or lead is None or lead[0] != self.source or lead[1] > item:
-            return False
-        if self.wait_until is None:
-            self.wait_until = now_ms + LEAD_WAIT
-        if now_ms >= self.wait_until:
-            return False
-        self.ask_at = self.wait_until
-        return True
-
-    def _next_wanted(self):
-        """-> (version, item) we would ask for next, or None."""
-        if self.source is None:
-            return None
-        if self.manifest is None or self.source_version > self.manifest.version:
-            return self.source_version, ITEM_MANIFEST
-        if self.complete():
-            return None
-        return self.manifest.version, self.store.held()
 
     def _on_data(self, sender, version, item, chunk, left, data, now_ms):
         count = (len(data) + CHUNK - 1) // CHUNK
@@ -407,32 +335,6 @@ class Ota:
         return self.parts.send(BROADCAST, T_OTA, payload)
 
     # ------------------------------------------------------------ timers
-
-    def _request(self, now_ms):
-        """Ask our source for the next thing we lack (manifest, or the next page)."""
-        wanted = self._next_wanted()
-        if wanted is None:
-            self.ask_at = self.source = None
-            return []
-        version, item = wanted
-        rx = self._expecting(version, item)
-        if rx is None or self.tries >= MAX_TRIES:   # nothing to ask, or the source is gone
-            self.source = self.ask_at = None
-            self.tries = 0
-            return []
-        if item != ITEM_MANIFEST and self._hold_back(item, now_ms):
-            return []
-        self.wait_until = None
-        self.tries += 1
-        first, mask = rx.want()
-        m = self.manifest
-        if item != ITEM_MANIFEST and item + 1 < m.pages:
-            mask = window(first, mask, rx, self.ahead.find(version, item + 1), m.page_len(item + 1))
-        # back off while unanswered: a busy channel is not made quieter by asking
-        self.ask_at = now_ms + REQUEST_WAIT * self.tries + self.node.rng.below(REQUEST_WAIT)
-        self.node.count("ota_tx_req")
-        return self.parts.send(BROADCAST, T_OTA,
-                               struct.pack(_REQ, K_REQ, version, self.source, item, first, mask))
 
     def tick(self, now_ms):
         out = []
