@@ -186,9 +186,7 @@ class Ota(Asking):
     def _on_data(self, sender, version, item, chunk, left, data, now_ms):
         count = (len(data) + CHUNK - 1) // CHUNK
         self.answer.heard(version, item, chunk, count)
-        lead = self.lead
-        if lead is not None and lead[0] == sender and item != ITEM_MANIFEST and item >= lead[1]:
-            self.lead = None    # it holds more than we knew; how much more, its next request says
+        self._source_serves(sender, item)
         rx = self._expecting(version, item)
         if rx is None:
             return []

@@ -74,6 +74,14 @@ class Asking:
             self.wait_until = None
             self.ask_at = min(self.ask_at, now_ms + 1 + self.node.rng.below(ASK_SPREAD))
 
+    def _source_serves(self, sender, item):
+        """sender sent chunks of item: if it is our source and that page is
+        past what we knew it held, it holds more (how much more, its next
+        request or advert says)."""
+        lead = self.lead
+        if lead is not None and lead[0] == sender and item != ITEM_MANIFEST and item >= lead[1]:
+            self.lead = None
+
     def _hold_back(self, item, now_ms):
         """-> True if our first request for page item waits for our source,
         which does not hold it yet (LEAD_WAIT)."""
