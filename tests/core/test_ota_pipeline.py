@@ -49,9 +49,10 @@ def _sent(n, p, start, until, kind):
     return got
 
 
-def _req(p, version, item, first, mask, now, target=None):
+def _req(p, version, item, first, mask, now, target=None, sender=None):
     target = p.node.id if target is None else target
-    p.handle(node_id(9), ota.decode(struct.pack("<BI6sHHI", ota.K_REQ, version, target, item, first, mask)), now)
+    sender = node_id(9) if sender is None else sender
+    p.handle(sender, ota.decode(struct.pack("<BI6sHHI", ota.K_REQ, version, target, item, first, mask)), now)
 
 
 def _adv(p, sender, held, now, version=100):
@@ -263,10 +264,6 @@ def test_a_chunk_a_neighbour_sends_of_the_windows_second_page_is_dropped_from_ou
     assert [(g[2], g[3]) for g in _sent(n, p, 1000, 1100, ota.K_DATA)] == [(1, 0)]
 
 
-def _req_from(p, sender, item, target, now, version=100):
-    p.handle(sender, ota.decode(struct.pack("<BI6sHHI", ota.K_REQ, version, target, item, 0, 1)), now)
-
-
 def _fetching_from(a):
     """A node holding pages 0-1 whose source a advertised 3 pages and sent page 2."""
     n, p = _part(2, pages=2)
@@ -286,7 +283,7 @@ def test_a_first_request_waits_while_our_source_lacks_the_page():
     a = node_id(1)
     n, p = _fetching_from(a)
     assert _sent(n, p, 300, 1200, ota.K_REQ) == []
-    _req_from(p, a, 4, node_id(5), 1200)
+    _req(p, 100, 4, 0, 1, 1200, target=node_id(5), sender=a)
     reqs = _sent(n, p, 1200, 1200 + ota.ASK_SPREAD + 1, ota.K_REQ)
     assert [(r[2], r[3]) for r in reqs] == [(a, 3)]
 
@@ -304,7 +301,7 @@ def test_a_source_known_to_hold_the_page_is_asked_at_once():
         a = node_id(1)
         n, p = _fetching_from(a)
         if news == "req":
-            _req_from(p, a, 4, node_id(5), 250)
+            _req(p, 100, 4, 0, 1, 250, target=node_id(5), sender=a)
         else:
             _data(p, a, 3, 0, mv.IMAGE[3 * PAGE:3 * PAGE + 10], 310)   # a part of page 3
         reqs = _sent(n, p, 310, 310 + ota.ASK_SPREAD + 1, ota.K_REQ)
